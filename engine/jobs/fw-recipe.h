@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-recipe.h: recipes are GKeyFile .ini files; one recipe = one job the CLI and GUI run.
+ *
+ *   [data]     dataset = fashion-mnist        a dataset spec (see fw-dataset.h)
+ *              per_class = 0                  N labels per class (0 = all)
+ *              val_fraction = 0.1             part of train held out for validation
+ *              test = auto                    auto (the dataset's own test split) | none | SPEC
+ *              train_limit = 0                use at most this many training samples (0 = all)
+ *   [model]    arch = mlp                     mlp | lenet5 | cnn-small | mobilenet-tiny |
+ *                                             squeezenet-tiny | custom
+ *              widths = 256,128               mlp hidden widths
+ *              spec =                         custom layer spec (arch = custom)
+ *              init = ""                      a .safetensors to start from instead of random
+ *   [train]    epochs, batch, optimizer (sgd|adam|adamw), lr, momentum, nesterov,
+ *              weight_decay, schedule (constant|step|cosine), step_epochs, step_gamma,
+ *              warmup_epochs, min_lr, clip_norm, label_smoothing, patience
+ *   [output]   dir = runs/<recipe name>-<date> ; save_model = true
+ *   [run]      seed = 1, threads = 1
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "fw-job.h"
+#include "fw-train.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *name;             /* recipe name (file basename without .ini) */
+  char *path;             /* where it was loaded from, or NULL */
+  /* [data] */
+  char *dataset;
+  int per_class;
+  double val_fraction;
+  char *test;
+  int train_limit;
+  /* [model] */
+  char *arch;
+  char *widths;
+  char *spec;
+  char *init;
+  /* [train] */
+  FwTrainConfig train;
+  /* [output] */
+  char *out_dir;
+  gboolean save_model;
+  /* [run] */
+  guint64 seed;
+  int threads;
+} FwRecipe;
+
+FwRecipe *fw_recipe_new_default (void);
+/* Errors name the file, group and key: "lenet.ini: [train] lr: -0.1 is negative ...". */
+FwRecipe *fw_recipe_load        (const char *path, GError **error);
+FwRecipe *fw_recipe_load_data   (const char *data, gsize len, const char *name,
+                                 GError **error);
+/* The resolved recipe with every key written, with a comment per key. */
+char     *fw_recipe_to_data     (const FwRecipe *r);
+gboolean  fw_recipe_save        (const FwRecipe *r, const char *path, GError **error);
+FwRecipe *fw_recipe_copy        (const FwRecipe *r);
+void      fw_recipe_free        (FwRecipe *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwRecipe, fw_recipe_free)
+
+/* What a finished training job leaves behind (payload "run" of a SNAPSHOT event, and the
+ * result of fw_recipe_run_sync). */
+typedef struct {
+  char *run_dir;          /* recipe.ini, metrics.csv, summary.json, model.safetensors */
+  FwModel *model;         /* the trained model (a reference) */
+  GArray *metrics;        /* FwEpochMetrics per epoch */
+  FwEvalResult *test_eval;/* on the test set, or NULL */
+  FwDataset *test;        /* the test set used (a reference), or NULL */
+  double train_seconds;
+} FwRunResult;
+void fw_run_result_free (FwRunResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwRunResult, fw_run_result_free)
+
+/* The training job: loads data, builds the model, trains, evaluates, writes the run folder
+ * (atomically: files are complete or absent), emits a SNAPSHOT "run" (FwRunResult) at the end.
+ * data = an FwRecipe (owned by the job, freed with fw_recipe_free). */
+gboolean fw_recipe_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable,
+                            GError **error);
+
+G_END_DECLS

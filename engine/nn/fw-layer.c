@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-layer.c: the registry of layer kinds and helpers shared by their setup()/init(). */
+#include "fw-layer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "fw-error.h"
+
+static const FwLayerClass *const registry[] = {
+  &fw_layer_dense,
+  &fw_layer_relu,
+  &fw_layer_leaky_relu,
+  &fw_layer_tanh,
+  &fw_layer_sigmoid,
+  &fw_layer_flatten,
+  &fw_layer_dropout,
+  /* conv family (fw-layer-conv.c and friends) */
+  NULL,
+};
+
+const FwLayerClass *const *
+fw_layer_classes (void)
+{
+  return registry;
+}
+
+const FwLayerClass *
+fw_layer_class_lookup (const char *name)
+{
+  for (int i = 0; registry[i] != NULL; i++)
+    if (g_strcmp0 (registry[i]->name, name) == 0)
+      return registry[i];
+  return NULL;
+}
+
+gboolean
+fw_layer_parse_int (const FwLayer *l, char **args, int n_args, int i, int def,
+                    int min, int max, int *out, GError **error)
+{
+  if (i >= n_args || args[i][0] == '\0')
+    {
+      if (def < min)
+        {
+          g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                       "layer %d (%s): argument %d is required", l->index + 1,
+                       l->klass->name, i + 1);
+          return FALSE;
+        }
+      *out = def;
+      return TRUE;
+    }
+  char *end = NULL;
+  errno = 0;
+  long v = strtol (args[i], &end, 10);
+  if (errno != 0 || end == args[i] || *end != '\0' || v < min || v > max)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "layer %d (%s): argument %d is '%s', expected an integer in [%d, %d]",
+                   l->index + 1, l->klass->name, i + 1, args[i], min, max);
+      return FALSE;
+    }
+  *out = (int) v;
+  return TRUE;
+}
+
+gboolean
+fw_layer_parse_float (const FwLayer *l, char **args, int n_args, int i, float def,
+                      float min, float max, float *out, GError **error)
+{
+  if (i >= n_args || args[i][0] == '\0')
+    {
+      if (isnan (def))
+        {
+          g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                       "layer %d (%s): argument %d is required", l->index + 1,
+                       l->klass->name, i + 1);
+          return FALSE;
+        }
+      *out = def;
+      return TRUE;
+    }
+  char *end = NULL;
+  double v = g_ascii_strtod (args[i], &end);
+  if (end == args[i] || *end != '\0' || !(v >= min && v <= max))
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "layer %d (%s): argument %d is '%s', expected a number in [%g, %g]",
+                   l->index + 1, l->klass->name, i + 1, args[i], min, max);
+      return FALSE;
+    }
+  *out = (float) v;
+  return TRUE;
+}
+
+int
+fw_layer_no_tensors (const FwLayer *l, FwTensorInfo *out)
+{
+  return 0;
+}
+
+void
+fw_init_he_normal (float *w, gsize n, int fan_in, FwRng *rng)
+{
+  double sd = sqrt (2.0 / MAX (fan_in, 1));
+  for (gsize i = 0; i < n; i++)
+    w[i] = (float) (sd * fw_rng_normal (rng));
+}
+
+void
+fw_init_glorot_uniform (float *w, gsize n, int fan_in, int fan_out, FwRng *rng)
+{
+  double a = sqrt (6.0 / MAX (fan_in + fan_out, 1));
+  for (gsize i = 0; i < n; i++)
+    w[i] = (float) (a * (2.0 * fw_rng_uniform (rng) - 1.0));
+}
+
+void
+fw_init_uniform_fan_in (float *w, gsize n, int fan_in, FwRng *rng)
+{
+  double a = 1.0 / sqrt (MAX (fan_in, 1));
+  for (gsize i = 0; i < n; i++)
+    w[i] = (float) (a * (2.0 * fw_rng_uniform (rng) - 1.0));
+}

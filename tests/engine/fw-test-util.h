@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-test-util.h: helpers shared by the engine tests. */
+#pragma once
+
+#include <glib.h>
+
+#include "fw-model.h"
+#include "fw-rng.h"
+
+G_BEGIN_DECLS
+
+/* Fills a with uniform values in [lo, hi). */
+void   fw_test_fill_uniform (float *a, gsize n, float lo, float hi, FwRng *rng);
+/* Max |a - b| / (|b| + atol) style check: returns the worst relative error. */
+double fw_test_max_rel_err  (const float *a, const float *b, gsize n, double atol);
+
+/* Finite-difference gradient check of a whole model under the loss
+ *   L = sum_ij r_ij * logits_ij   (r fixed random weights)
+ * in double-sided differences with step h, on n random inputs in [lo, hi), in train mode
+ * (dropout must be off or p = 0; batch-norm uses batch statistics consistently).
+ * Checks every parameter (or up to max_checks sampled ones). A layer's input gradient (dx) is
+ * checked through the parameters of a layer placed before it: wrong dx, wrong gradients there.
+ * Returns the worst relative error; prints the worst entry with g_test_message. */
+double fw_test_gradcheck_model (FwModel *m, int n, float lo, float hi, double h,
+                                int max_checks, guint64 seed);
+
+/* A temporary directory removed (recursively) at the end of the test. Returns a path owned
+ * by the test framework's queue (valid until the test ends). */
+const char *fw_test_tmpdir (void);
+
+G_END_DECLS
