@@ -17,6 +17,14 @@ static const FwLayerClass *const registry[] = {
   &fw_layer_flatten,
   &fw_layer_dropout,
   /* conv family (fw-layer-conv.c and friends) */
+  &fw_layer_conv,
+  &fw_layer_dwconv,
+  &fw_layer_maxpool,
+  &fw_layer_avgpool,
+  &fw_layer_gap,
+  &fw_layer_bn,
+  &fw_layer_dwsep,
+  &fw_layer_fire,
   NULL,
 };
 

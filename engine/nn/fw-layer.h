@@ -123,5 +123,13 @@ extern const FwLayerClass fw_layer_tanh;
 extern const FwLayerClass fw_layer_sigmoid;
 extern const FwLayerClass fw_layer_flatten;
 extern const FwLayerClass fw_layer_dropout;
+extern const FwLayerClass fw_layer_conv;
+extern const FwLayerClass fw_layer_dwconv;
+extern const FwLayerClass fw_layer_maxpool;
+extern const FwLayerClass fw_layer_avgpool;
+extern const FwLayerClass fw_layer_gap;
+extern const FwLayerClass fw_layer_bn;
+extern const FwLayerClass fw_layer_dwsep;
+extern const FwLayerClass fw_layer_fire;
 
 G_END_DECLS

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-layer-conv.c: 2-D convolution "conv:OUT:K[:STRIDE[:PAD]]" (im2col + GEMM) and depthwise
+ * convolution "dwconv:K[:STRIDE[:PAD]]" (one K x K filter per channel, direct loops).
+ *
+ * conv parameters: weight [out][in_c][k][k] (PyTorch layout), then bias [out].
+ * iarg[0] = out channels, iarg[1] = k, iarg[2] = stride, iarg[3] = pad.
+ *
+ * Shapes: input (C, H, W), output (OUT, OH, OW) with OH = (H + 2 pad - k) / stride + 1; write
+ * CKK = C k k (one column of the unfolded input) and P = OH OW (output pixels per channel).
+ *
+ * Forward, for the whole batch of n samples at once:
+ *   cols [CKK x n P]   im2col of every sample side by side (sample j in columns j P .. j P + P),
+ *                      kept in scratch for backward
+ *   Yb   [OUT x n P] <- W [OUT x CKK] cols [CKK x n P]        one GEMM with a large N
+ *   y[j][o][q] = Yb[o][j P + q] + b[o]                         back to NCHW
+ * Backward:
+ *   dYb  [OUT x n P]   dy permuted the same way
+ *   G_W  [OUT x CKK] <- dYb [OUT x n P] cols^T [n P x CKK]
+ *   G_b  [o]         <- sum over j, q of dy[j][o][q]
+ *   dcols[CKK x n P] <- W^T [CKK x OUT] dYb [OUT x n P]        (overwrites cols), col2im -> dx
+ * The model's first layer gets dx == NULL and skips the last GEMM and col2im.
+ *
+ * A 1x1 convolution with stride 1 and no padding needs no unfolding: cols of sample j is x_j
+ * itself, so it runs as per-sample GEMMs with no scratch (the pointwise convs of dwsep/fire). */
+#include "fw-layer.h"
+
+#include <string.h>
+
+#include "fw-error.h"
+#include "fw-gemm.h"
+
+typedef struct {
+  int c, h, w;       /* input */
+  int out, k, s, p;  /* configuration */
+  int oh, ow;        /* output */
+  int ckk, np;       /* C k k, OH OW */
+} ConvDims;
+
+static inline ConvDims
+conv_dims (const FwLayer *l)
+{
+  ConvDims d = {
+    .c = l->in.c, .h = l->in.h, .w = l->in.w,
+    .out = l->iarg[0], .k = l->iarg[1], .s = l->iarg[2], .p = l->iarg[3],
+    .oh = l->out.h, .ow = l->out.w,
+  };
+  d.ckk = d.c * d.k * d.k;
+  d.np = d.oh * d.ow;
+  return d;
+}
+
+static inline gboolean
+conv_is_pointwise (const ConvDims *d)
+{
+  return d->k == 1 && d->s == 1 && d->p == 0;
+}
+
+/* Output extent of a window sweep; 0 when the window does not fit. */
+static int
+conv_out_extent (int in, int k, int s, int p)
+{
+  int span = in + 2 * p - k;
+  return span < 0 ? 0 : span / s + 1;
+}
+
+/* First and one-past-last output position o (in [0, n_out)) whose input coordinate
+ * o s + off - p lies inside [0, in). */
+static inline void
+conv_valid_range (int off, int s, int p, int in, int n_out, int *lo, int *hi)
+{
+  /* o s + off - p >= 0  <=>  o >= ceil((p - off) / s) */
+  int a = p - off;
+  int l0 = a <= 0 ? 0 : (a + s - 1) / s;
+  /* o s + off - p <= in - 1  <=>  o <= floor((in - 1 + p - off) / s) */
+  int b = in - 1 + p - off;
+  int h0 = b < 0 ? 0 : b / s + 1;
+  *lo = MIN (l0, n_out);
+  *hi = CLAMP (h0, *lo, n_out);
+}
+
+/* im2col of one sample x [C][H][W] into cols (row stride ld):
+ * cols[(c k + ki) k + kj][oh OW + ow] = x[c][oh s + ki - p][ow s + kj - p] (0 outside). */
+static void
+im2col (const ConvDims *d, const float *x, float *cols, gsize ld)
+{
+  for (int c = 0; c < d->c; c++)
+    for (int ki = 0; ki < d->k; ki++)
+      {
+        int oh_lo, oh_hi;
+        conv_valid_range (ki, d->s, d->p, d->h, d->oh, &oh_lo, &oh_hi);
+        for (int kj = 0; kj < d->k; kj++)
+          {
+            int ow_lo, ow_hi;
+            conv_valid_range (kj, d->s, d->p, d->w, d->ow, &ow_lo, &ow_hi);
+            float *dst = cols + (gsize) ((c * d->k + ki) * d->k + kj) * ld;
+            if (oh_lo > 0)
+              memset (dst, 0, sizeof (float) * (gsize) oh_lo * d->ow);
+            for (int oh = oh_lo; oh < oh_hi; oh++)
+              {
+                float *row = dst + (gsize) oh * d->ow;
+                const float *src = x + ((gsize) c * d->h + (oh * d->s + ki - d->p)) * d->w
+                                   + (kj - d->p);
+                for (int ow = 0; ow < ow_lo; ow++)
+                  row[ow] = 0.0f;
+                if (d->s == 1)
+                  memcpy (row + ow_lo, src + ow_lo, sizeof (float) * (ow_hi - ow_lo));
+                else
+                  for (int ow = ow_lo; ow < ow_hi; ow++)
+                    row[ow] = src[ow * d->s];
+                for (int ow = ow_hi; ow < d->ow; ow++)
+                  row[ow] = 0.0f;
+              }
+            if (oh_hi < d->oh)
+              memset (dst + (gsize) oh_hi * d->ow, 0,
+                      sizeof (float) * (gsize) (d->oh - oh_hi) * d->ow);
+          }
+      }
+}
+
+/* col2im, the adjoint of im2col: dx[c][ih][iw] = sum of the dcols entries that im2col read
+ * from there. dx is overwritten. */
+static void
+col2im (const ConvDims *d, const float *dcols, gsize ld, float *dx)
+{
+  memset (dx, 0, sizeof (float) * (gsize) d->c * d->h * d->w);
+  for (int c = 0; c < d->c; c++)
+    for (int ki = 0; ki < d->k; ki++)
+      {
+        int oh_lo, oh_hi;
+        conv_valid_range (ki, d->s, d->p, d->h, d->oh, &oh_lo, &oh_hi);
+        for (int kj = 0; kj < d->k; kj++)
+          {
+            int ow_lo, ow_hi;
+            conv_valid_range (kj, d->s, d->p, d->w, d->ow, &ow_lo, &ow_hi);
+            const float *src = dcols + (gsize) ((c * d->k + ki) * d->k + kj) * ld;
+            for (int oh = oh_lo; oh < oh_hi; oh++)
+              {
+                const float *row = src + (gsize) oh * d->ow;
+                float *dst = dx + ((gsize) c * d->h + (oh * d->s + ki - d->p)) * d->w
+                             + (kj - d->p);
+                if (d->s == 1)
+                  for (int ow = ow_lo; ow < ow_hi; ow++)
+                    dst[ow] += row[ow];
+                else
+                  for (int ow = ow_lo; ow < ow_hi; ow++)
+                    dst[ow * d->s] += row[ow];
+              }
+          }
+      }
+}
+
+static gboolean
+conv_setup (FwLayer *l, char **args, int n_args, GError **error)
+{
+  int out, k, s, p;
+  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1 << 16, &out, error)
+      || !fw_layer_parse_int (l, args, n_args, 1, -1, 1, 64, &k, error)
+      || !fw_layer_parse_int (l, args, n_args, 2, 1, 1, 64, &s, error)
+      || !fw_layer_parse_int (l, args, n_args, 3, 0, 0, 64, &p, error))
+    return FALSE;
+  if (n_args > 4)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "layer %d (conv): too many arguments, expected conv:OUT:K[:STRIDE[:PAD]]",
+                   l->index + 1);
+      return FALSE;
+    }
+  l->iarg[0] = out;
+  l->iarg[1] = k;
+  l->iarg[2] = s;
+  l->iarg[3] = p;
+  l->out = (FwShape) { out, conv_out_extent (l->in.h, k, s, p),
+                       conv_out_extent (l->in.w, k, s, p) };
+  ConvDims d = conv_dims (l);
+  l->n_w = (gsize) out * d.ckk + out;
+  /* cols [CKK x P] and the permuted output [OUT x P] per sample */
+  l->scratch_per_sample = conv_is_pointwise (&d) ? 0 : (gsize) (d.ckk + out) * d.np;
+  return TRUE;
+}
+
+static void
+conv_init (FwLayer *l, FwRng *rng)
+{
+  ConvDims d = conv_dims (l);
+  fw_init_uniform_fan_in (l->w, (gsize) d.out * d.ckk, d.ckk, rng);
+  fw_init_uniform_fan_in (l->w + (gsize) d.out * d.ckk, d.out, d.ckk, rng);
+}
+
+static void
+conv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
+{
+  ConvDims d = conv_dims (l);
+  const float *W = l->w, *b = l->w + (gsize) d.out * d.ckk;
+  gsize in_size = fw_shape_size (l->in), out_size = fw_shape_size (l->out);
+
+  if (conv_is_pointwise (&d))
+    {
+      for (int j = 0; j < n; j++)
+        {
+          float *yj = y + (gsize) j * out_size;
+          for (int o = 0; o < d.out; o++)
+            for (int q = 0; q < d.np; q++)
+              yj[(gsize) o * d.np + q] = b[o];
+          /* y_j [OUT x P] <- W [OUT x C] x_j [C x P] + y_j */
+          fw_sgemm (FALSE, FALSE, d.out, d.np, d.c, 1.0f, W, d.ckk,
+                    x + (gsize) j * in_size, d.np, 1.0f, yj, d.np);
+        }
+      return;
+    }
+
+  gsize ld = (gsize) n * d.np;
+  float *cols = l->scratch;                  /* [CKK x n P] */
+  float *yb = cols + (gsize) d.ckk * ld;     /* [OUT x n P] */
+  for (int j = 0; j < n; j++)
+    im2col (&d, x + (gsize) j * in_size, cols + (gsize) j * d.np, ld);
+  /* Yb [OUT x n P] <- W [OUT x CKK] cols [CKK x n P] */
+  fw_sgemm (FALSE, FALSE, d.out, (int) ld, d.ckk, 1.0f, W, d.ckk, cols, (int) ld, 0.0f, yb,
+            (int) ld);
+  /* y[j][o][q] = Yb[o][j P + q] + b[o] */
+  for (int j = 0; j < n; j++)
+    for (int o = 0; o < d.out; o++)
+      {
+        const float *src = yb + (gsize) o * ld + (gsize) j * d.np;
+        float *dst = y + (gsize) j * out_size + (gsize) o * d.np;
+        float bo = b[o];
+        for (int q = 0; q < d.np; q++)
+          dst[q] = src[q] + bo;
+      }
+}
+
+static void
+conv_backward (FwLayer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+  ConvDims d = conv_dims (l);
+  const float *W = l->w;
+  float *gW = l->gw, *gb = l->gw + (gsize) d.out * d.ckk;
+  gsize in_size = fw_shape_size (l->in), out_size = fw_shape_size (l->out);
+
+  /* G_b[o] <- sum over samples and pixels of dy */
+  memset (gb, 0, sizeof (float) * d.out);
+  for (int j = 0; j < n; j++)
+    for (int o = 0; o < d.out; o++)
+      {
+        const float *r = dy + (gsize) j * out_size + (gsize) o * d.np;
+        float s = 0.0f;
+        for (int q = 0; q < d.np; q++)
+          s += r[q];
+        gb[o] += s;
+      }
+
+  if (conv_is_pointwise (&d))
+    {
+      for (int j = 0; j < n; j++)
+        {
+          const float *dyj = dy + (gsize) j * out_size;
+          /* G_W [OUT x C] <- sum_j dy_j [OUT x P] x_j^T [P x C] */
+          fw_sgemm (FALSE, TRUE, d.out, d.c, d.np, 1.0f, dyj, d.np,
+                    x + (gsize) j * in_size, d.np, j == 0 ? 0.0f : 1.0f, gW, d.ckk);
+          /* dx_j [C x P] <- W^T [C x OUT] dy_j [OUT x P] */
+          if (dx != NULL)
+            fw_sgemm (TRUE, FALSE, d.c, d.np, d.out, 1.0f, W, d.ckk, dyj, d.np, 0.0f,
+                      dx + (gsize) j * in_size, d.np);
+        }
+      return;
+    }
+
+  gsize ld = (gsize) n * d.np;
+  float *cols = l->scratch;                  /* [CKK x n P], as forward left it */
+  float *dyb = cols + (gsize) d.ckk * ld;    /* [OUT x n P] */
+  for (int j = 0; j < n; j++)
+    for (int o = 0; o < d.out; o++)
+      memcpy (dyb + (gsize) o * ld + (gsize) j * d.np,
+              dy + (gsize) j * out_size + (gsize) o * d.np, sizeof (float) * d.np);
+  /* G_W [OUT x CKK] <- dYb [OUT x n P] cols^T [n P x CKK] */
+  fw_sgemm (FALSE, TRUE, d.out, d.ckk, (int) ld, 1.0f, dyb, (int) ld, cols, (int) ld, 0.0f,
+            gW, d.ckk);
+  if (dx == NULL)
+    return;
+  /* dcols [CKK x n P] <- W^T [CKK x OUT] dYb [OUT x n P], then fold back */
+  fw_sgemm (TRUE, FALSE, d.ckk, (int) ld, d.out, 1.0f, W, d.ckk, dyb, (int) ld, 0.0f, cols,
+            (int) ld);
+  for (int j = 0; j < n; j++)
+    col2im (&d, cols + (gsize) j * d.np, ld, dx + (gsize) j * in_size);
+}
+
+static double
+conv_flops (const FwLayer *l)
+{
+  ConvDims d = conv_dims (l);
+  return 2.0 * d.out * d.ckk * d.np;
+}
+
+static int
+conv_tensors (const FwLayer *l, FwTensorInfo *t)
+{
+  ConvDims d = conv_dims (l);
+  t[0] = (FwTensorInfo) { "weight", TRUE, 0, 4, { d.out, d.c, d.k, d.k } };
+  t[1] = (FwTensorInfo) { "bias", TRUE, (gsize) d.out * d.ckk, 1, { d.out } };
+  return 2;
+}
+
+static char *
+conv_spec (const FwLayer *l)
+{
+  if (l->iarg[3] != 0)
+    return g_strdup_printf ("conv:%d:%d:%d:%d", l->iarg[0], l->iarg[1], l->iarg[2], l->iarg[3]);
+  if (l->iarg[2] != 1)
+    return g_strdup_printf ("conv:%d:%d:%d", l->iarg[0], l->iarg[1], l->iarg[2]);
+  return g_strdup_printf ("conv:%d:%d", l->iarg[0], l->iarg[1]);
+}
+
+const FwLayerClass fw_layer_conv = {
+  .name = "conv",
+  .help = "conv:OUT:K[:STRIDE[:PAD]]  2-D convolution, OUT filters of K x K (stride 1, pad 0)",
+  .setup = conv_setup,
+  .init = conv_init,
+  .forward = conv_forward,
+  .backward = conv_backward,
+  .flops = conv_flops,
+  .tensors = conv_tensors,
+  .spec = conv_spec,
+};
+
+/* ---- dwconv:K[:STRIDE[:PAD]]: depthwise convolution, channel c filtered by its own K x K
+ * kernel. weight [C][1][K][K], bias [C]. iarg[0] = C, iarg[1..3] = k, stride, pad (the same
+ * slots as conv, so conv_dims applies with out = C and ckk read as C k k). ----
+ *   y[c][oh][ow] = b[c] + sum_{ki,kj} w[c][ki][kj] x[c][oh s + ki - p][ow s + kj - p] */
+
+static gboolean
+dwconv_setup (FwLayer *l, char **args, int n_args, GError **error)
+{
+  int k, s, p;
+  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 64, &k, error)
+      || !fw_layer_parse_int (l, args, n_args, 1, 1, 1, 64, &s, error)
+      || !fw_layer_parse_int (l, args, n_args, 2, 0, 0, 64, &p, error))
+    return FALSE;
+  l->iarg[0] = l->in.c;
+  l->iarg[1] = k;
+  l->iarg[2] = s;
+  l->iarg[3] = p;
+  l->out = (FwShape) { l->in.c, conv_out_extent (l->in.h, k, s, p),
+                       conv_out_extent (l->in.w, k, s, p) };
+  l->n_w = (gsize) l->in.c * k * k + l->in.c;
+  return TRUE;
+}
+
+static void
+dwconv_init (FwLayer *l, FwRng *rng)
+{
+  int c = l->iarg[0], kk = l->iarg[1] * l->iarg[1];
+  fw_init_uniform_fan_in (l->w, (gsize) c * kk, kk, rng);
+  fw_init_uniform_fan_in (l->w + (gsize) c * kk, c, kk, rng);
+}
+
+static void
+dwconv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
+{
+  ConvDims d = conv_dims (l);
+  int kk = d.k * d.k;
+  const float *b = l->w + (gsize) d.c * kk;
+  for (int j = 0; j < n; j++)
+    for (int c = 0; c < d.c; c++)
+      {
+        const float *xc = x + ((gsize) j * d.c + c) * d.h * d.w;
+        const float *wc = l->w + (gsize) c * kk;
+        float *yc = y + ((gsize) j * d.c + c) * d.np;
+        for (int q = 0; q < d.np; q++)
+          yc[q] = b[c];
+        /* one kernel tap at a time: a shifted, strided copy of x scaled by w */
+        for (int ki = 0; ki < d.k; ki++)
+          {
+            int oh_lo, oh_hi;
+            conv_valid_range (ki, d.s, d.p, d.h, d.oh, &oh_lo, &oh_hi);
+            for (int kj = 0; kj < d.k; kj++)
+              {
+                int ow_lo, ow_hi;
+                conv_valid_range (kj, d.s, d.p, d.w, d.ow, &ow_lo, &ow_hi);
+                float wv = wc[ki * d.k + kj];
+                for (int oh = oh_lo; oh < oh_hi; oh++)
+                  {
+                    const float *src = xc + (gsize) (oh * d.s + ki - d.p) * d.w + (kj - d.p);
+                    float *dst = yc + (gsize) oh * d.ow;
+                    for (int ow = ow_lo; ow < ow_hi; ow++)
+                      dst[ow] += wv * src[ow * d.s];
+                  }
+              }
+          }
+      }
+}
+
+static void
+dwconv_backward (FwLayer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+  ConvDims d = conv_dims (l);
+  int kk = d.k * d.k;
+  float *gb = l->gw + (gsize) d.c * kk;
+  memset (l->gw, 0, sizeof (float) * l->n_w);
+  if (dx != NULL)
+    memset (dx, 0, sizeof (float) * (gsize) n * fw_shape_size (l->in));
+  for (int j = 0; j < n; j++)
+    for (int c = 0; c < d.c; c++)
+      {
+        const float *xc = x + ((gsize) j * d.c + c) * d.h * d.w;
+        const float *wc = l->w + (gsize) c * kk;
+        float *gwc = l->gw + (gsize) c * kk;
+        const float *dyc = dy + ((gsize) j * d.c + c) * d.np;
+        float *dxc = dx != NULL ? dx + ((gsize) j * d.c + c) * d.h * d.w : NULL;
+        float sb = 0.0f;
+        for (int q = 0; q < d.np; q++)
+          sb += dyc[q];
+        gb[c] += sb;
+        for (int ki = 0; ki < d.k; ki++)
+          {
+            int oh_lo, oh_hi;
+            conv_valid_range (ki, d.s, d.p, d.h, d.oh, &oh_lo, &oh_hi);
+            for (int kj = 0; kj < d.k; kj++)
+              {
+                int ow_lo, ow_hi;
+                conv_valid_range (kj, d.s, d.p, d.w, d.ow, &ow_lo, &ow_hi);
+                float wv = wc[ki * d.k + kj], g = 0.0f;
+                for (int oh = oh_lo; oh < oh_hi; oh++)
+                  {
+                    gsize off = (gsize) (oh * d.s + ki - d.p) * d.w + (kj - d.p);
+                    const float *src = xc + off;
+                    const float *r = dyc + (gsize) oh * d.ow;
+                    /* G_w[c][ki][kj] += sum dy x(shifted) */
+                    for (int ow = ow_lo; ow < ow_hi; ow++)
+                      g += r[ow] * src[ow * d.s];
+                    /* dx(shifted) += w dy */
+                    if (dxc != NULL)
+                      {
+                        float *dst = dxc + off;
+                        for (int ow = ow_lo; ow < ow_hi; ow++)
+                          dst[ow * d.s] += wv * r[ow];
+                      }
+                  }
+                gwc[ki * d.k + kj] += g;
+              }
+          }
+      }
+}
+
+static double
+dwconv_flops (const FwLayer *l)
+{
+  ConvDims d = conv_dims (l);
+  return 2.0 * d.c * d.k * d.k * d.np;
+}
+
+static int
+dwconv_tensors (const FwLayer *l, FwTensorInfo *t)
+{
+  int c = l->iarg[0], k = l->iarg[1];
+  t[0] = (FwTensorInfo) { "weight", TRUE, 0, 4, { c, 1, k, k } };
+  t[1] = (FwTensorInfo) { "bias", TRUE, (gsize) c * k * k, 1, { c } };
+  return 2;
+}
+
+static char *
+dwconv_spec (const FwLayer *l)
+{
+  return g_strdup_printf ("dwconv:%d:%d:%d", l->iarg[1], l->iarg[2], l->iarg[3]);
+}
+
+const FwLayerClass fw_layer_dwconv = {
+  .name = "dwconv",
+  .help = "dwconv:K[:STRIDE[:PAD]]  depthwise convolution, one K x K filter per channel",
+  .setup = dwconv_setup,
+  .init = dwconv_init,
+  .forward = dwconv_forward,
+  .backward = dwconv_backward,
+  .flops = dwconv_flops,
+  .tensors = dwconv_tensors,
+  .spec = dwconv_spec,
+};

@@ -1,0 +1,539 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Tests of the layer kinds: gradients of every kind against finite differences, conv and
+ * pooling forward passes against naive loops, dropout and batch-norm behaviour against closed
+ * forms, the named architectures' shapes and parameter counts, FLOPs, and bad specs. */
+#include <math.h>
+#include <string.h>
+
+#include "fw-error.h"
+#include "fw-model.h"
+#include "fw-test-util.h"
+
+/* ---- gradient checks, one case per layer kind ---- */
+
+typedef struct {
+  const char *name;    /* test path component */
+  const char *spec;    /* a parameterised layer precedes the kind, so its dx is checked too */
+  FwShape input;
+  int n;               /* batch */
+  double h;            /* finite-difference step; 0: 1e-3 */
+} GradCase;
+
+static const GradCase grad_cases[] = {
+  { "dense", "flatten,dense:7,dense:5,tanh,dense:3", { 2, 3, 3 }, 3 },
+  { "relu", "conv:2:1,relu,flatten,dense:3", { 2, 5, 5 }, 3 },
+  { "lrelu", "conv:2:1,lrelu:0.1,flatten,dense:3", { 2, 5, 5 }, 3 },
+  { "tanh", "conv:2:1,tanh,flatten,dense:3", { 2, 5, 5 }, 3 },
+  { "sigmoid", "conv:2:1,sigmoid,flatten,dense:3", { 2, 5, 5 }, 3 },
+  { "flatten", "conv:2:1,flatten,dense:4,tanh,dense:3", { 2, 4, 4 }, 3 },
+  { "dropout", "conv:2:1,dropout:0,flatten,dense:3", { 2, 4, 4 }, 3 },
+  { "conv", "conv:2:1,conv:3:3,flatten,dense:3", { 2, 6, 6 }, 3 },
+  { "conv_stride2_pad1", "conv:2:1,conv:3:3:2:1,flatten,dense:3", { 2, 7, 6 }, 3 },
+  { "conv_5x5_pad2", "conv:2:1,conv:2:5:1:2,flatten,dense:3", { 2, 6, 6 }, 2 },
+  { "conv_pointwise", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 4, 4 }, 3 },
+  { "conv_first_layer", "conv:3:3:2:1,tanh,conv:2:3,flatten,dense:3", { 1, 7, 7 }, 3 },
+  { "dwconv", "conv:3:1,dwconv:3:2:1,flatten,dense:3", { 2, 7, 7 }, 3 },
+  { "maxpool", "conv:2:1,maxpool:2,flatten,dense:3", { 2, 6, 6 }, 3 },
+  /* two window entries within 1e-3 of each other swap places at h = 1e-3 (the error falls
+   * with h: 0.06 at 1e-2, 0.01 at 1e-3, 8e-4 at 3e-4), so a smaller step here */
+  { "maxpool_overlap", "conv:2:1,maxpool:3:2,flatten,dense:3", { 2, 7, 7 }, 3, 3e-4 },
+  { "avgpool", "conv:2:1,avgpool:2,flatten,dense:3", { 2, 6, 6 }, 3 },
+  { "avgpool_overlap", "conv:2:1,avgpool:3:2,flatten,dense:3", { 2, 7, 7 }, 3 },
+  { "gap", "conv:3:1,gap,dense:3", { 2, 5, 5 }, 3 },
+  { "bn", "conv:3:1,bn,flatten,dense:3", { 2, 4, 4 }, 4 },
+  { "bn_features", "flatten,dense:5,bn,tanh,dense:3", { 1, 3, 3 }, 6 },
+  /* the blocks hold two or three ReLU layers: at h = 1e-3 some unit changes side (errors of
+   * 0.01-0.02 that shrink with h, down to ~1e-4 at h = 1e-4), so a smaller step */
+  { "dwsep", "conv:3:1,dwsep:4:2,flatten,dense:3", { 2, 7, 7 }, 3, 1e-4 },
+  { "dwsep_stride1", "conv:3:1,dwsep:2,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
+  { "fire", "conv:3:1,fire:2:3,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
+};
+
+static void
+test_gradcheck (gconstpointer data)
+{
+  const GradCase *gc = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new (NULL, gc->spec, gc->input, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 11);
+  /* Central differences in float: rounding noise ~1e-6 / h, truncation O(h^2), and a step
+   * small enough that a ReLU or max rarely changes side. */
+  double worst = fw_test_gradcheck_model (m, gc->n, -1.0f, 1.0f, gc->h > 0 ? gc->h : 1e-3,
+                                          0, 5);
+  g_test_message ("%s: worst relative error %.3g over %" G_GSIZE_FORMAT " parameters", gc->spec,
+                  worst, m->n_params);
+  g_assert_cmpfloat (worst, <, 1e-2);
+}
+
+/* Each layer's tensors() tile its parameters and state exactly; spec() rebuilds the layer. */
+static void
+test_tensors_and_spec (gconstpointer data)
+{
+  const GradCase *gc = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new (NULL, gc->spec, gc->input, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      const FwLayer *l = m->layers[i];
+      FwTensorInfo t[FW_LAYER_MAX_TENSORS];
+      int nt = l->klass->tensors (l, t);
+      g_assert_cmpint (nt, <=, FW_LAYER_MAX_TENSORS);
+      g_autofree guint8 *wcov = g_malloc0 (l->n_w + 1), *scov = g_malloc0 (l->n_st + 1);
+      for (int k = 0; k < nt; k++)
+        {
+          gsize sz = 1;
+          for (int d = 0; d < t[k].ndim; d++)
+            sz *= t[k].dims[d];
+          guint8 *cov = t[k].trainable ? wcov : scov;
+          gsize lim = t[k].trainable ? l->n_w : l->n_st;
+          g_assert_cmpuint (t[k].offset + sz, <=, lim);
+          for (gsize e = 0; e < sz; e++)
+            cov[t[k].offset + e]++;
+        }
+      for (gsize e = 0; e < l->n_w; e++)
+        g_assert_cmpuint (wcov[e], ==, 1);
+      for (gsize e = 0; e < l->n_st; e++)
+        g_assert_cmpuint (scov[e], ==, 1);
+    }
+  g_autoptr (FwModel) m2 = fw_model_new (NULL, m->spec, gc->input, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (m2->spec, ==, m->spec);
+  g_assert_cmpuint (m2->n_params, ==, m->n_params);
+  g_assert_cmpuint (m2->n_state, ==, m->n_state);
+}
+
+/* ---- conv and pooling forward against naive loops ---- */
+
+/* y[j][o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] x[j][c][oh s + ki - p][ow s + kj - p];
+ * groups = 1 (conv) or groups = C = OUT (depthwise). */
+static void
+naive_conv (const float *x, const float *w, const float *b, float *y, int n, FwShape in,
+            int out, int k, int s, int p, gboolean depthwise)
+{
+  int oh_n = (in.h + 2 * p - k) / s + 1, ow_n = (in.w + 2 * p - k) / s + 1;
+  int wc = depthwise ? 1 : in.c;
+  for (int j = 0; j < n; j++)
+    for (int o = 0; o < out; o++)
+      for (int oh = 0; oh < oh_n; oh++)
+        for (int ow = 0; ow < ow_n; ow++)
+          {
+            double acc = b[o];
+            for (int c = 0; c < wc; c++)
+              for (int ki = 0; ki < k; ki++)
+                for (int kj = 0; kj < k; kj++)
+                  {
+                    int ih = oh * s + ki - p, iw = ow * s + kj - p;
+                    int ic = depthwise ? o : c;
+                    if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w)
+                      continue;
+                    acc += (double) w[((o * wc + c) * k + ki) * k + kj]
+                           * x[(((gsize) j * in.c + ic) * in.h + ih) * in.w + iw];
+                  }
+            y[(((gsize) j * out + o) * oh_n + oh) * ow_n + ow] = (float) acc;
+          }
+}
+
+static void
+test_conv_forward_matches_naive (void)
+{
+  /* out, k, stride, pad over a non-square input; the last is depthwise (out = C) */
+  const int cfg[][5] = { { 4, 3, 1, 0, 0 }, { 4, 3, 2, 1, 0 }, { 2, 5, 1, 2, 0 },
+                         { 5, 1, 1, 0, 0 }, { 3, 2, 3, 1, 0 }, { 3, 1, 2, 0, 0 },
+                         { 3, 3, 1, 1, 1 }, { 3, 3, 2, 1, 1 }, { 3, 2, 1, 0, 1 } };
+  FwShape in = { 3, 9, 8 };
+  int n = 3;
+  FwRng rng;
+  fw_rng_init (&rng, 3);
+  g_autofree float *x = g_new (float, n * fw_shape_size (in));
+  fw_test_fill_uniform (x, n * fw_shape_size (in), -1, 1, &rng);
+  for (gsize c = 0; c < G_N_ELEMENTS (cfg); c++)
+    {
+      int out = cfg[c][0], k = cfg[c][1], s = cfg[c][2], p = cfg[c][3];
+      gboolean dw = cfg[c][4];
+      g_autofree char *spec = dw ? g_strdup_printf ("dwconv:%d:%d:%d", k, s, p)
+                                 : g_strdup_printf ("conv:%d:%d:%d:%d", out, k, s, p);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwModel) m = fw_model_new (NULL, spec, in, &error);
+      g_assert_no_error (error);
+      fw_model_init (m, 100 + c);
+      const FwLayer *l = m->layers[0];
+      int oh = (in.h + 2 * p - k) / s + 1, ow = (in.w + 2 * p - k) / s + 1;
+      g_assert_cmpint (l->out.c, ==, out);
+      g_assert_cmpint (l->out.h, ==, oh);
+      g_assert_cmpint (l->out.w, ==, ow);
+      gsize ny = (gsize) n * out * oh * ow;
+      g_autofree float *ref = g_new (float, ny);
+      gsize nwt = (gsize) out * (dw ? 1 : in.c) * k * k;
+      naive_conv (x, l->w, l->w + nwt, ref, n, in, out, k, s, p, dw);
+      const float *y = fw_model_forward (m, x, n, FALSE);
+      double err = fw_test_max_rel_err (y, ref, ny, 1.0);
+      g_test_message ("%s: max error %.3g", spec, err);
+      g_assert_cmpfloat (err, <, 1e-5);
+      /* train mode computes the same values */
+      y = fw_model_forward (m, x, n, TRUE);
+      g_assert_cmpfloat (fw_test_max_rel_err (y, ref, ny, 1.0), <, 1e-5);
+    }
+}
+
+static void
+test_maxpool_forward_matches_naive (void)
+{
+  const int cfg[][2] = { { 2, 2 }, { 3, 2 }, { 2, 1 }, { 3, 3 } };
+  FwShape in = { 2, 7, 8 };
+  int n = 2;
+  FwRng rng;
+  fw_rng_init (&rng, 4);
+  gsize nx = n * fw_shape_size (in);
+  g_autofree float *x = g_new (float, nx);
+  fw_test_fill_uniform (x, nx, -1, 1, &rng);
+  for (gsize c = 0; c < G_N_ELEMENTS (cfg); c++)
+    for (int avg = 0; avg < 2; avg++)
+      {
+        int k = cfg[c][0], s = cfg[c][1];
+        g_autofree char *spec = g_strdup_printf ("%s:%d:%d", avg ? "avgpool" : "maxpool", k, s);
+        g_autoptr (GError) error = NULL;
+        g_autoptr (FwModel) m = fw_model_new (NULL, spec, in, &error);
+        g_assert_no_error (error);
+        int oh = (in.h - k) / s + 1, ow = (in.w - k) / s + 1;
+        g_assert_cmpint (m->layers[0]->out.h, ==, oh);
+        g_assert_cmpint (m->layers[0]->out.w, ==, ow);
+        const float *y = fw_model_forward (m, x, n, TRUE);
+        for (int j = 0; j < n; j++)
+          for (int ch = 0; ch < in.c; ch++)
+            for (int a = 0; a < oh; a++)
+              for (int b = 0; b < ow; b++)
+                {
+                  double best = -INFINITY, sum = 0;
+                  for (int ki = 0; ki < k; ki++)
+                    for (int kj = 0; kj < k; kj++)
+                      {
+                        float v = x[(((gsize) j * in.c + ch) * in.h + a * s + ki) * in.w
+                                    + b * s + kj];
+                        best = MAX (best, v);
+                        sum += v;
+                      }
+                  double want = avg ? sum / (k * k) : best;
+                  float got = y[(((gsize) j * in.c + ch) * oh + a) * ow + b];
+                  g_assert_cmpfloat (fabs (got - want), <, 1e-6);
+                }
+      }
+}
+
+/* maxpool routes the whole gradient to the window's maximum: with dL/dy = 1 everywhere
+ * and non-overlapping windows, dx is 1 exactly at the maxima and 0 elsewhere. */
+static void
+test_maxpool_backward_routes_to_max (void)
+{
+  FwShape in = { 1, 4, 4 };
+  const float x[16] = { 1, 5, 2, 0,
+                        3, 4, 9, 1,
+                        0, 0, 1, 2,
+                        -1, 7, 3, 8 };
+  const float want[16] = { 0, 1, 0, 0,
+                           0, 0, 1, 0,
+                           0, 0, 0, 0,
+                           0, 1, 0, 1 };
+  g_autoptr (GError) error = NULL;
+  /* avgpool:1 is the identity, placed first so that maxpool's dx is computed */
+  g_autoptr (FwModel) q = fw_model_new (NULL, "avgpool:1,maxpool:2", in, &error);
+  g_assert_no_error (error);
+  fw_model_forward (q, x, 1, TRUE);
+  const float dy[4] = { 1, 1, 1, 1 };
+  fw_model_backward (q, dy, 1);
+  const float *dx = q->dact[0]; /* dL/d(output of avgpool:1) = dL/d(input of maxpool) */
+  for (int i = 0; i < 16; i++)
+    g_assert_cmpfloat (dx[i], ==, want[i]);
+}
+
+/* ---- dropout ---- */
+
+static void
+test_dropout_train_and_eval (void)
+{
+  FwShape in = { 1, 100, 100 };
+  gsize m_in = fw_shape_size (in);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new (NULL, "flatten,dropout:0.5", in, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 1);
+  g_autofree float *x = g_new (float, m_in);
+  FwRng rng;
+  fw_rng_init (&rng, 9);
+  fw_test_fill_uniform (x, m_in, 0.5f, 1.5f, &rng);
+  const float *y = fw_model_forward (m, x, 1, TRUE);
+  gsize zeros = 0;
+  for (gsize i = 0; i < m_in; i++)
+    {
+      if (y[i] == 0.0f)
+        zeros++;
+      else
+        g_assert_cmpfloat (y[i], ==, 2.0f * x[i]); /* kept values scaled by 1 / (1 - p) */
+    }
+  /* Binomial(10000, 0.5): sd 50, allow 6 sd */
+  g_assert_cmpuint (zeros, >, 5000 - 300);
+  g_assert_cmpuint (zeros, <, 5000 + 300);
+  /* backward: the same mask */
+  g_autofree float *dy = g_new (float, m_in);
+  for (gsize i = 0; i < m_in; i++)
+    dy[i] = 1.0f;
+  fw_model_backward (m, dy, 1);
+  const float *dx = m->dact[0];
+  for (gsize i = 0; i < m_in; i++)
+    g_assert_cmpfloat (dx[i], ==, y[i] == 0.0f ? 0.0f : 2.0f);
+  /* eval: identity */
+  y = fw_model_forward (m, x, 1, FALSE);
+  for (gsize i = 0; i < m_in; i++)
+    g_assert_cmpfloat (y[i], ==, x[i]);
+}
+
+/* ---- batch normalisation ---- */
+
+static void
+test_bn_eval_uses_running_stats (void)
+{
+  FwShape in = { 3, 2, 5 };
+  int n = 4, C = 3, hw = 10;
+  gsize sz = (gsize) n * fw_shape_size (in);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new (NULL, "bn", in, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 1);
+  FwLayer *l = m->layers[0];
+  g_assert_cmpuint (l->n_w, ==, 2 * C);
+  g_assert_cmpuint (l->n_st, ==, 2 * C);
+  for (int c = 0; c < C; c++)
+    {
+      g_assert_cmpfloat (l->w[c], ==, 1.0f);
+      g_assert_cmpfloat (l->w[C + c], ==, 0.0f);
+      g_assert_cmpfloat (l->st[c], ==, 0.0f);
+      g_assert_cmpfloat (l->st[C + c], ==, 1.0f);
+    }
+  FwRng rng;
+  fw_rng_init (&rng, 21);
+  g_autofree float *x = g_new (float, sz), *x2 = g_new (float, sz);
+  /* channel c has mean around c and spread 1 + c */
+  for (int j = 0; j < n; j++)
+    for (int c = 0; c < C; c++)
+      for (int i = 0; i < hw; i++)
+        {
+          gsize at = ((gsize) j * C + c) * hw + i;
+          x[at] = c + (1 + c) * (2.0f * (float) fw_rng_uniform (&rng) - 1.0f);
+          x2[at] = 3.0f * (2.0f * (float) fw_rng_uniform (&rng) - 1.0f);
+        }
+  /* non-trivial affine parameters */
+  for (int c = 0; c < C; c++)
+    {
+      l->w[c] = 0.5f + c;
+      l->w[C + c] = -1.0f + c;
+    }
+  const float *y = fw_model_forward (m, x, n, TRUE);
+  double mean[3], var[3];
+  for (int c = 0; c < C; c++)
+    {
+      double s = 0, ss = 0, ys = 0, yss = 0;
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < hw; i++)
+          {
+            gsize at = ((gsize) j * C + c) * hw + i;
+            s += x[at];
+            ys += y[at];
+          }
+      mean[c] = s / (n * hw);
+      double ymean = ys / (n * hw);
+      for (int j = 0; j < n; j++)
+        for (int i = 0; i < hw; i++)
+          {
+            gsize at = ((gsize) j * C + c) * hw + i;
+            ss += (x[at] - mean[c]) * (x[at] - mean[c]);
+            yss += (y[at] - ymean) * (y[at] - ymean);
+          }
+      var[c] = ss / (n * hw);
+      /* train output: per channel mean beta, variance gamma^2 var / (var + eps) */
+      g_assert_cmpfloat (fabs (ymean - l->w[C + c]), <, 1e-5);
+      double want_var = l->w[c] * l->w[c] * var[c] / (var[c] + 1e-5);
+      g_assert_cmpfloat (fabs (yss / (n * hw) - want_var), <, 1e-4 * want_var);
+      /* running = 0.9 initial + 0.1 batch, variance unbiased */
+      double rm = 0.1 * mean[c], rv = 0.9 + 0.1 * ss / (n * hw - 1);
+      g_assert_cmpfloat (fabs (l->st[c] - rm), <, 1e-6);
+      g_assert_cmpfloat (fabs (l->st[C + c] - rv), <, 1e-5);
+    }
+  /* eval: the running statistics, not x2's */
+  y = fw_model_forward (m, x2, n, FALSE);
+  for (int j = 0; j < n; j++)
+    for (int c = 0; c < C; c++)
+      for (int i = 0; i < hw; i++)
+        {
+          gsize at = ((gsize) j * C + c) * hw + i;
+          double rm = 0.1 * mean[c], rv = 0.9 + 0.1 * var[c] * (n * hw) / (n * hw - 1);
+          double want = (x2[at] - rm) / sqrt (rv + 1e-5) * l->w[c] + l->w[C + c];
+          g_assert_cmpfloat (fabs (y[at] - want), <, 1e-5 * (1 + fabs (want)));
+        }
+  /* eval mode leaves the running statistics alone */
+  float keep = l->st[0];
+  fw_model_forward (m, x, n, FALSE);
+  g_assert_cmpfloat (l->st[0], ==, keep);
+}
+
+/* ---- named architectures ---- */
+
+static gsize
+conv_params (int in, int out, int k)
+{
+  return (gsize) out * in * k * k + out;
+}
+
+static gsize
+dense_params (int in, int out)
+{
+  return (gsize) out * in + out;
+}
+
+static void
+test_arch_param_counts (void)
+{
+  FwShape in = { 1, 28, 28 };
+  /* closed forms, by hand */
+  gsize mlp = dense_params (784, 256) + dense_params (256, 128) + dense_params (128, 10);
+  g_assert_cmpuint (mlp, ==, 235146);
+  gsize lenet = conv_params (1, 6, 5) + conv_params (6, 16, 5) + dense_params (256, 120)
+                + dense_params (120, 84) + dense_params (84, 10);
+  g_assert_cmpuint (lenet, ==, 44426);
+  gsize cnn = conv_params (1, 32, 3) + conv_params (32, 64, 3) + dense_params (3136, 128)
+              + dense_params (128, 10);
+  /* mobilenet-tiny: conv 1->16 (28x28), bn(16): 2x16 trainable + 2x16 running stats,
+   * dwsep 16->32 s2 (14x14), 32->64 s2 (7x7), 64->64: depthwise 3x3 + pointwise 1x1 each */
+  gsize dwsep1 = (16 * 9 + 16) + conv_params (16, 32, 1);
+  gsize dwsep2 = (32 * 9 + 32) + conv_params (32, 64, 1);
+  gsize dwsep3 = (64 * 9 + 64) + conv_params (64, 64, 1);
+  gsize mobile_w = conv_params (1, 16, 3) + 2 * 16 + dwsep1 + dwsep2 + dwsep3
+                   + dense_params (64, 10);
+  gsize mobile_st = 2 * 16;
+  /* squeezenet-tiny: conv 1->32, pool, fire(8,32) on 32, fire(8,32) on 64, pool,
+   * fire(16,64) on 64 -> 128 channels, gap, dense 128->10 */
+#define FIRE(c, s, e) (conv_params (c, s, 1) + conv_params (s, e, 1) + conv_params (s, e, 3))
+  gsize squeeze = conv_params (1, 32, 3) + FIRE (32, 8, 32) + FIRE (64, 8, 32)
+                  + FIRE (64, 16, 64) + dense_params (128, 10);
+#undef FIRE
+  const struct {
+    const char *arch;
+    gsize n_w, n_st;
+    FwShape last_conv_out; /* output of the layer before flatten/gap (c = 0: not checked) */
+    int at;
+  } cases[] = {
+    { "mlp", mlp, 0, { 0 }, 0 },
+    { "lenet5", lenet, 0, { 16, 4, 4 }, 5 },
+    { "cnn-small", cnn, 0, { 64, 7, 7 }, 5 },
+    { "mobilenet-tiny", mobile_w, mobile_st, { 64, 7, 7 }, 5 },
+    { "squeezenet-tiny", squeeze, 0, { 128, 7, 7 }, 6 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *spec = fw_model_arch_spec (cases[i].arch, NULL, in, 10, &error);
+      g_assert_no_error (error);
+      g_autoptr (FwModel) m = fw_model_new (cases[i].arch, spec, in, &error);
+      g_assert_no_error (error);
+      g_test_message ("%s: %" G_GSIZE_FORMAT " + %" G_GSIZE_FORMAT " parameters",
+                      cases[i].arch, m->n_params, m->n_state);
+      g_assert_cmpint (m->n_classes, ==, 10);
+      g_assert_cmpuint (m->n_params, ==, cases[i].n_w);
+      g_assert_cmpuint (m->n_state, ==, cases[i].n_st);
+      g_assert_cmpuint (fw_model_param_count (m), ==, cases[i].n_w + cases[i].n_st);
+      if (cases[i].last_conv_out.c > 0)
+        {
+          FwShape s = m->layers[cases[i].at]->out;
+          g_assert_cmpint (s.c, ==, cases[i].last_conv_out.c);
+          g_assert_cmpint (s.h, ==, cases[i].last_conv_out.h);
+          g_assert_cmpint (s.w, ==, cases[i].last_conv_out.w);
+        }
+      /* a forward pass runs and gives finite logits */
+      fw_model_init (m, 1);
+      g_autofree float *x = g_new0 (float, 2 * 28 * 28);
+      for (int k = 0; k < 2 * 28 * 28; k++)
+        x[k] = (float) ((k * 37) % 101) / 101.0f;
+      const float *z = fw_model_forward (m, x, 2, TRUE);
+      for (int k = 0; k < 20; k++)
+        g_assert_true (isfinite (z[k]));
+    }
+}
+
+static void
+test_flops_closed_form (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new ("lenet5", "conv:6:5,relu,maxpool:2,conv:16:5:1:1,"
+                                        "flatten,dense:120,conv:7:1", (FwShape) { 1, 28, 28 },
+                                        &error);
+  g_assert_no_error (error);
+  const FwLayer *c1 = m->layers[0], *c2 = m->layers[3], *d = m->layers[5], *pw = m->layers[6];
+  /* 2 per multiply-add: out channels x output pixels x (in channels x k x k) */
+  g_assert_cmpfloat (c1->klass->flops (c1), ==, 2.0 * 6 * 24 * 24 * (1 * 5 * 5));
+  g_assert_cmpint (c2->out.h, ==, 10);
+  g_assert_cmpfloat (c2->klass->flops (c2), ==, 2.0 * 16 * 10 * 10 * (6 * 5 * 5));
+  g_assert_cmpfloat (d->klass->flops (d), ==, 2.0 * 1600 * 120);
+  g_assert_cmpfloat (pw->klass->flops (pw), ==, 2.0 * 7 * 120);
+}
+
+static void
+test_bad_specs_are_errors (void)
+{
+  const struct {
+    const char *spec;
+    FwShape in;
+  } bad[] = {
+    { "conv:0:3", { 1, 8, 8 } },
+    { "conv:4", { 1, 8, 8 } },
+    { "conv:4:x", { 1, 8, 8 } },
+    { "conv:4:3:0", { 1, 8, 8 } },
+    { "conv:4:3:1:-1", { 1, 8, 8 } },
+    { "conv:4:3:1:1:9", { 1, 8, 8 } },
+    { "conv:8:5", { 1, 3, 3 } },
+    { "maxpool", { 1, 8, 8 } },
+    { "maxpool:0", { 1, 8, 8 } },
+    { "maxpool:9", { 1, 8, 8 } },
+    { "avgpool:2:0", { 1, 8, 8 } },
+    { "dwconv", { 2, 8, 8 } },
+    { "dwsep", { 2, 8, 8 } },
+    { "dwsep:0", { 2, 8, 8 } },
+    { "fire:8", { 2, 8, 8 } },
+    { "fire:0:4", { 2, 8, 8 } },
+    { "nonsense", { 1, 8, 8 } },
+    { "conv:4:3,,dense:2", { 1, 8, 8 } },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      FwModel *m = fw_model_new (NULL, bad[i].spec, bad[i].in, &error);
+      g_assert_null (m);
+      g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+      g_assert_nonnull (error->message);
+      g_test_message ("'%s': %s", bad[i].spec, error->message);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (grad_cases); i++)
+    {
+      g_autofree char *p = g_strdup_printf ("/Layer/%s/backward_matches_finite_differences",
+                                            grad_cases[i].name);
+      g_test_add_data_func (p, &grad_cases[i], test_gradcheck);
+      g_autofree char *q = g_strdup_printf ("/Layer/%s/tensors_cover_parameters_and_spec_rebuilds",
+                                            grad_cases[i].name);
+      g_test_add_data_func (q, &grad_cases[i], test_tensors_and_spec);
+    }
+  g_test_add_func ("/Layer/conv/forward_matches_naive_loops", test_conv_forward_matches_naive);
+  g_test_add_func ("/Layer/pool/forward_matches_naive_loops", test_maxpool_forward_matches_naive);
+  g_test_add_func ("/Layer/maxpool/backward_routes_to_max", test_maxpool_backward_routes_to_max);
+  g_test_add_func ("/Layer/dropout/halves_in_train_identity_in_eval",
+                   test_dropout_train_and_eval);
+  g_test_add_func ("/Layer/bn/eval_uses_running_stats", test_bn_eval_uses_running_stats);
+  g_test_add_func ("/Layer/arch/param_counts_match_closed_forms", test_arch_param_counts);
+  g_test_add_func ("/Layer/flops/match_closed_forms", test_flops_closed_form);
+  g_test_add_func ("/Layer/spec/bad_specs_are_errors", test_bad_specs_are_errors);
+  return g_test_run ();
+}
