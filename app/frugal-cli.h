@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* frugal-cli.h: what the sub-command files of the `frugal` program share. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Exit codes of the frugal program. */
+enum {
+  FRUGAL_EXIT_OK = 0,
+  FRUGAL_EXIT_ERROR = 1,       /* the command failed: "frugal: <message>" on stderr */
+  FRUGAL_EXIT_USAGE = 2,       /* bad command line */
+  FRUGAL_EXIT_INTERFERENCE = 3,/* bench: other processes disturbed a timed phase */
+  FRUGAL_EXIT_CANCELLED = 130, /* Ctrl-C / SIGTERM */
+};
+
+/* A sub-command: argv[0] is the command name ("run"), options follow. Returns an exit code. */
+typedef int (*FrugalCommandFunc) (int argc, char **argv);
+
+int frugal_cmd_run      (int argc, char **argv);
+int frugal_cmd_eval     (int argc, char **argv);
+int frugal_cmd_info     (int argc, char **argv);
+int frugal_cmd_datasets (int argc, char **argv);
+int frugal_cmd_layers   (int argc, char **argv);
+int frugal_cmd_bench    (int argc, char **argv);
+
+/* Prints "frugal: <message>" on stderr and returns FRUGAL_EXIT_ERROR. */
+int  frugal_fail        (const GError *error);
+/* The same for a printf-style message. */
+int  frugal_failf       (const char *format, ...) G_GNUC_PRINTF (1, 2);
+
+/* Parses argv with ctx for command `name` ("run"). --help prints the command's help and
+ * exits 0 (GOptionContext's own behaviour). On a bad option prints the message and a hint on
+ * stderr and returns FALSE (exit with FRUGAL_EXIT_USAGE). On success argc/argv hold the
+ * positional arguments, argv[0] being the command. */
+gboolean frugal_parse_options (GOptionContext *ctx, const char *name, int *argc,
+                               char ***argv);
+/* For a command given the wrong number of positional arguments: prints the message and the
+ * command's --help hint on stderr, returns FRUGAL_EXIT_USAGE. */
+int      frugal_usage_error   (const char *name, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+/* "85.3%" for 0.853 (one decimal), "n/a" for NaN. */
+char *frugal_format_percent (double fraction);
+
+G_END_DECLS

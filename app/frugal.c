@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* frugal.c: the headless `frugal` program: a tiny main that dispatches to sub-commands. */
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "frugal-cli.h"
+
+typedef struct {
+  const char *name;
+  FrugalCommandFunc func;
+  const char *summary;
+} FrugalCommand;
+
+static const FrugalCommand commands[] = {
+  { "run",      frugal_cmd_run,      "train a model from a recipe (.ini) into a run folder" },
+  { "eval",     frugal_cmd_eval,     "evaluate a saved model on a dataset" },
+  { "info",     frugal_cmd_info,     "describe a saved model: layers, parameters, bytes, FLOPs" },
+  { "datasets", frugal_cmd_datasets, "list the known datasets and whether they are here" },
+  { "layers",   frugal_cmd_layers,   "list the layer kinds and named architectures" },
+  { "bench",    frugal_cmd_bench,    "time training and inference on Fashion-MNIST "
+                                     "(the counterpart of torch_fmnist.py)" },
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out,
+           "Usage:\n"
+           "  frugal COMMAND [OPTION...] [ARGUMENT...]\n"
+           "\n"
+           "Frugal Workbench on the command line.\n"
+           "\n"
+           "Commands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out,
+           "\n"
+           "Run 'frugal COMMAND --help' for a command's options.\n");
+}
+
+int
+frugal_fail (const GError *error)
+{
+  fprintf (stderr, "frugal: %s\n", error != NULL ? error->message : "unknown error");
+  return FRUGAL_EXIT_ERROR;
+}
+
+int
+frugal_failf (const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  fprintf (stderr, "frugal: %s\n", msg);
+  return FRUGAL_EXIT_ERROR;
+}
+
+gboolean
+frugal_parse_options (GOptionContext *ctx, const char *name, int *argc, char ***argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *prgname = g_strdup_printf ("frugal %s", name);
+
+  /* --help output starts with "Usage: <prgname> ..." */
+  g_set_prgname (prgname);
+  if (!g_option_context_parse (ctx, argc, argv, &error))
+    {
+      fprintf (stderr, "frugal %s: %s\nTry 'frugal %s --help'.\n", name, error->message, name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+frugal_usage_error (const char *name, const char *format, ...)
+{
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *msg = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  fprintf (stderr, "frugal %s: %s\nTry 'frugal %s --help'.\n", name, msg, name);
+  return FRUGAL_EXIT_USAGE;
+}
+
+char *
+frugal_format_percent (double fraction)
+{
+  if (isnan (fraction))
+    return g_strdup ("n/a");
+  return g_strdup_printf ("%.1f%%", 100.0 * fraction);
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  /* Numbers on stdout are read by scripts (JSON, CSV): always a decimal point. */
+  setlocale (LC_NUMERIC, "C");
+  g_set_prgname ("frugal");
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return FRUGAL_EXIT_USAGE;
+    }
+  const char *cmd = argv[1];
+  if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0)
+    {
+      print_usage (stdout);
+      return FRUGAL_EXIT_OK;
+    }
+  if (strcmp (cmd, "--version") == 0)
+    {
+      printf ("frugal 0.1.0\n");
+      return FRUGAL_EXIT_OK;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (cmd, commands[i].name) == 0)
+      return commands[i].func (argc - 1, argv + 1);
+
+  fprintf (stderr, "frugal: unknown command '%s'\n\n", cmd);
+  print_usage (stderr);
+  return FRUGAL_EXIT_USAGE;
+}
