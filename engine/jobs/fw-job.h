@@ -91,5 +91,8 @@ void         fw_job_emit_snapshot  (FwJob *job, const char *type, gpointer paylo
 /* Training hooks that forward batch/epoch callbacks of fw_train() to this job's events
  * (user = the job). */
 const FwTrainHooks *fw_job_train_hooks (void);
+/* The hooks above are shared (their user is NULL): copy them and set user = the job, which
+ * this does: FwTrainHooks h; fw_job_train_hooks_init (&h, job); fw_train (..., &h, ...). */
+void         fw_job_train_hooks_init (FwTrainHooks *hooks, FwJob *job);
 
 G_END_DECLS
