@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-trainer.c: the training loop: shuffle, gather, forward, loss, backward, clip, step;
+ * per-epoch metrics, evaluation, early stopping.
+ *
+ * Memory is allocated once per run, before the first batch:
+ *   idx[n]                 the epoch's permutation of the training set
+ *   xb[batch x size(in)]   the gathered minibatch
+ *   yb[batch]              its labels
+ *   dlogits[batch x k]     d(mean loss)/d(logits)
+ *   best_params[n_params], best_state[n_state]   early stopping's snapshot (patience > 0)
+ * plus the optimizer state (FwOptimizer). The epoch loop adds one memcpy per sample (the
+ * gather) and a few passes over the logits to the model's own forward/backward work. */
+#include "fw-train.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "fw-error.h"
+#include "fw-loss.h"
+#include "fw-util.h"
+
+/* Evaluation batches: 1000 samples, fewer when the activations of a sample are large
+ * (a budget of about 256 MB of activations, gradients and scratch). */
+static int
+eval_batch_size (const FwModel *m, int train_batch)
+{
+  gsize per_sample = fw_shape_size (m->input);
+  for (int i = 0; i < m->n_layers; i++)
+    per_sample += 2 * fw_shape_size (m->layers[i]->out) + m->layers[i]->scratch_per_sample;
+  gsize budget = (gsize) 64 << 20; /* floats */
+  gsize b = budget / MAX (per_sample, 1);
+  b = MIN (b, 1000);
+  return (int) MAX (b, (gsize) train_batch);
+}
+
+static gboolean
+check_dataset (const FwModel *m, const FwDataset *ds, const char *role, GError **error)
+{
+  if (ds == NULL)
+    return TRUE;
+  if (fw_dataset_sample_size (ds) != fw_shape_size (m->input))
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "%s set '%s': samples of %dx%dx%d do not fit the model's input %dx%dx%d",
+                   role, ds->name, ds->shape.c, ds->shape.h, ds->shape.w, m->input.c,
+                   m->input.h, m->input.w);
+      return FALSE;
+    }
+  if (ds->n_classes > m->n_classes)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "%s set '%s' has %d classes but the model predicts only %d", role,
+                   ds->name, ds->n_classes, m->n_classes);
+      return FALSE;
+    }
+  for (int i = 0; i < ds->n; i++)
+    if (ds->y[i] < 0 || ds->y[i] >= m->n_classes)
+      {
+        g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                     "%s set '%s': sample %d has label %d outside [0, %d)", role, ds->name, i,
+                     ds->y[i], m->n_classes);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+static gboolean
+check_config (const FwTrainConfig *cfg, GError **error)
+{
+  const char *bad = NULL;
+  if (cfg->epochs < 1)
+    bad = "epochs must be at least 1";
+  else if (cfg->batch < 1)
+    bad = "batch must be at least 1";
+  else if (!(cfg->lr > 0) || !isfinite (cfg->lr))
+    bad = "lr must be a positive number";
+  else if (cfg->momentum < 0 || cfg->momentum >= 1)
+    bad = "momentum must be in [0, 1)";
+  else if (cfg->weight_decay < 0)
+    bad = "weight_decay must not be negative";
+  else if (cfg->beta1 < 0 || cfg->beta1 >= 1 || cfg->beta2 < 0 || cfg->beta2 >= 1)
+    bad = "beta1 and beta2 must be in [0, 1)";
+  else if (!(cfg->eps > 0))
+    bad = "eps must be positive";
+  else if (cfg->label_smoothing < 0 || cfg->label_smoothing >= 1)
+    bad = "label_smoothing must be in [0, 1)";
+  else if (cfg->clip_norm < 0)
+    bad = "clip_norm must not be negative (0 turns clipping off)";
+  else if (cfg->patience < 0)
+    bad = "patience must not be negative (0 turns early stopping off)";
+  else if (cfg->schedule == FW_SCHED_STEP && cfg->step_epochs < 1)
+    bad = "step_epochs must be at least 1 for the step schedule";
+  if (bad == NULL)
+    return TRUE;
+  g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "training configuration: %s", bad);
+  return FALSE;
+}
+
+/* Global L2 norm of the gradients; scales them to clip when it is larger. Frozen layers
+ * have zero gradients (fw_model_backward clears them), so they add nothing. */
+static double
+clip_gradients (FwModel *m, double clip)
+{
+  double sum = 0;
+  const float *g = m->grads;
+  for (gsize i = 0; i < m->n_params; i++)
+    sum += (double) g[i] * g[i];
+  double norm = sqrt (sum);
+  if (clip > 0 && norm > clip)
+    {
+      float s = (float) (clip / (norm + 1e-6));
+      float *gw = m->grads;
+      for (gsize i = 0; i < m->n_params; i++)
+        gw[i] *= s;
+    }
+  return norm;
+}
+
+/* TRUE when every gradient is finite. A float is NaN or Inf when its exponent bits are all
+ * ones; the test is done on the bits (integer max, vectorisable) so that -ffast-math cannot
+ * fold it away. */
+static gboolean
+gradients_finite (const FwModel *m)
+{
+  const float *g = m->grads;
+  guint32 mx = 0;
+  for (gsize i = 0; i < m->n_params; i++)
+    {
+      guint32 bits;
+      memcpy (&bits, g + i, sizeof bits); /* the float's bits, without breaking aliasing */
+      guint32 e = bits & 0x7f800000u;
+      mx = e > mx ? e : mx;
+    }
+  return mx != 0x7f800000u;
+}
+
+static void
+set_nonfinite_error (FwModel *m, gboolean loss_finite, int epoch, int batch, GError **error)
+{
+  const char *head = loss_finite ? "Gradients became NaN" : "Loss became NaN";
+  int l = fw_model_find_nonfinite (m, TRUE);
+  const char *what = "gradients";
+  if (l < 0)
+    {
+      l = fw_model_find_nonfinite (m, FALSE);
+      what = "parameters";
+    }
+  if (l >= 0)
+    g_set_error (error, FW_ERROR, FW_ERROR_NUMERIC,
+                 "%s at epoch %d, batch %d: %s of layer %d (%s) are not finite; %s"
+                 "lower the learning rate or enable gradient clipping", head, epoch, batch, what,
+                 l + 1, m->layers[l]->klass->name,
+                 loss_finite ? "check the input data for NaN/Inf, " : "");
+  else
+    g_set_error (error, FW_ERROR, FW_ERROR_NUMERIC,
+                 "%s at epoch %d, batch %d: the logits are not finite; check the input data "
+                 "for NaN/Inf, lower the learning rate or enable gradient clipping", head, epoch,
+                 batch);
+}
+
+gboolean
+fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val,
+          FwDataset *test, const FwTrainHooks *hooks, GCancellable *cancellable,
+          GArray *metrics, GError **error)
+{
+  g_return_val_if_fail (m != NULL && cfg != NULL && train != NULL, FALSE);
+  if (!check_config (cfg, error) || !check_dataset (m, train, "training", error)
+      || !check_dataset (m, val, "validation", error) || !check_dataset (m, test, "test", error))
+    return FALSE;
+  if (train->n < 1)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "training set '%s' is empty",
+                   train->name);
+      return FALSE;
+    }
+  if (val != NULL && val->n < 1)
+    val = NULL;
+  if (test != NULL && test->n < 1)
+    test = NULL;
+
+  const int n = train->n, k = m->n_classes;
+  const int batch = MIN (cfg->batch, n);
+  const int n_batches = (n + batch - 1) / batch; /* the last partial batch is kept */
+  const gsize in = fw_shape_size (m->input);
+  const gboolean early = cfg->patience > 0 && val != NULL;
+  const int eval_batch = eval_batch_size (m, batch);
+
+  /* every buffer of the run, once */
+  fw_model_reserve (m, MAX (batch, (val != NULL || test != NULL) ? eval_batch : 0));
+  g_autofree gint32 *idx = g_new (gint32, n);
+  float *xb = fw_alloc_floats ((gsize) batch * in);
+  g_autofree gint32 *yb = g_new (gint32, batch);
+  float *dlogits = fw_alloc_floats ((gsize) batch * k);
+  float *best_params = early ? fw_alloc_floats (MAX (m->n_params, 1)) : NULL;
+  float *best_state = early ? fw_alloc_floats (MAX (m->n_state, 1)) : NULL;
+  g_autoptr (FwOptimizer) opt = fw_optimizer_new (m, cfg);
+
+  /* randomness of the run: shuffling and dropout, both from cfg->seed */
+  FwRng root, shuffle_rng;
+  fw_rng_init (&root, cfg->seed);
+  fw_rng_split (&root, FW_RNG_SHUFFLE, &shuffle_rng);
+  fw_rng_split (&root, FW_RNG_DROPOUT, &m->dropout_rng);
+
+  gboolean ok = TRUE;
+  double best_val = INFINITY;
+  int since_best = 0;
+  gboolean have_best = FALSE;
+
+  for (int e = 0; e < cfg->epochs && ok; e++)
+    {
+      double t0 = fw_now ();
+      FwRng rng;
+      fw_rng_split (&shuffle_rng, (guint64) e, &rng);
+      for (int i = 0; i < n; i++)
+        idx[i] = i;
+      fw_rng_shuffle (&rng, idx, n);
+
+      double loss_sum = 0, lr = fw_train_lr_at (cfg, e);
+      gint64 correct = 0;
+      for (int b = 0; b < n_batches; b++)
+        {
+          if (g_cancellable_is_cancelled (cancellable))
+            {
+              g_set_error (error, FW_ERROR, FW_ERROR_CANCELLED, "Training cancelled");
+              ok = FALSE;
+              break;
+            }
+          int s = b * batch, nb = MIN (batch, n - s);
+          /* gather: xb[i] <- train->x[idx[s + i]] */
+          for (int i = 0; i < nb; i++)
+            {
+              gint32 j = idx[s + i];
+              memcpy (xb + (gsize) i * in, train->x + (gsize) j * in, sizeof (float) * in);
+              yb[i] = train->y[j];
+            }
+          const float *logits = fw_model_forward (m, xb, nb, TRUE);
+          double loss = fw_loss_softmax_xent (logits, nb, k, yb, NULL,
+                                              (float) cfg->label_smoothing, dlogits, NULL);
+          int bc = 0;
+          for (int i = 0; i < nb; i++)
+            {
+              const float *z = logits + (gsize) i * k;
+              int best = 0;
+              for (int j = 1; j < k; j++)
+                if (z[j] > z[best])
+                  best = j;
+              bc += best == yb[i];
+            }
+          fw_model_backward (m, dlogits, nb);
+          /* a NaN can hide from the loss (ReLU maps NaN to 0): the gradients are checked
+           * too, before they reach the parameters */
+          if (!isfinite (loss) || !gradients_finite (m))
+            {
+              set_nonfinite_error (m, isfinite (loss), e + 1, b + 1, error);
+              ok = FALSE;
+              break;
+            }
+          if (cfg->clip_norm > 0)
+            clip_gradients (m, cfg->clip_norm);
+          if (cfg->warmup_epochs > 0 && e < cfg->warmup_epochs)
+            lr = fw_train_lr_at (cfg, e + (double) b / n_batches);
+          fw_optimizer_step (opt, m, lr);
+
+          loss_sum += loss * nb;
+          correct += bc;
+          if (hooks != NULL && hooks->batch != NULL)
+            hooks->batch (hooks->user, e + 1, cfg->epochs, b + 1, n_batches, loss,
+                          (double) bc / nb);
+        }
+      if (!ok)
+        break;
+
+      FwEpochMetrics row = {
+        .epoch = e + 1,
+        .train_loss = loss_sum / n,
+        .train_acc = (double) correct / n,
+        .val_loss = NAN,
+        .val_acc = NAN,
+        .test_acc = NAN,
+        .lr = fw_train_lr_at (cfg, e),
+        .seconds = fw_now () - t0,
+      };
+      if (val != NULL)
+        {
+          g_autoptr (FwEvalResult) r = fw_evaluate (m, val, eval_batch, cancellable, error);
+          if (r == NULL)
+            {
+              ok = FALSE;
+              break;
+            }
+          row.val_loss = r->loss;
+          row.val_acc = r->accuracy;
+        }
+      if (test != NULL)
+        {
+          g_autoptr (FwEvalResult) r = fw_evaluate (m, test, eval_batch, cancellable, error);
+          if (r == NULL)
+            {
+              ok = FALSE;
+              break;
+            }
+          row.test_acc = r->accuracy;
+        }
+      if (metrics != NULL)
+        g_array_append_val (metrics, row);
+      if (hooks != NULL && hooks->epoch != NULL)
+        hooks->epoch (hooks->user, &row);
+
+      if (early)
+        {
+          if (row.val_loss < best_val)
+            {
+              best_val = row.val_loss;
+              since_best = 0;
+              have_best = TRUE;
+              memcpy (best_params, m->params, sizeof (float) * m->n_params);
+              memcpy (best_state, m->state, sizeof (float) * m->n_state);
+            }
+          else if (++since_best >= cfg->patience)
+            break;
+        }
+    }
+
+  /* early stopping hands back the best weights seen, also after a cancel or a NaN */
+  if (have_best)
+    {
+      memcpy (m->params, best_params, sizeof (float) * m->n_params);
+      memcpy (m->state, best_state, sizeof (float) * m->n_state);
+    }
+  fw_free_aligned (xb);
+  fw_free_aligned (dlogits);
+  fw_free_aligned (best_params);
+  fw_free_aligned (best_state);
+  return ok;
+}
