@@ -69,4 +69,39 @@ FwDataset *fw_dataset_load     (const char *spec, guint64 seed, GCancellable *ca
 /* One line per known dataset: name, availability here, how to get it when missing. */
 char      *fw_datasets_report  (void);
 
+/* The natural test set for a spec, or NULL with no error when the spec has none:
+ *   fashion-mnist[:train] -> fashion-mnist:test, digits[:train] -> digits:test,
+ *   sim[:N[:SIZE]] -> N/5 simulated digits from another seed stream (sim-test:N/5:SIZE);
+ *   idx:, folder:, csv: -> NULL (split the training set instead). */
+FwDataset *fw_dataset_load_test (const char *spec, guint64 seed, GCancellable *cancellable,
+                                 GError **error);
+
+/* The loaders behind the specs (fw-dataset-load.c, fw-digits.c, fw-image-folder.c,
+ * fw-csv.c; fw-idx.h and fw-simulator.h have the IDX reader and the simulator).
+ *
+ * Fashion-MNIST: 60000 train / 10000 test, 1x28x28, 10 named classes. */
+FwDataset *fw_dataset_load_fashion_mnist (gboolean test, GCancellable *cancellable,
+                                          GError **error);
+/* Handwritten digits of digits.png: 1x20x20, 10 classes. Fixed split: of each class's 500
+ * tiles (5 rows of 100, read row by row) the first 400 are train, the last 100 (the class's
+ * fifth row) are test. Samples are ordered by class, then row, then column. */
+FwDataset *fw_dataset_load_digits (gboolean test, GCancellable *cancellable, GError **error);
+/* Where digits.png is here, or NULL (searched: $FW_DATA_DIR/digits.png, then opencv-doc's). */
+char      *fw_dataset_find_digits (void);
+/* Where the Fashion-MNIST files are here, or NULL. */
+char      *fw_dataset_find_fashion_mnist (void);
+/* An image folder: one sub-folder per class (class names = sorted sub-folder names, hidden
+ * entries skipped), every file in them an image gdk-pixbuf reads (else an error naming the
+ * file). Shape: the first image's size, scaled down to fit 64x64 keeping its aspect; images
+ * of other sizes are resized to it (bilinear). c = 3 when any image has colour, else 1
+ * (grey = mean of R, G, B). Transparent pixels are composited over black. */
+FwDataset *fw_dataset_load_folder (const char *path, GCancellable *cancellable,
+                                   GError **error);
+/* CSV: comma (or ';' or tab, guessed from the first line) separated, numeric features, label
+ * in the last column. A first row whose feature fields are not all numbers is a header.
+ * Labels: when all are integers >= 0 they are class indices (n_classes = max + 1), otherwise
+ * class names, numbered in sorted order. Blank lines and lines starting with '#' are skipped.
+ * Shape {d, 1, 1}; features are stored as given (not scaled). */
+FwDataset *fw_dataset_load_csv (const char *path, GCancellable *cancellable, GError **error);
+
 G_END_DECLS
