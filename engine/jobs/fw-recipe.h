@@ -81,4 +81,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwRunResult, fw_run_result_free)
 gboolean fw_recipe_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable,
                             GError **error);
 
+/* ---- additions (fw-recipe.c, fw-recipe-job.c) ---- */
+
+/* TRUE when every key of a and b holds the same value (name and path are not compared). */
+gboolean  fw_recipe_equal       (const FwRecipe *a, const FwRecipe *b);
+/* Every key as "group.key", in file order (NULL-terminated, free with g_strfreev). */
+char    **fw_recipe_keys        (void);
+
+/* The same work as fw_recipe_job_run() without a job runner, on the calling thread: returns
+ * the run's result, or NULL with an error (FW_ERROR_CANCELLED when cancelled). hooks may be
+ * NULL; log lines go to g_debug(). */
+FwRunResult *fw_recipe_run_sync (const FwRecipe *r, const FwTrainHooks *hooks,
+                                 GCancellable *cancellable, GError **error);
+
 G_END_DECLS
