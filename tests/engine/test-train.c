@@ -570,6 +570,33 @@ test_train_clipping_bounds_update (void)
 }
 
 static void
+test_train_keeps_frozen_layers_and_flags (void)
+{
+  g_autoptr (FwDataset) train = blobs (120, 75, FALSE);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,dense:8,relu,dense:8,relu,dense:3",
+                                        (FwShape) { 2, 1, 1 }, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 6);
+  m->layers[1]->frozen = TRUE;
+  FwLayer *l1 = m->layers[1], *l3 = m->layers[3];
+  g_autofree float *w1 = g_memdup2 (l1->w, sizeof (float) * l1->n_w);
+  g_autofree float *w3 = g_memdup2 (l3->w, sizeof (float) * l3->n_w);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 2;
+  cfg.batch = 16;
+  cfg.weight_decay = 0.01;
+  g_assert_true (fw_train (m, &cfg, train, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (l1->w, sizeof (float) * l1->n_w, w1, sizeof (float) * l1->n_w);
+  g_assert_true (memcmp (l3->w, w3, sizeof (float) * l3->n_w) != 0);
+  /* the flags are the caller's again: only layer 1 frozen */
+  for (int i = 0; i < m->n_layers; i++)
+    g_assert_cmpint (m->layers[i]->frozen, ==, i == 1);
+}
+
+static void
 test_train_rejects_bad_input (void)
 {
   g_autoptr (FwDataset) train = blobs (30, 81, FALSE);
@@ -690,6 +717,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Train/cancel_stops_within_one_batch", test_train_cancel_within_one_batch);
   g_test_add_func ("/Train/early_stopping_restores_best", test_train_early_stopping_restores_best);
   g_test_add_func ("/Train/clipping_bounds_update_norm", test_train_clipping_bounds_update);
+  g_test_add_func ("/Train/keeps_frozen_layers_and_flags",
+                   test_train_keeps_frozen_layers_and_flags);
   g_test_add_func ("/Train/rejects_bad_input", test_train_rejects_bad_input);
   g_test_add_func ("/Evaluate/matches_naive_loop", test_evaluate_matches_naive_loop);
   g_test_add_func ("/Evaluate/cancelled", test_evaluate_cancelled);
