@@ -286,6 +286,7 @@ build_model (const FwRecipe *r, FwJob *job, const FwDataset *train, GError **err
   g_autofree char *params = fw_format_count ((double) fw_model_param_count (m));
   g_autofree char *flops = fw_format_count (fw_model_flops (m));
   g_autofree char *desc = fw_model_describe (m);
+  g_strchomp (desc);
   run_log (job, "model %s: %s parameters, %s FLOPs per sample\n%s", m->arch, params, flops,
            desc);
   return g_steal_pointer (&m);
