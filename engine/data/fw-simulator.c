@@ -76,6 +76,7 @@ fw_sim_params_init (FwSimParams *p, int size)
   p->bold_prob = 0.3;
   p->blur_max = 0.8 * k;
   p->noise_max = 0.06;
+  p->families = NULL;
 }
 
 /* One cached outline per (family, weight, digit), with its ink rectangle, in the units of
@@ -140,10 +141,11 @@ fonts_glyph (Fonts *f, int family, int bold, int digit)
 }
 
 static gboolean
-fonts_init (Fonts *f, GError **error)
+fonts_init (Fonts *f, const char *const *families, GError **error)
 {
   memset (f, 0, sizeof *f);
-  f->families = fw_simulator_font_families ();
+  f->families = families != NULL ? g_strdupv ((char **) families)
+                                 : fw_simulator_font_families ();
   f->n_families = (int) g_strv_length (f->families);
   if (f->n_families == 0)
     {
@@ -226,7 +228,7 @@ fw_simulator_generate (const FwSimParams *p, int n, guint64 seed, guint64 stream
       return NULL;
     }
   Fonts fonts;
-  if (!fonts_init (&fonts, error))
+  if (!fonts_init (&fonts, p->families, error))
     return NULL;
 
   int S = p->size;

@@ -36,9 +36,12 @@ typedef struct {
   double bold_prob;    /* chance of a bold face (0.3) */
   double blur_max;     /* Gaussian blur sigma in pixels, uniform in [0, blur_max] (0.8) */
   double noise_max;    /* additive Gaussian noise std, uniform in [0, noise_max] (0.06) */
+  /* font families to draw from (NULL-terminated, borrowed), or NULL for
+   * fw_simulator_font_families(); a name fontconfig does not know falls back to its default */
+  const char *const *families;
 } FwSimParams;
 
-/* Default parameters for an image side of size pixels. */
+/* Default parameters for an image side of size pixels (families = NULL). */
 void        fw_sim_params_init        (FwSimParams *p, int size);
 
 /* n samples from stream (FW_SIM_TRAIN, FW_SIM_TEST or any other number) of seed.

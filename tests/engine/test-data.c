@@ -550,6 +550,62 @@ test_sim_classes_differ (void)
   g_assert_cmpint (right, >, te->n * 4 / 10);
 }
 
+/* With one font only (the simulator's minimum), or a family fontconfig has to substitute,
+ * samples are still deterministic, inked, and recognisable by class means. */
+static void
+test_sim_single_font (void)
+{
+  g_auto (GStrv) all = fw_simulator_font_families ();
+  const char *one[] = { all[0], NULL };
+  const char *unknown[] = { "No Such Font Family", NULL };
+  const char *const *sets[] = { one, unknown };
+  for (gsize s = 0; s < G_N_ELEMENTS (sets); s++)
+    {
+      FwSimParams p;
+      fw_sim_params_init (&p, 28);
+      p.families = sets[s];
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwDataset) a = fw_simulator_generate (&p, 400, 3, FW_SIM_TRAIN, NULL, &error);
+      g_assert_no_error (error);
+      g_autoptr (FwDataset) b = fw_simulator_generate (&p, 400, 3, FW_SIM_TRAIN, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpmem (a->x, 400 * 784 * sizeof (float), b->x, 400 * 784 * sizeof (float));
+      g_assert_nonnull (strstr (a->source, "1 font family"));
+      /* leave-one-out nearest class mean over the set: far above chance (10%) */
+      g_autofree double *mu = g_new0 (double, 10 * 784);
+      for (int i = 0; i < a->n; i++)
+        for (int j = 0; j < 784; j++)
+          mu[a->y[i] * 784 + j] += a->x[(gsize) i * 784 + j] / 40.0;
+      int right = 0;
+      for (int i = 0; i < a->n; i++)
+        {
+          int best = -1;
+          double bd = INFINITY;
+          for (int c = 0; c < 10; c++)
+            {
+              double d = 0;
+              for (int j = 0; j < 784; j++)
+                {
+                  double m = mu[c * 784 + j];
+                  if (c == a->y[i]) /* the class mean without sample i */
+                    m = (m * 40.0 - a->x[(gsize) i * 784 + j]) / 39.0;
+                  double e = a->x[(gsize) i * 784 + j] - m;
+                  d += e * e;
+                }
+              if (d < bd)
+                bd = d, best = c;
+            }
+          right += best == a->y[i];
+        }
+      float mean, std;
+      fw_dataset_stats (a, &mean, &std);
+      g_test_message ("families {%s}: mean pixel %.3f, nearest mean %d / 400", sets[s][0], mean,
+                      right);
+      g_assert_cmpfloat (mean, >, 0.05);
+      g_assert_cmpint (right, >, 120); /* 3x chance */
+    }
+}
+
 static void
 test_sim_bad_specs (void)
 {
@@ -944,6 +1000,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Simulator/balanced_in_range_not_blank", test_sim_balanced_plausible);
   g_test_add_func ("/Simulator/classes_are_recognisable", test_sim_classes_differ);
   g_test_add_func ("/Simulator/font_families_sorted", test_sim_font_families);
+  g_test_add_func ("/Simulator/works_with_a_single_font", test_sim_single_font);
   g_test_add_func ("/Load/bad_specs_are_invalid", test_sim_bad_specs);
   g_test_add_func ("/Folder/two_classes_sorted_resized_colour", test_folder_two_classes);
   g_test_add_func ("/Folder/non_image_file_named", test_folder_errors);
