@@ -963,6 +963,49 @@ test_cancelled_load (void)
   g_assert_error (error, FW_ERROR, FW_ERROR_CANCELLED);
 }
 
+static gpointer
+cancel_soon (gpointer c)
+{
+  g_usleep (30 * 1000);
+  g_cancellable_cancel (c);
+  return NULL;
+}
+
+/* Cancelling while the simulator runs stops it: 20000 samples take seconds, the cancel
+ * comes after 30 ms and must be noticed between samples. */
+static void
+test_cancel_while_loading (void)
+{
+  g_autoptr (GCancellable) c = g_cancellable_new ();
+  GThread *t = g_thread_new ("cancel", cancel_soon, c);
+  g_autoptr (GError) error = NULL;
+  double t0 = fw_now ();
+  g_autoptr (FwDataset) ds = fw_dataset_load ("sim:20000", 1, c, &error);
+  g_test_message ("returned %.3f s after the start", fw_now () - t0);
+  g_thread_join (t);
+  g_assert_null (ds);
+  g_assert_error (error, FW_ERROR, FW_ERROR_CANCELLED);
+}
+
+static gpointer
+load_sim_in_thread (gpointer spec)
+{
+  g_autoptr (GError) error = NULL;
+  FwDataset *ds = fw_dataset_load (spec, 21, NULL, &error);
+  g_assert_no_error (error);
+  return ds;
+}
+
+/* Jobs run on a worker thread (with its own Pango font map): same pixels as here. */
+static void
+test_sim_same_on_worker_thread (void)
+{
+  g_autoptr (FwDataset) here = sim ("sim:200:20", 21);
+  GThread *t = g_thread_new ("worker", load_sim_in_thread, (gpointer) "sim:200:20");
+  g_autoptr (FwDataset) there = g_thread_join (t);
+  g_assert_cmpmem (here->x, 200 * 400 * sizeof (float), there->x, 200 * 400 * sizeof (float));
+}
+
 static void
 test_report (void)
 {
@@ -1008,6 +1051,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Csv/errors_name_line_and_column", test_csv_errors);
   g_test_add_func ("/Dataset/per_class_and_split_stratified_seeded", test_per_class_and_split);
   g_test_add_func ("/Load/cancelled", test_cancelled_load);
+  g_test_add_func ("/Load/cancel_while_loading", test_cancel_while_loading);
+  g_test_add_func ("/Simulator/same_pixels_on_a_worker_thread", test_sim_same_on_worker_thread);
   g_test_add_func ("/Load/report_one_line_per_kind", test_report);
   return g_test_run ();
 }
