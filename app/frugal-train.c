@@ -22,10 +22,6 @@
 
 /* ---- frugal run ---- */
 
-/* TEMPORARY while engine/jobs/fw-recipe-job.c is being written: a weak reference keeps the
- * program linking without it (NULL then). Remove once the recipe job is in the tree. */
-extern __typeof__ (fw_recipe_job_run) fw_recipe_job_run __attribute__ ((weak));
-
 #define BAR_WIDTH 24
 /* The progress line is redrawn at most this often (seconds). */
 #define REDRAW_INTERVAL 0.1
@@ -73,7 +69,9 @@ draw_bar (RunState *s, const FwEvent *ev)
 
   int n_epochs = ev->n_epochs > 0 ? ev->n_epochs : s->n_epochs;
   g_autofree char *acc = frugal_format_percent (ev->acc);
-  g_autofree char *eta = ev->eta_s >= 0 ? fw_format_seconds (ev->eta_s) : g_strdup ("?");
+  g_autofree char *eta = ev->eta_s < 0 ? g_strdup ("?")
+                         : ev->eta_s < 1 ? g_strdup ("<1 s")
+                         : fw_format_seconds (round (ev->eta_s));
   fprintf (stderr, "\r\033[Kepoch %d/%d [%s] batch %d/%d loss %.3f acc %s ETA %s",
            ev->epoch, n_epochs, bar, ev->batch, ev->n_batches, ev->loss, acc, eta);
   fflush (stderr);
@@ -100,7 +98,8 @@ print_epoch (RunState *s, const FwEvent *ev)
       g_autofree char *teacc = frugal_format_percent (m->test_acc);
       g_string_append_printf (line, " test acc %s", teacc);
     }
-  g_string_append_printf (line, " lr %.3g %.2f s", m->lr, m->seconds);
+  g_autofree char *secs = fw_format_seconds (m->seconds);
+  g_string_append_printf (line, " lr %.3g %s", m->lr, secs);
 
   clear_bar (s);
   printf ("%s\n", line->str);
@@ -234,8 +233,6 @@ frugal_cmd_run (int argc, char **argv)
   g_autoptr (FwRecipe) recipe = fw_recipe_load (argv[1], &error);
   if (recipe == NULL)
     return frugal_fail (error);
-  if (fw_recipe_job_run == NULL)
-    return frugal_failf ("this build has no training job yet (engine/jobs/fw-recipe-job.c)");
   if (out_dir != NULL)
     {
       g_free (recipe->out_dir);
