@@ -163,9 +163,9 @@ fw_dataset_load_csv (const char *path, GCancellable *cancellable, GError **error
                        "%s: line %d, column %d: missing label", path, r->line, ncols);
           return NULL;
         }
-      char *end = NULL;
-      gint64 v = g_ascii_strtoll (s, &end, 10);
-      if (end == s || *end != '\0')
+      /* "3" and "3.0" are both class 3 */
+      double v;
+      if (!parse_number (s, &v) || v != floor (v))
         all_int = FALSE;
       else if (v < 0 || v >= 100000)
         {
@@ -175,7 +175,7 @@ fw_dataset_load_csv (const char *path, GCancellable *cancellable, GError **error
           return NULL;
         }
       else
-        max_label = MAX (max_label, v);
+        max_label = MAX (max_label, (gint64) v);
     }
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
   g_autoptr (GHashTable) index = g_hash_table_new (g_str_hash, g_str_equal);
@@ -232,7 +232,7 @@ fw_dataset_load_csv (const char *path, GCancellable *cancellable, GError **error
           return NULL;
         }
       const char *s = r->fields[d];
-      ds->y[i] = all_int ? (gint32) g_ascii_strtoll (s, NULL, 10)
+      ds->y[i] = all_int ? (gint32) g_ascii_strtod (s, NULL)
                          : GPOINTER_TO_INT (g_hash_table_lookup (index, s));
     }
   return g_steal_pointer (&ds);

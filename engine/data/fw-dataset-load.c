@@ -281,6 +281,28 @@ fw_dataset_load_test (const char *spec, guint64 seed, GCancellable *cancellable,
           ds = load_parsed (&s, seed, cancellable, error);
         }
       break;
+    case KIND_IDX:
+      {
+        /* MNIST-style names: train-images-... has its test set in t10k-images-... or
+         * test-images-... next to it */
+        g_autofree char *dir = g_path_get_dirname (s.a);
+        g_autofree char *base = g_path_get_basename (s.a);
+        if (strstr (base, "train") == NULL)
+          break;
+        const char *alts[] = { "t10k", "test" };
+        for (gsize i = 0; i < G_N_ELEMENTS (alts); i++)
+          {
+            g_auto (GStrv) parts = g_strsplit (base, "train", -1);
+            g_autofree char *tb = g_strjoinv (alts[i], parts);
+            g_autofree char *tp = g_build_filename (dir, tb, NULL);
+            if (g_file_test (tp, G_FILE_TEST_IS_REGULAR))
+              {
+                ds = fw_idx_load (tp, NULL, cancellable, error);
+                break;
+              }
+          }
+        break;
+      }
     default:
       break;
     }

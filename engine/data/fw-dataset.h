@@ -72,7 +72,8 @@ char      *fw_datasets_report  (void);
 /* The natural test set for a spec, or NULL with no error when the spec has none:
  *   fashion-mnist[:train] -> fashion-mnist:test, digits[:train] -> digits:test,
  *   sim[:N[:SIZE]] -> N/5 simulated digits from another seed stream (sim-test:N/5:SIZE);
- *   idx:, folder:, csv: -> NULL (split the training set instead). */
+ *   idx:DIR/train-images... -> idx:DIR/t10k-images... (or test-images...) when it exists;
+ *   other idx:, folder:, csv: -> NULL (split the training set instead). */
 FwDataset *fw_dataset_load_test (const char *spec, guint64 seed, GCancellable *cancellable,
                                  GError **error);
 

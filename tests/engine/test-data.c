@@ -170,6 +170,37 @@ test_idx_round_trip (void)
   g_autoptr (FwDataset) c = fw_idx_load (gi2, rl, NULL, &error);
   g_assert_no_error (error);
   check_small_idx (c, pix, lab);
+
+  /* no test set beside small-images; MNIST names give t10k-images as the test set */
+  g_autoptr (FwDataset) none = fw_dataset_load_test (spec2, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (none);
+  g_autofree char *sub = g_build_filename (dir, "mnist", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (sub, 0755), ==, 0);
+  guint8 tpix[IN * IH * IW], tlab[IN];
+  for (int i = 0; i < IN * IH * IW; i++)
+    tpix[i] = 255 - pix[i];
+  for (int i = 0; i < IN; i++)
+    tlab[i] = lab[IN - 1 - i];
+  gsize tl, tll;
+  g_autofree guint8 *tib = make_idx_images (tpix, IN, IH, IW, &tl);
+  g_autofree guint8 *tlb = make_idx_labels (tlab, IN, &tll);
+  const char *names[] = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" };
+  const guint8 *blobs[] = { ib, lb, tib, tlb };
+  const gsize lens[] = { il, ll, tl, tll };
+  for (int k = 0; k < 4; k++)
+    {
+      g_autofree char *p = g_build_filename (sub, names[k], NULL);
+      write_file (p, blobs[k], lens[k]);
+    }
+  g_autofree char *spec3 = g_strdup_printf ("idx:%s/train-images-idx3-ubyte", sub);
+  g_autoptr (FwDataset) tr = fw_dataset_load (spec3, 0, NULL, &error);
+  g_assert_no_error (error);
+  check_small_idx (tr, pix, lab);
+  g_autoptr (FwDataset) te = fw_dataset_load_test (spec3, 0, NULL, &error);
+  g_assert_no_error (error);
+  check_small_idx (te, tpix, tlab);
 }
 
 typedef struct {
@@ -790,7 +821,7 @@ test_csv_good (void)
                                            "1.5,-2,0\r\n"
                                            "\r\n"
                                            "3,4e-1,2\r\n"
-                                           "0,0,1\r\n", &error);
+                                           "0,0,1.0\r\n", &error);
   g_assert_no_error (error);
   g_assert_cmpint (a->n, ==, 3);
   g_assert_cmpint (a->shape.c, ==, 2);
