@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-window.c: the workbench window driven through its actions, under Xvfb: pages, a
+ * training run end to end, cancel, a bad dataset, and a PNG of each page. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw-application.h"
+#include "fw-dataset.h"
+#include "fw-job-indicator.h"
+#include "fw-model-shelf.h"
+#include "fw-page-data-private.h"
+#include "fw-page-train-private.h"
+#include "fw-plot.h"
+#include "fw-window-private.h"
+
+static FwApplication *app;
+static FwWindow *win;
+static char *runs_dir;
+
+/* ---- bounded waits ---- */
+
+typedef gboolean (*Cond) (gpointer data);
+
+/* Iterates the main context until cond holds or timeout_s passes; TRUE if it holds. */
+static gboolean
+wait_until (Cond cond, gpointer data, double timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static void
+spin_for (double seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+static gboolean
+data_loaded (gpointer p)
+{
+  FwPageData *page = fw_window_get_page_data (win);
+  return !fw_page_data_is_loading (page) && fw_page_data_get_dataset (page) != NULL;
+}
+
+static gboolean
+train_idle (gpointer p)
+{
+  return !fw_page_train_is_running (fw_window_get_page_train (win));
+}
+
+static gboolean
+ui_idle (gpointer p)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  FwJobIndicator *ind = fw_window_get_job_indicator (win);
+
+  return !fw_page_train_is_running (page)
+         && gtk_widget_is_sensitive (fw_page_train_get_start_button (page))
+         && !gtk_widget_get_visible (GTK_WIDGET (ind));
+}
+
+static gboolean
+batches_seen (gpointer p)
+{
+  FwLinePlot *loss = fw_page_train_get_loss_plot (fw_window_get_page_train (win));
+  return fw_line_plot_series_len (loss, FW_LOSS_BATCH) > 2;
+}
+
+static gboolean
+error_shown (gpointer p)
+{
+  return fw_window_get_error_text (win) != NULL;
+}
+
+static gboolean
+not_loading (gpointer p)
+{
+  return !fw_page_data_is_loading (fw_window_get_page_data (win));
+}
+
+/* ---- tests ---- */
+
+static void
+test_pages (void)
+{
+  GtkStack *stack = fw_window_get_stack (win);
+  FwPageData *data = fw_window_get_page_data (win);
+  FwDataset *ds;
+  GListModel *grid;
+  FwBarChart *hist;
+  g_autofree int *counts = NULL;
+  double total = 0;
+
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (win)));
+  g_assert_nonnull (gtk_stack_get_child_by_name (stack, "data"));
+  g_assert_nonnull (gtk_stack_get_child_by_name (stack, "train"));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "data");
+
+  /* the default dataset arrives from the worker */
+  g_assert_true (wait_until (data_loaded, NULL, 30));
+  ds = fw_page_data_get_dataset (data);
+  grid = fw_page_data_get_grid_model (data);
+  g_assert_nonnull (grid);
+  g_assert_cmpuint (g_list_model_get_n_items (grid), ==, (guint) ds->n);
+
+  /* the histogram's bars are the label counts (counted here independently) */
+  hist = fw_page_data_get_histogram (data);
+  counts = g_new0 (int, ds->n_classes);
+  for (int i = 0; i < ds->n; i++)
+    counts[ds->y[i]]++;
+  g_assert_cmpuint (fw_bar_chart_get_n_bars (hist), ==, (guint) ds->n_classes);
+  for (int k = 0; k < ds->n_classes; k++)
+    {
+      g_assert_cmpfloat (fw_bar_chart_get_value (hist, k), ==, counts[k]);
+      total += fw_bar_chart_get_value (hist, k);
+    }
+  g_assert_cmpfloat (total, ==, ds->n);
+}
+
+static void
+test_per_class_filter (void)
+{
+  FwPageData *data = fw_window_get_page_data (win);
+  FwDataset *ds;
+  GListModel *grid;
+  FwBarChart *hist;
+
+  g_assert_true (wait_until (data_loaded, NULL, 30));
+  ds = fw_page_data_get_dataset (data);
+  gtk_spin_button_set_value (fw_page_data_get_per_class_spin (data), 3);
+  grid = fw_page_data_get_grid_model (data);
+  /* every class of the default datasets has more than 3 samples */
+  g_assert_cmpuint (g_list_model_get_n_items (grid), ==, (guint) (3 * ds->n_classes));
+  hist = fw_page_data_get_histogram (data);
+  for (int k = 0; k < ds->n_classes; k++)
+    g_assert_cmpfloat (fw_bar_chart_get_value (hist, k), ==, 3);
+  gtk_spin_button_set_value (fw_page_data_get_per_class_spin (data), 0);
+  grid = fw_page_data_get_grid_model (data);
+  g_assert_cmpuint (g_list_model_get_n_items (grid), ==, (guint) ds->n);
+}
+
+static void
+test_recipe_round_trip (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = NULL;
+  const char *ini = "[data]\ndataset = sim:321\nper_class = 7\nval_fraction = 0.2\n"
+                    "[model]\narch = lenet5\nwidths = 64,32\n"
+                    "[train]\nepochs = 9\nbatch = 48\noptimizer = adamw\nlr = 0.003\n"
+                    "momentum = 0.5\nweight_decay = 0.0001\nschedule = cosine\npatience = 3\n"
+                    "label_smoothing = 0.1\n[run]\nseed = 42\nthreads = 1\n";
+
+  g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
+  g_assert_no_error (error);
+  r = fw_page_train_get_recipe (page);
+  g_assert_cmpstr (r->dataset, ==, "sim:321");
+  g_assert_cmpint (r->per_class, ==, 7);
+  g_assert_cmpfloat_with_epsilon (r->val_fraction, 0.2, 1e-9);
+  g_assert_cmpstr (r->arch, ==, "lenet5");
+  g_assert_cmpstr (r->widths, ==, "64,32");
+  g_assert_cmpint (r->train.epochs, ==, 9);
+  g_assert_cmpint (r->train.batch, ==, 48);
+  g_assert_cmpint (r->train.opt, ==, FW_OPT_ADAMW);
+  g_assert_cmpfloat_with_epsilon (r->train.lr, 0.003, 1e-9);
+  g_assert_cmpfloat_with_epsilon (r->train.momentum, 0.5, 1e-9);
+  g_assert_cmpfloat_with_epsilon (r->train.weight_decay, 0.0001, 1e-9);
+  g_assert_cmpint (r->train.schedule, ==, FW_SCHED_COSINE);
+  g_assert_cmpint (r->train.patience, ==, 3);
+  g_assert_cmpfloat_with_epsilon (r->train.label_smoothing, 0.1, 1e-9);
+  g_assert_cmpuint (r->seed, ==, 42);
+  g_assert_cmpint (r->threads, ==, 1);
+}
+
+static void
+test_train_end_to_end (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  FwModelShelf *shelf = fw_application_get_shelf (app);
+  guint shelf_before = g_list_model_get_n_items (G_LIST_MODEL (shelf));
+  guint runs_before = fw_page_train_get_n_runs (page);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwDataset) test_set = NULL;
+  g_autoptr (FwShelfItem) item = NULL;
+  FwHeatmap *cm;
+  FwLinePlot *loss, *acc;
+  double sum = 0;
+  const char *ini = "[data]\ndataset = sim:600\nval_fraction = 0.1\n"
+                    "[model]\narch = mlp\nwidths = 16\n"
+                    "[train]\nepochs = 2\nbatch = 32\noptimizer = sgd\nlr = 0.05\n"
+                    "[run]\nseed = 1\nthreads = 1\n";
+
+  g_assert_true (wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
+  g_assert_no_error (error);
+
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_true (fw_page_train_is_running (page));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (win), "train-start"));
+  g_assert_true (wait_until (train_idle, NULL, 120));
+  g_assert_null (fw_window_get_error_text (win));
+
+  /* one point per epoch on the epoch curves */
+  loss = fw_page_train_get_loss_plot (page);
+  acc = fw_page_train_get_acc_plot (page);
+  g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_TRAIN), ==, 2);
+  g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_VAL), ==, 2);
+  g_assert_cmpuint (fw_line_plot_series_len (acc, FW_ACC_TRAIN), ==, 2);
+  for (gsize i = 0; i < 2; i++)
+    {
+      double x, y;
+      g_assert_true (fw_line_plot_get_point (loss, FW_LOSS_TRAIN, i, &x, &y));
+      g_assert_cmpfloat (x, ==, (double) (i + 1));
+      g_assert_true (isfinite (y) && y > 0);
+    }
+
+  /* the model is on the shelf, and the run in the history */
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (shelf)), ==, shelf_before + 1);
+  item = g_list_model_get_item (G_LIST_MODEL (shelf), shelf_before);
+  g_assert_cmpstr (fw_shelf_item_get_arch (item), ==, "mlp");
+  g_assert_true (g_str_has_prefix (fw_shelf_item_get_name (item), "mlp "));
+  g_assert_true (fw_shelf_item_get_accuracy (item) >= 0 && fw_shelf_item_get_accuracy (item) <= 1);
+  g_assert_cmpuint (fw_page_train_get_n_runs (page), ==, runs_before + 1);
+  g_assert_nonnull (fw_shelf_item_get_run_dir (item));
+  g_assert_true (g_str_has_prefix (fw_shelf_item_get_run_dir (item), runs_dir));
+
+  /* the confusion matrix counts every test sample once: compare with the test set loaded here */
+  test_set = fw_dataset_load_test ("sim:600", 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (test_set);
+  cm = fw_page_train_get_confusion (page);
+  g_assert_cmpuint (fw_heatmap_get_rows (cm), ==, (guint) test_set->n_classes);
+  for (guint i = 0; i < fw_heatmap_get_rows (cm); i++)
+    for (guint j = 0; j < fw_heatmap_get_cols (cm); j++)
+      sum += fw_heatmap_get_value (cm, i, j);
+  g_assert_cmpfloat (sum, ==, test_set->n);
+  /* and the diagonal over the total is the shelf's accuracy */
+  {
+    double diag = 0;
+    for (guint i = 0; i < fw_heatmap_get_rows (cm); i++)
+      diag += fw_heatmap_get_value (cm, i, i);
+    g_assert_cmpfloat_with_epsilon (diag / sum, fw_shelf_item_get_accuracy (item), 1e-9);
+  }
+  /* the toast tells the outcome */
+  g_assert_nonnull (fw_window_get_last_toast (win));
+  g_assert_true (strstr (fw_window_get_last_toast (win), "Trained") != NULL);
+}
+
+static void
+test_history_reload (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  FwLinePlot *loss = fw_page_train_get_loss_plot (page);
+  guint n = fw_page_train_get_n_runs (page);
+  guint last;
+
+  if (n == 0)
+    {
+      g_test_skip ("no run in the history (the training test did not run)");
+      return;
+    }
+  last = n - 1;
+  fw_line_plot_clear_series (loss, FW_LOSS_TRAIN);
+  g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_TRAIN), ==, 0);
+  fw_page_train_show_run (page, last);
+  g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_TRAIN), ==, 2);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_page_train_get_viz_stack (page)), ==,
+                   "curves");
+
+  /* a run folder on disk is found by a scan of the runs folder (from its metrics.csv) */
+  {
+    g_autofree char *dir = g_build_filename (runs_dir, "disk-run", NULL);
+    g_autofree char *csv = g_build_filename (dir, "metrics.csv", NULL);
+    const char *text = "epoch,train_loss,train_acc,val_loss,val_acc,test_acc,lr,seconds\n"
+                       "1,2.0,0.3,2.1,0.25,0.2,0.05,1.5\n"
+                       "2,1.0,0.6,1.1,0.55,0.5,0.05,1.5\n"
+                       "3,0.5,0.8,0.6,0.75,0.7,0.05,1.5\n";
+    double x, y;
+
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+    g_assert_true (g_file_set_contents (csv, text, -1, NULL));
+    fw_page_train_scan_runs (page, runs_dir);
+    g_assert_cmpuint (fw_page_train_get_n_runs (page), ==, n + 1);
+    fw_page_train_show_run (page, n);
+    g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_TRAIN), ==, 3);
+    g_assert_true (fw_line_plot_get_point (loss, FW_LOSS_TRAIN, 2, &x, &y));
+    g_assert_cmpfloat (x, ==, 3);
+    g_assert_cmpfloat (y, ==, 0.5);
+    g_assert_cmpuint (fw_line_plot_series_len (fw_page_train_get_acc_plot (page), FW_ACC_TEST),
+                      ==, 3);
+    /* scanning again adds nothing */
+    fw_page_train_scan_runs (page, runs_dir);
+    g_assert_cmpuint (fw_page_train_get_n_runs (page), ==, n + 1);
+  }
+}
+
+static void
+test_cancel (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  g_autoptr (GError) error = NULL;
+  gint64 t0;
+  double dt;
+  const char *ini = "[data]\ndataset = sim:3000\nval_fraction = 0.1\n"
+                    "[model]\narch = mlp\nwidths = 64\n"
+                    "[train]\nepochs = 200\nbatch = 16\n[run]\nseed = 2\nthreads = 1\n";
+
+  g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
+  g_assert_no_error (error);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_true (fw_page_train_is_running (page));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (fw_window_get_job_indicator (win))));
+  g_assert_true (wait_until (batches_seen, NULL, 60));
+
+  t0 = g_get_monotonic_time ();
+  g_action_group_activate_action (G_ACTION_GROUP (win), "job-cancel", NULL);
+  g_assert_true (wait_until (ui_idle, NULL, 5));
+  dt = (g_get_monotonic_time () - t0) / 1e6;
+  g_test_message ("UI idle %.3f s after cancel", dt);
+  g_assert_cmpfloat (dt, <, 1.0);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (win), "train-start"));
+  g_assert_null (fw_window_get_error_text (win));
+}
+
+static void
+test_bad_dataset (void)
+{
+  FwPageData *data = fw_window_get_page_data (win);
+  FwDataset *before;
+  const char *err;
+
+  g_assert_true (wait_until (not_loading, NULL, 30));
+  before = fw_page_data_get_dataset (data);
+  fw_window_clear_error (win);
+  fw_page_data_load (data, "folder:/nonexistent/fw-test-folder");
+  g_assert_true (wait_until (error_shown, NULL, 10));
+  g_assert_true (wait_until (not_loading, NULL, 10));
+  err = fw_window_get_error_text (win);
+  g_test_message ("error shown: %s", err);
+  g_assert_true (strstr (err, "fw-test-folder") != NULL);
+  /* nothing else changed: the previous dataset is still shown */
+  g_assert_true (fw_page_data_get_dataset (data) == before);
+  g_assert_cmpuint (g_list_model_get_n_items (fw_page_data_get_grid_model (data)), ==,
+                    (guint) before->n);
+}
+
+/* Renders widget to a PNG; returns the number of distinct colours (a blank image has 1). */
+static guint
+render_png (GtkWidget *widget, const char *path)
+{
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autoptr (GHashTable) colours = g_hash_table_new (NULL, NULL);
+  g_autofree guint32 *px = NULL;
+  GskRenderer *renderer;
+
+  g_assert_cmpint (w, >, 0);
+  g_assert_cmpint (h, >, 0);
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  g_assert_nonnull (node);
+  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  g_assert_true (gdk_texture_save_to_png (texture, path));
+  px = g_new (guint32, (gsize) w * h);
+  gdk_texture_download (texture, (guchar *) px, (gsize) w * 4);
+  for (gsize i = 0; i < (gsize) w * h; i++)
+    g_hash_table_add (colours, GUINT_TO_POINTER (px[i]));
+  return g_hash_table_size (colours);
+}
+
+static void
+test_screenshots (void)
+{
+  GtkStack *stack = fw_window_get_stack (win);
+  const char *pages[] = { "data", "train" };
+  const char *dir = g_getenv ("G_TEST_BUILDDIR");
+
+  g_assert_true (wait_until (not_loading, NULL, 30));
+  for (gsize i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("window-%s.png", pages[i]);
+      g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", name, NULL);
+      guint n;
+
+      gtk_stack_set_visible_child_name (stack, pages[i]);
+      spin_for (0.6);   /* crossfade + a few frames */
+      n = render_png (GTK_WIDGET (win), path);
+      g_test_message ("%s: %u colours", path, n);
+      g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+      g_assert_cmpuint (n, >, 50);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  int ret;
+
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
+  runs_dir = g_dir_make_tmp ("fw-test-window-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("FW_RUNS_DIR", runs_dir, TRUE);
+
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("no display (run under xvfb-run)");
+      return g_test_run ();
+    }
+  adw_init ();
+
+  app = fw_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (app));
+  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (win);
+
+  g_test_add_func ("/Window/opens_with_data_and_train_pages", test_pages);
+  g_test_add_func ("/Window/per_class_spin_filters_the_grid", test_per_class_filter);
+  g_test_add_func ("/Window/recipe_fills_the_form_and_back", test_recipe_round_trip);
+  g_test_add_func ("/Window/trains_a_model_end_to_end", test_train_end_to_end);
+  g_test_add_func ("/Window/history_reloads_run_curves", test_history_reload);
+  g_test_add_func ("/Window/cancel_returns_to_idle_within_a_second", test_cancel);
+  g_test_add_func ("/Window/bad_dataset_shows_an_error", test_bad_dataset);
+  g_test_add_func ("/Window/renders_each_page_to_png", test_screenshots);
+  ret = g_test_run ();
+
+  gtk_window_destroy (GTK_WINDOW (win));
+  spin_for (0.1);
+  g_application_quit (G_APPLICATION (app));
+  /* shutdown runs on the last release: joins the worker */
+  g_object_unref (app);
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", runs_dir);
+    if (system (cmd) != 0)
+      g_test_message ("could not remove %s", runs_dir);
+  }
+  g_free (runs_dir);
+  return ret;
+}

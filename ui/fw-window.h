@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-window.h: the workbench window: header bar (dataset, running job), the pages in course
+ * order, the model shelf, and the in-window error bar and toasts. */
+#pragma once
+
+#include <adwaita.h>
+
+#include "fw-application.h"
+#include "fw-job.h"
+
+G_BEGIN_DECLS
+
+#define FW_TYPE_WINDOW (fw_window_get_type ())
+G_DECLARE_FINAL_TYPE (FwWindow, fw_window, FW, WINDOW, AdwApplicationWindow)
+
+FwWindow     *fw_window_new             (FwApplication *app);
+
+/* The window that contains widget, or NULL. */
+FwWindow     *fw_window_for_widget      (GtkWidget *widget);
+
+/* Runs a job on the application's worker. The window shows it in the header bar, shows an
+ * error bar when it fails, then forwards every event to on_event (main thread). The job is
+ * cancelled when the window closes. Returns a new reference. */
+FwJob        *fw_window_submit_job      (FwWindow *self, const char *name, FwJobFunc run,
+                                         gpointer data, GDestroyNotify data_free,
+                                         FwEventFunc on_event, gpointer user_data);
+
+/* The error bar under the header bar (stays until dismissed or the next success). */
+void          fw_window_show_error      (FwWindow *self, const char *message);
+void          fw_window_clear_error     (FwWindow *self);
+void          fw_window_show_toast      (FwWindow *self, const char *text);
+
+/* The data page loaded a dataset: header label and the Train page follow. */
+void          fw_window_dataset_changed (FwWindow *self, const char *spec, FwDataset *ds);
+
+void          fw_window_set_action_enabled (FwWindow *self, const char *name, gboolean enabled);
+
+FwJobRunner  *fw_window_get_runner      (FwWindow *self);
+FwModelShelf *fw_window_get_shelf       (FwWindow *self);
+const char   *fw_window_get_runs_dir    (FwWindow *self);
+
+G_END_DECLS
