@@ -4,8 +4,8 @@
  * Each sample draws the digit (i % 10) in a random installed font (a curated set of
  * handwritten, comic and plain families when present, any family otherwise), then applies a
  * random weight, size, rotation, shear, translation, stroke width (the outline is stroked
- * on top of the fill), Gaussian blur and additive noise. White digit on black, like MNIST;
- * values in [0, 1].
+ * on top of the fill) and Gaussian blur, stretches the contrast to a peak of 1, and adds
+ * Gaussian noise. White digit on black, like MNIST; values in [0, 1].
  *
  * Determinism: sample i depends only on (seed, stream, i) and the installed fonts: the root
  * generator fw_rng_init(seed) is split into the stream (FW_SIM_TRAIN or FW_SIM_TEST), and that
@@ -26,14 +26,15 @@ enum {
 
 typedef struct {
   int size;            /* image side in pixels (28 like MNIST, 20 like digits.png) */
-  double height;       /* digit ink height as a fraction of size (0.7 for 28, 0.85 for 20) */
+  double height;       /* digit ink height as a fraction of size (0.67) */
   double scale_jitter; /* relative height change, uniform in +-scale_jitter (0.15) */
+  double aspect;       /* width stretch on top of the font's own proportions (1.0) */
   double aspect_jitter;/* relative width change, uniform in +-aspect_jitter (0.15) */
   double rotate_deg;   /* rotation, uniform in +-rotate_deg (15) */
   double shear;        /* horizontal shear, uniform in +-shear (0.25) */
   double shift;        /* translation, uniform in +-shift * size (0.08) */
-  double stroke_max;   /* outline width in pixels, uniform in [0, stroke_max] (2.0 at 28) */
-  double bold_prob;    /* chance of a bold face (0.3) */
+  double stroke_max;   /* outline width in pixels, uniform in [0, stroke_max] (1.0 at 28) */
+  double bold_prob;    /* chance of a bold face (0.2) */
   double blur_max;     /* Gaussian blur sigma in pixels, uniform in [0, blur_max] (0.8) */
   double noise_max;    /* additive Gaussian noise std, uniform in [0, noise_max] (0.06) */
   /* font families to draw from (NULL-terminated, borrowed), or NULL for
