@@ -31,6 +31,9 @@ static const GradCase grad_cases[] = {
   { "conv_stride2_pad1", "conv:2:1,conv:3:3:2:1,flatten,dense:3", { 2, 7, 6 }, 3 },
   { "conv_5x5_pad2", "conv:2:1,conv:2:5:1:2,flatten,dense:3", { 2, 6, 6 }, 2 },
   { "conv_pointwise", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 4, 4 }, 3 },
+  /* large planes: one sample per group of columns */
+  { "conv_recompute", "conv:2:1,conv:3:3:1:1,gap,dense:3", { 2, 32, 32 }, 2 },
+  { "conv_recompute_stride2", "conv:2:1,conv:3:3:2:1,gap,dense:3", { 2, 64, 64 }, 2 },
   /* a wide 1x1 plane runs without unfolding (a separate code path) */
   { "conv_pointwise_wide", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 16, 16 }, 2 },
   { "conv_first_layer", "conv:3:3:2:1,tanh,conv:2:3,flatten,dense:3", { 1, 7, 7 }, 3 },
@@ -151,6 +154,7 @@ test_conv_forward_matches_naive (void)
     { { 3, 9, 8 }, 3 },
     { { 3, 9, 8 }, 150 },   /* several groups of samples, the last one partial */
     { { 3, 17, 16 }, 2 },   /* wide planes: 1x1 convolutions run without unfolding */
+    { { 3, 40, 41 }, 2 },   /* large planes: one sample per group of columns */
   };
   FwRng rng;
   fw_rng_init (&rng, 3);
@@ -264,15 +268,23 @@ test_maxpool_backward_routes_to_max (void)
 static void
 test_batch_gradient_is_sum_over_samples (void)
 {
-  const char *specs[] = { "conv:3:3:1:1,conv:4:3:2:1,flatten,dense:3",
-                          "conv:3:1,conv:4:1,dwconv:3:1:1,fire:2:3,flatten,dense:3",
-                          "conv:3:1,dwsep:4:2,maxpool:2,flatten,dense:3" };
-  FwShape in = { 2, 17, 16 };
+  const struct {
+    const char *spec;
+    FwShape in;
+  } cases[] = {
+    { "conv:3:3:1:1,conv:4:3:2:1,flatten,dense:3", { 2, 17, 16 } },
+    { "conv:3:1,conv:4:1,dwconv:3:1:1,fire:2:3,flatten,dense:3", { 2, 17, 16 } },
+    { "conv:3:1,dwsep:4:2,maxpool:2,flatten,dense:3", { 2, 17, 16 } },
+    /* a large plane: one sample per group of columns */
+    { "conv:2:1,conv:3:3:1:1,gap,dense:3", { 2, 40, 36 } },
+  };
   int n = 150;
-  for (gsize s = 0; s < G_N_ELEMENTS (specs); s++)
+  for (gsize s = 0; s < G_N_ELEMENTS (cases); s++)
     {
+      const char *spec = cases[s].spec;
+      FwShape in = cases[s].in;
       g_autoptr (GError) error = NULL;
-      g_autoptr (FwModel) m = fw_model_new (NULL, specs[s], in, &error);
+      g_autoptr (FwModel) m = fw_model_new (NULL, spec, in, &error);
       g_assert_no_error (error);
       fw_model_init (m, 7);
       FwRng rng;
@@ -301,7 +313,7 @@ test_batch_gradient_is_sum_over_samples (void)
         }
       double eg = fw_test_max_rel_err (g_all, g_sum, m->n_params, 1.0);
       double ex = fw_test_max_rel_err (dx_all, dx_cat, n * sx1, 1e-3);
-      g_test_message ("%s: gradient %.3g, dx %.3g", specs[s], eg, ex);
+      g_test_message ("%s: gradient %.3g, dx %.3g", spec, eg, ex);
       g_assert_cmpfloat (eg, <, 1e-4);
       g_assert_cmpfloat (ex, <, 1e-4);
     }
