@@ -13,7 +13,8 @@
  *   input    "c,h,w"                   in_mean, in_std  printed with %.9g (exact for floats)
  *   classes  the class names joined by ",", a "," or "\" inside a name escaped by "\"
  *            (absent when the model has no names)
- *   frozen   0-based indices of frozen layers joined by "," ("" when none)
+ *   frozen   0-based indices of the frozen layers that have parameters, joined by ","
+ *            ("" when none)
  *   + the caller's extra pairs (a reserved key among them is an error)
  *
  * Loading checks everything a damaged or foreign file can get wrong and reports it as
@@ -133,8 +134,9 @@ fw_model_save (const FwModel *m, const char *path, GHashTable *extra_metadata, G
       META ("classes", classes);
     }
   g_autoptr (GString) frozen = g_string_new (NULL);
+  /* a frozen flag on a layer without parameters means nothing: not stored */
   for (int i = 0; i < m->n_layers; i++)
-    if (m->layers[i]->frozen)
+    if (m->layers[i]->frozen && m->layers[i]->n_w > 0)
       g_string_append_printf (frozen, "%s%d", frozen->len ? "," : "", i);
   META ("frozen", frozen->str);
   if (extra_metadata != NULL)
