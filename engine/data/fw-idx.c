@@ -11,7 +11,8 @@ fw_data_cancelled (GCancellable *cancellable, GError **error)
 {
   if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
     {
-      g_set_error_literal (error, FW_ERROR, FW_ERROR_CANCELLED, "Loading the dataset was cancelled");
+      g_set_error_literal (error, FW_ERROR, FW_ERROR_CANCELLED,
+                           "Loading the dataset was cancelled");
       return TRUE;
     }
   return FALSE;

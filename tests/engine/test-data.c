@@ -226,16 +226,22 @@ test_idx_bad_inputs (void)
   write_gz (good_gz, ib, il);
   g_autofree guint8 *gz = read_all (good_gz, &gzl);
 
-  BadCase cases[8];
+  BadCase cases[12];
   int nc = 0;
 
   /* truncated gzip: the stream ends in the middle */
   cases[nc++] = (BadCase) { "truncated.gz", gz, gzl / 2, FALSE, "truncated" };
+  /* truncated in the gzip trailer (CRC and size) */
+  cases[nc++] = (BadCase) { "no-trailer.gz", gz, gzl - 4, FALSE, "truncated" };
   /* corrupt gzip: the deflate data is garbage */
   g_autofree guint8 *bad = g_memdup2 (gz, gzl);
   for (gsize i = 12; i < gzl - 8; i += 3)
     bad[i] ^= 0x5a;
   cases[nc++] = (BadCase) { "corrupt.gz", bad, gzl, FALSE, "corrupt" };
+  /* intact deflate data, wrong CRC in the trailer */
+  g_autofree guint8 *crc = g_memdup2 (gz, gzl);
+  crc[gzl - 6] ^= 0xff;
+  cases[nc++] = (BadCase) { "bad-crc.gz", crc, gzl, FALSE, "corrupt" };
   /* wrong magic */
   g_autofree guint8 *wm = g_memdup2 (ib, il);
   put_be32 (wm, 0x12345678);
