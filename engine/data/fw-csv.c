@@ -77,7 +77,9 @@ fw_dataset_load_csv (const char *path, GCancellable *cancellable, GError **error
                    "%s: binary data (a zero byte) in what should be a CSV text file", path);
       return NULL;
     }
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  /* a UTF-8 byte order mark, as spreadsheets write, is not part of the first field */
+  const char *start = g_str_has_prefix (text, "\xef\xbb\xbf") ? text + 3 : text;
+  g_auto (GStrv) lines = g_strsplit (start, "\n", -1);
 
   g_autoptr (GArray) rows = g_array_new (FALSE, TRUE, sizeof (Row));
   g_array_set_clear_func (rows, row_clear);

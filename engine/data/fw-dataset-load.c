@@ -155,8 +155,12 @@ parse_spec (const char *spec, Spec *s, GError **error)
       g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "Empty dataset name: %s", spec_help);
       return FALSE;
     }
+  /* surrounding blanks are dropped; the kind is case-insensitive ("Fashion-MNIST:test") */
+  g_autofree char *trimmed = g_strstrip (g_strdup (spec));
+  spec = trimmed;
   const char *colon = strchr (spec, ':');
-  g_autofree char *head = colon ? g_strndup (spec, colon - spec) : g_strdup (spec);
+  g_autofree char *head0 = colon ? g_strndup (spec, colon - spec) : g_strdup (spec);
+  g_autofree char *head = g_ascii_strdown (head0, -1);
   const char *rest = colon ? colon + 1 : NULL;
   g_auto (GStrv) args = rest ? g_strsplit (rest, ":", -1) : g_new0 (char *, 1);
   guint nargs = g_strv_length (args);
