@@ -186,8 +186,8 @@ blur (float *img, float *tmp, int size, double sigma)
 {
   if (sigma < 0.15)
     return;
-  int r = MIN ((int) ceil (2.5 * sigma), 4);
-  float k[9];
+  int r = MIN ((int) ceil (2.5 * sigma), 16);
+  float k[33];
   double sum = 0;
   for (int i = -r; i <= r; i++)
     sum += (k[i + r] = (float) exp (-0.5 * i * i / (sigma * sigma)));
@@ -233,7 +233,10 @@ fw_simulator_generate (const FwSimParams *p, int n, guint64 seed, guint64 stream
     }
   Fonts fonts;
   if (!fonts_init (&fonts, p->families, error))
-    return NULL;
+    {
+      fonts_clear (&fonts);
+      return NULL;
+    }
 
   int S = p->size;
   FwShape shape = { 1, S, S };

@@ -641,6 +641,17 @@ test_sim_single_font (void)
       g_assert_cmpfloat (mean, >, 0.05);
       g_assert_cmpint (right, >, 120); /* 3x chance */
     }
+
+  /* an empty list is an error that says what to install */
+  const char *none[] = { NULL };
+  FwSimParams p;
+  fw_sim_params_init (&p, 28);
+  p.families = none;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwDataset) ds = fw_simulator_generate (&p, 10, 3, FW_SIM_TRAIN, NULL, &error);
+  g_assert_null (ds);
+  g_assert_error (error, FW_ERROR, FW_ERROR_NOT_FOUND);
+  assert_error_names (error, "font");
 }
 
 /* The simulator is meant to pre-train for real digits: class means of simulated 20x20 digits
