@@ -139,9 +139,9 @@ lab_to_rgb (const double lab[3])
 }
 
 /* ---- Colour map tables ----------------------------------------------------------------------
- * Each map is a few anchor colours, interpolated piecewise-linearly in CIELAB into a 256-entry
+ * Each map is a few anchor colours, interpolated piecewise-linearly in CIELAB into a 257-entry
  * table once; lookups interpolate the table linearly in sRGB (entries are 1/255 apart). */
-#define MAP_N 256
+#define MAP_N 257  /* odd: the diverging centre t = 0.5 is an exact entry */
 
 /* Viridis anchors: ten evenly spaced samples of matplotlib's viridis (van der Walt & Smith);
  * lightness rises monotonically from 0.0 to 1.0. */

@@ -220,6 +220,10 @@ void        fw_plot_draw_heatmap      (cairo_t *cr, const FwHeatmap *h, double w
 gboolean    fw_heatmap_pick           (const FwHeatmap *h, double width, double height,
                                        const FwPlotStyle *style, double px, double py,
                                        guint *row, guint *col);
+/* Where cell (row, col) is drawn (logical px); FALSE if out of range. */
+gboolean    fw_heatmap_cell_rect      (const FwHeatmap *h, double width, double height,
+                                       const FwPlotStyle *style, guint row, guint col,
+                                       double *x, double *y, double *w, double *cell_h);
 
 /* ---- Bar chart -----------------------------------------------------------------------------
  * One bar per category (class histogram, per-class accuracy). Bar i is palette colour i unless
