@@ -130,9 +130,87 @@ conv_valid_range (int off, int s, int p, int in, int n_out, int *lo, int *hi)
 
 /* im2col of one sample x [C][H][W] into cols (row stride ld):
  * cols[(c k + ki) k + kj][oh OW + ow] = x[c][oh s + ki - p][ow s + kj - p] (0 outside). */
+/* "Same" convolutions with stride 1 (OW == W, OH == H): row (c, ki, kj) of the columns is the
+ * plane x[c] shifted by (ki - p) W + (kj - p), except in the columns ow where ow + kj - p
+ * falls off the row (zero there). One long copy, then those columns (at most p on each side)
+ * are cleared: much faster than one short copy per output row. */
+static inline gboolean
+conv_is_same_s1 (const ConvDims *d)
+{
+  return d->s == 1 && d->ow == d->w && d->oh == d->h;
+}
+
+/* The range [*lo, *hi) of q in [0, P) with 0 <= q + shift < P, for a shift of a plane. */
+static inline void
+shift_range (int shift, int np, int *lo, int *hi)
+{
+  *lo = MAX (0, -shift);
+  *hi = MIN (np, np - shift);
+  if (*hi < *lo)
+    *hi = *lo;
+}
+
+static void
+im2col_same_s1 (const ConvDims *d, const float *restrict x, float *restrict cols, gsize ld)
+{
+  int np = d->np, W = d->w;
+  for (int c = 0; c < d->c; c++)
+    for (int ki = 0; ki < d->k; ki++)
+      for (int kj = 0; kj < d->k; kj++)
+        {
+          const float *xc = x + (gsize) c * np;
+          float *dst = cols + (gsize) ((c * d->k + ki) * d->k + kj) * ld;
+          int shift = (ki - d->p) * W + (kj - d->p), lo, hi;
+          shift_range (shift, np, &lo, &hi);
+          for (int q = 0; q < lo; q++)
+            dst[q] = 0.0f;
+          for (int q = lo; q < hi; q++)
+            dst[q] = xc[q + shift];
+          for (int q = hi; q < np; q++)
+            dst[q] = 0.0f;
+          /* the columns that wrapped around to the neighbouring row */
+          for (int ow = 0; ow < d->p - kj; ow++)
+            for (int oh = 0; oh < d->oh; oh++)
+              dst[oh * W + ow] = 0.0f;
+          for (int ow = W - (kj - d->p); ow < W; ow++)
+            for (int oh = 0; oh < d->oh; oh++)
+              dst[oh * W + ow] = 0.0f;
+        }
+}
+
+/* The adjoint of im2col_same_s1; clears the wrapped columns of dcols first. */
+static void
+col2im_same_s1 (const ConvDims *d, float *restrict dcols, gsize ld, float *restrict dx)
+{
+  int np = d->np, W = d->w;
+  memset (dx, 0, sizeof (float) * (gsize) d->c * np);
+  for (int c = 0; c < d->c; c++)
+    for (int ki = 0; ki < d->k; ki++)
+      for (int kj = 0; kj < d->k; kj++)
+        {
+          float *dxc = dx + (gsize) c * np;
+          float *src = dcols + (gsize) ((c * d->k + ki) * d->k + kj) * ld;
+          int shift = (ki - d->p) * W + (kj - d->p), lo, hi;
+          for (int ow = 0; ow < d->p - kj; ow++)
+            for (int oh = 0; oh < d->oh; oh++)
+              src[oh * W + ow] = 0.0f;
+          for (int ow = W - (kj - d->p); ow < W; ow++)
+            for (int oh = 0; oh < d->oh; oh++)
+              src[oh * W + ow] = 0.0f;
+          shift_range (shift, np, &lo, &hi);
+          for (int q = lo; q < hi; q++)
+            dxc[q + shift] += src[q];
+        }
+}
+
 static void
 im2col (const ConvDims *d, const float *restrict x, float *restrict cols, gsize ld)
 {
+  if (conv_is_same_s1 (d))
+    {
+      im2col_same_s1 (d, x, cols, ld);
+      return;
+    }
   for (int c = 0; c < d->c; c++)
     for (int ki = 0; ki < d->k; ki++)
       {
@@ -169,10 +247,15 @@ im2col (const ConvDims *d, const float *restrict x, float *restrict cols, gsize 
 }
 
 /* col2im, the adjoint of im2col: dx[c][ih][iw] = sum of the dcols entries that im2col read
- * from there. dx is overwritten. */
+ * from there. dx is overwritten; dcols may be modified. */
 static void
-col2im (const ConvDims *d, const float *dcols, gsize ld, float *dx)
+col2im (const ConvDims *d, float *dcols, gsize ld, float *dx)
 {
+  if (conv_is_same_s1 (d))
+    {
+      col2im_same_s1 (d, dcols, ld, dx);
+      return;
+    }
   memset (dx, 0, sizeof (float) * (gsize) d->c * d->h * d->w);
   for (int c = 0; c < d->c; c++)
     for (int ki = 0; ki < d->k; ki++)

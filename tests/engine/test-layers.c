@@ -32,8 +32,8 @@ static const GradCase grad_cases[] = {
   { "conv_5x5_pad2", "conv:2:1,conv:2:5:1:2,flatten,dense:3", { 2, 6, 6 }, 2 },
   { "conv_pointwise", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 4, 4 }, 3 },
   /* large planes: one sample per group of columns */
-  { "conv_recompute", "conv:2:1,conv:3:3:1:1,gap,dense:3", { 2, 32, 32 }, 2 },
-  { "conv_recompute_stride2", "conv:2:1,conv:3:3:2:1,gap,dense:3", { 2, 64, 64 }, 2 },
+  { "conv_large_plane", "conv:2:1,conv:3:3:1:1,gap,dense:3", { 2, 32, 32 }, 2 },
+  { "conv_large_plane_stride2", "conv:2:1,conv:3:3:2:1,gap,dense:3", { 2, 64, 64 }, 2 },
   /* a wide 1x1 plane runs without unfolding (a separate code path) */
   { "conv_pointwise_wide", "conv:2:1,conv:3:1,flatten,dense:3", { 2, 16, 16 }, 2 },
   { "conv_first_layer", "conv:3:3:2:1,tanh,conv:2:3,flatten,dense:3", { 1, 7, 7 }, 3 },
@@ -144,7 +144,7 @@ static void
 test_conv_forward_matches_naive (void)
 {
   /* out, k, stride, pad over a non-square input; the last is depthwise (out = C) */
-  const int cfg[][5] = { { 4, 3, 1, 0, 0 }, { 4, 3, 2, 1, 0 }, { 2, 5, 1, 2, 0 },
+  const int cfg[][5] = { { 4, 3, 1, 0, 0 }, { 4, 3, 2, 1, 0 }, { 2, 5, 1, 2, 0 }, { 4, 3, 1, 1, 0 },
                          { 5, 1, 1, 0, 0 }, { 3, 2, 3, 1, 0 }, { 3, 1, 2, 0, 0 },
                          { 3, 3, 1, 1, 1 }, { 3, 3, 2, 1, 1 }, { 3, 2, 1, 0, 1 } };
   const struct {
