@@ -116,10 +116,15 @@ ctx_set_text (Ctx *c, const char *text, double size, gboolean bold, gboolean mar
       pango_layout_set_width (c->layout, -1);
       pango_layout_set_ellipsize (c->layout, PANGO_ELLIPSIZE_NONE);
     }
+  pango_layout_set_alignment (c->layout, PANGO_ALIGN_LEFT);
   if (markup)
     pango_layout_set_markup (c->layout, text ? text : "", -1);
   else
-    pango_layout_set_text (c->layout, text ? text : "", -1);
+    {
+      /* set_text keeps the attributes of an earlier set_markup: drop them */
+      pango_layout_set_attributes (c->layout, NULL);
+      pango_layout_set_text (c->layout, text ? text : "", -1);
+    }
 }
 
 static void
@@ -2141,6 +2146,7 @@ heatmap_layout (Ctx *c, const FwHeatmap *h, double width, double height, HeatLay
       bottom -= label_h + pad * 0.5;
     }
   /* row labels */
+  double row_lab_w = 0, col_lab_h = 0;
   if (h->row_labels)
     {
       double mw = 0;
@@ -2151,6 +2157,7 @@ heatmap_layout (Ctx *c, const FwHeatmap *h, double width, double height, HeatLay
           mw = MAX (mw, w);
         }
       mw = MIN (mw, width * 0.3);
+      row_lab_w = mw;
       left += mw + 4 * fs;
     }
   L->row_lab_x1 = left - 4 * fs;
@@ -2183,6 +2190,7 @@ heatmap_layout (Ctx *c, const FwHeatmap *h, double width, double height, HeatLay
         }
       L->col_rot = mw > cw_guess - 4 * fs;
       double lab_h = L->col_rot ? MIN (mw, height * 0.3) : tick_h;
+      col_lab_h = lab_h;
       bottom -= lab_h + 4 * fs;
     }
   L->col_lab_y0 = bottom + 4 * fs;
@@ -2200,6 +2208,10 @@ heatmap_layout (Ctx *c, const FwHeatmap *h, double width, double height, HeatLay
   /* labels hug the matrix */
   L->row_lab_x1 = L->mx0 - 4 * fs;
   L->col_lab_y0 = L->my0 + mh + 4 * fs;
+  if (h->row_title)
+    L->row_title_x = L->row_lab_x1 - row_lab_w - pad * 0.5 - label_h / 2;
+  if (h->col_title)
+    L->col_title_y = L->col_lab_y0 + col_lab_h + pad * 0.5;
   if (h->show_cbar)
     {
       L->cb_x0 = L->mx0 + mw + pad * 1.5;
@@ -2763,9 +2775,18 @@ fw_plot_draw_bars (cairo_t *cr, const FwBarChart *b, double width, double height
           continue;
         double yv = f->y1 - (v * L.scale - f->ymin) / (f->ymax - f->ymin) * (f->y1 - f->y0);
         double ty = v >= 0 ? yv - 2 * fs : yv + 2 * fs;
-        if (ty - th < f->y0 && v >= 0)
-          continue;
-        draw_layout (&c, c.text, f->x0 + (i + 0.5) * slot, ty, 0.5, v >= 0 ? 1.0 : 0.0, 0.0);
+        FwRgba tc = c.text;
+        double ay = v >= 0 ? 1.0 : 0.0;
+        if (v >= 0 && ty - th < f->y0)
+          {
+            /* no room above: inside the top of the bar, in a contrasting colour */
+            if (fabs (y_base - yv) < th + 4 * fs)
+              continue;
+            ty = MAX (yv, f->y0) + 2 * fs;
+            ay = 0.0;
+            tc = fw_rgba_text_on (bar_color (b, i));
+          }
+        draw_layout (&c, tc, f->x0 + (i + 0.5) * slot, ty, 0.5, ay, 0.0);
       }
 
   /* category labels */
@@ -2774,9 +2795,9 @@ fw_plot_draw_bars (cairo_t *cr, const FwBarChart *b, double width, double height
       double x = f->x0 + (i + 0.5) * slot;
       if (f->cat_rotated)
         {
-          ctx_set_text (&c, b->labels[i], c.fs_tick, FALSE, FALSE, f->cat_label_h);
           if (slot < line_height (&c, c.fs_tick) * 0.9)
             continue;  /* too many categories to label */
+          ctx_set_text (&c, b->labels[i], c.fs_tick, FALSE, FALSE, f->cat_label_h);
           draw_layout (&c, c.muted, x, f->y1 + f->tick_len, 1.0, 0.5, -G_PI / 2);
         }
       else
