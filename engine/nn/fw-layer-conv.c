@@ -71,12 +71,15 @@ conv_is_pointwise (const ConvDims *d)
 #define CONV_GROUP_FLOATS (128 * 1024)
 #endif
 #define CONV_MAX_GROUP 64
+/* From this many output pixels on, one sample's GEMM is wide enough by itself, and with one
+ * sample per group the products read dy and write y in place (no gather, no scatter). */
+#define CONV_WIDE_PLANE 256
 
 static int
 conv_group (const ConvDims *d)
 {
-  if (conv_is_pointwise (d) && d->np >= 256)
-    return 0;
+  if (d->np >= CONV_WIDE_PLANE)
+    return conv_is_pointwise (d) ? 0 : 1;
   gsize per = (gsize) (d->ckk + d->out) * d->np;
   gsize g = CONV_GROUP_FLOATS / MAX (per, 1);
   return (int) CLAMP (g, 1, CONV_MAX_GROUP);
@@ -308,7 +311,8 @@ conv_setup (FwLayer *l, char **args, int n_args, GError **error)
   ConvDims d = conv_dims (l);
   l->n_w = (gsize) out * d.ckk + out;
   /* the columns and outputs of one group of samples (see conv_group) */
-  l->scratch_fixed = (gsize) conv_group (&d) * (d.ckk + d.out) * d.np;
+  int group = conv_group (&d);
+  l->scratch_fixed = (gsize) group * (d.ckk + (group > 1 ? d.out : 0)) * d.np;
   return TRUE;
 }
 
@@ -350,6 +354,15 @@ conv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
       float *yb = cols + (gsize) d.ckk * ld;        /* [OUT x g P] */
       for (int j = 0; j < g; j++)
         im2col (&d, x + (gsize) (j0 + j) * in_size, cols + (gsize) j * d.np, ld);
+      if (g == 1)
+        {
+          /* Yb is y_j itself: y_j [OUT x P] <- W [OUT x CKK] cols [CKK x P] + b */
+          float *yj = y + (gsize) j0 * out_size;
+          for (int o = 0; o < d.out; o++)
+            fill (yj + (gsize) o * d.np, b[o], d.np);
+          fw_sgemm (FALSE, FALSE, d.out, ld, d.ckk, 1.0f, W, d.ckk, cols, ld, 1.0f, yj, ld);
+          continue;
+        }
       /* Yb [OUT x g P] <- W [OUT x CKK] cols [CKK x g P] */
       fw_sgemm (FALSE, FALSE, d.out, ld, d.ckk, 1.0f, W, d.ckk, cols, ld, 0.0f, yb, ld);
       /* y[j][o][q] = Yb[o][j P + q] + b[o] */
@@ -396,13 +409,15 @@ conv_backward (FwLayer *l, const float *x, const float *y, const float *dy, floa
       int g = MIN (group, n - j0);
       int ld = g * d.np;
       float *cols = l->scratch;                     /* [CKK x g P] */
-      float *dyb = cols + (gsize) d.ckk * ld;       /* [OUT x g P] */
+      float *gather = cols + (gsize) d.ckk * ld;    /* [OUT x g P] */
+      /* dYb: dy_j itself for one sample, else gathered */
+      const float *dyb = g == 1 ? dy + (gsize) j0 * out_size : gather;
       /* the columns again: recomputing a cache-sized group is cheaper than keeping all */
       for (int j = 0; j < g; j++)
         {
           im2col (&d, x + (gsize) (j0 + j) * in_size, cols + (gsize) j * d.np, ld);
-          for (int o = 0; o < d.out; o++)
-            memcpy (dyb + (gsize) o * ld + (gsize) j * d.np,
+          for (int o = 0; o < d.out && g > 1; o++)
+            memcpy (gather + (gsize) o * ld + (gsize) j * d.np,
                     dy + (gsize) (j0 + j) * out_size + (gsize) o * d.np,
                     sizeof (float) * d.np);
         }
