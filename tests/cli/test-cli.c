@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-cli.c: the `frugal` program as a user meets it: exit codes, messages, the run folder,
  * info and eval on the trained model, and Ctrl-C during a run. The binary is $FRUGAL_BIN. */
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <signal.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- helpers ---- */
 
@@ -280,6 +285,81 @@ test_run_writes_run_folder (void)
     if (*g_strstrip (lines[i]) != '\0')
       rows++;
   g_assert_cmpint (rows, ==, 2);
+}
+
+/* Reads everything the child writes to the terminal until it closes, at most timeout_s. */
+static void
+drain_pty (int master, GString *text, double timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * 1e6);
+  while (g_get_monotonic_time () < end)
+    {
+      struct pollfd pfd = { master, POLLIN, 0 };
+      int r = poll (&pfd, 1, 100);
+      if (r < 0 && errno != EINTR)
+        break;
+      if (r <= 0)
+        continue;
+      char buf[4096];
+      ssize_t n = read (master, buf, sizeof buf);
+      if (n <= 0)   /* EIO once the last writer closed the terminal */
+        break;
+      g_string_append_len (text, buf, n);
+    }
+}
+
+static void
+test_run_draws_progress_bar_on_terminal (void)
+{
+  int master = posix_openpt (O_RDWR | O_NOCTTY);
+  if (master < 0 || grantpt (master) != 0 || unlockpt (master) != 0)
+    {
+      g_test_skip ("no pseudo-terminal here");
+      return;
+    }
+  int slave = open (ptsname (master), O_RDWR | O_NOCTTY);
+  g_assert_cmpint (slave, >=, 0);
+
+  g_autofree char *recipe = g_build_filename (fx.tmp, "tty.ini", NULL);
+  g_autofree char *out_dir = g_build_filename (fx.tmp, "tty-run", NULL);
+  g_autofree char *text = g_strdup_printf ("[data]\n"
+                                           "dataset = sim:1000\n"
+                                           "[model]\n"
+                                           "arch = mlp\n"
+                                           "widths = 16\n"
+                                           "[train]\n"
+                                           "epochs = 3\n"
+                                           "batch = 16\n"
+                                           "[output]\n"
+                                           "dir = %s\n", out_dir);
+  write_file (recipe, text);
+
+  /* stderr on a terminal, stdout on a pipe */
+  g_autoptr (GError) error = NULL;
+  GSubprocessLauncher *l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  g_subprocess_launcher_take_stderr_fd (l, slave);
+  g_autoptr (GSubprocess) p = g_subprocess_launcher_spawn (l, &error, frugal_bin (), "run",
+                                                           recipe, NULL);
+  g_object_unref (l);   /* closes our copy of the slave side */
+  g_assert_no_error (error);
+
+  g_autoptr (GString) tty = g_string_new (NULL);
+  drain_pty (master, tty, 60);
+  close (master);
+  gboolean exited = FALSE;
+  g_subprocess_wait_async (p, NULL, on_process_exit, &exited);
+  if (!wait_for (&exited, 10))
+    {
+      g_subprocess_force_exit (p);
+      g_error ("frugal run did not finish");
+    }
+  g_test_message ("terminal output: %s", tty->str);
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+
+  /* one line redrawn in place: carriage returns, a bar, the batch counter, loss, ETA */
+  g_assert_nonnull (strchr (tty->str, '\r'));
+  g_assert_true (g_regex_match_simple ("epoch [1-3]/3 \\[[#-]{24}\\] batch [0-9]+/[0-9]+ "
+                                       "loss [0-9.]+ acc [0-9.]+% ETA ", tty->str, 0, 0));
 }
 
 static void
@@ -628,6 +708,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Cli/unknown_command_exits_2", test_unknown_command_exits_2);
   g_test_add_func ("/Cli/datasets_and_layers_list_what_exists", test_datasets_and_layers);
   g_test_add_func ("/Cli/run_writes_run_folder", test_run_writes_run_folder);
+  g_test_add_func ("/Cli/run_draws_progress_bar_on_terminal",
+                   test_run_draws_progress_bar_on_terminal);
   g_test_add_func ("/Cli/info_counts_mlp_parameters", test_info_counts_mlp_parameters);
   g_test_add_func ("/Cli/eval_matches_run_summary", test_eval_matches_summary);
   g_test_add_func ("/Cli/eval_rejects_incompatible_data", test_eval_rejects_incompatible_data);
