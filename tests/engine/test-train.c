@@ -411,6 +411,35 @@ train_once (guint64 seed, GArray *metrics, float **params, gsize *n)
 }
 
 static void
+test_train_metrics_follow_schedule (void)
+{
+  g_autoptr (FwDataset) train = blobs (60, 25, FALSE);
+  g_autoptr (FwModel) m = blob_model (3);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 7;
+  cfg.batch = 500; /* larger than the set: one batch of 60 per epoch */
+  cfg.schedule = FW_SCHED_STEP;
+  cfg.step_epochs = 2;
+  cfg.step_gamma = 0.5;
+  cfg.lr = 0.08;
+  HookLog log = { 0 };
+  FwTrainHooks hooks = { log_batch, log_epoch, &log };
+  g_autoptr (GArray) metrics = g_array_new (FALSE, FALSE, sizeof (FwEpochMetrics));
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_train (m, &cfg, train, NULL, NULL, &hooks, NULL, metrics, &error));
+  g_assert_cmpint (log.batches, ==, 7);
+  g_assert_cmpuint (metrics->len, ==, 7);
+  for (guint i = 0; i < metrics->len; i++)
+    {
+      FwEpochMetrics *row = &g_array_index (metrics, FwEpochMetrics, i);
+      g_assert_cmpint (row->epoch, ==, (int) i + 1);
+      g_assert_cmpfloat_with_epsilon (row->lr, 0.08 * pow (0.5, i / 2), 1e-12);
+      g_assert_true (isnan (row->test_acc));
+    }
+}
+
+static void
 test_train_deterministic (void)
 {
   g_autoptr (GArray) a = g_array_new (FALSE, FALSE, sizeof (FwEpochMetrics));
@@ -711,6 +740,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Schedule/closed_forms", test_schedules_closed_forms);
   g_test_add_func ("/Train/config_defaults", test_config_defaults);
   g_test_add_func ("/Train/learns_separable_blobs", test_train_learns_blobs);
+  g_test_add_func ("/Train/metrics_follow_schedule", test_train_metrics_follow_schedule);
   g_test_add_func ("/Train/same_seed_same_numbers", test_train_deterministic);
   g_test_add_func ("/Train/nan_input_stops_naming_epoch_and_layer", test_train_nan_input_stops);
   g_test_add_func ("/Train/huge_lr_stops_with_numeric_error", test_train_huge_lr_stops);
