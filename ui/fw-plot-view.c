@@ -222,18 +222,39 @@ fw_plot_view_export (FwPlotView *self, const char *path, int width, int height, 
 
 /* ---- drawing --------------------------------------------------------------------------------- */
 
+/* Draw into our own image surface at the device scale and hand it over as a texture: the draw
+ * functions then always see a plain image target (the scatter fast path applies) and the
+ * result is the same pixels as a PNG export at that scale. */
 static void
 fw_plot_view_snapshot (GtkWidget *widget, GtkSnapshot *snapshot)
 {
   FwPlotView *self = FW_PLOT_VIEW (widget);
   int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  int scale = gtk_widget_get_scale_factor (widget);
   if (w <= 0 || h <= 0)
     return;
   FwPlotStyle style;
   fw_plot_view_get_style (self, &style);
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_ARGB32, w * scale, h * scale);
+  if (cairo_surface_status (surf) != CAIRO_STATUS_SUCCESS)
+    {
+      cairo_surface_destroy (surf);
+      return;
+    }
+  cairo_t *cr = cairo_create (surf);
+  cairo_scale (cr, scale, scale);
   fw_plot_draw (cr, self->kind, self->plot, w, h, &style);
   cairo_destroy (cr);
+  cairo_surface_flush (surf);
+  int stride = cairo_image_surface_get_stride (surf);
+  /* the bytes keep the surface alive; CAIRO_FORMAT_ARGB32 is GDK_MEMORY_DEFAULT */
+  GBytes *bytes = g_bytes_new_with_free_func (cairo_image_surface_get_data (surf),
+                                              (gsize) stride * h * scale,
+                                              (GDestroyNotify) cairo_surface_destroy, surf);
+  GdkTexture *tex = gdk_memory_texture_new (w * scale, h * scale, GDK_MEMORY_DEFAULT, bytes, stride);
+  g_bytes_unref (bytes);
+  gtk_snapshot_append_texture (snapshot, tex, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  g_object_unref (tex);
 }
 
 static void

@@ -3104,7 +3104,8 @@ grid_layout (Ctx *c, const FwImageGrid *g, double width, double height, GridLayo
   for (guint i = 0; i < g->tiles->len; i++)
     if (((Tile *) g_ptr_array_index (g->tiles, i))->caption)
       any_caption = TRUE;
-  L->cap_h = any_caption ? line_height (c, c->fs_tick) + 2 * fs : 0;
+  /* caption line + room for a tile border above it */
+  L->cap_h = any_caption ? line_height (c, c->fs_tick) + 2 * fs + 3.0 * c->lw : 0;
   L->gap = 6.0 * fs;
   double aw = MAX (width - 2 * pad, 1), ah = MAX (height - top - pad, 1);
   guint n = MAX (g->tiles->len, 1);
@@ -3221,7 +3222,8 @@ fw_plot_draw_image_grid (cairo_t *cr, const FwImageGrid *g, double width, double
         if (t->caption && L.cap_h > 0)
           {
             double cx = L.left + (col + 0.5) * L.cell_w;
-            double cy = ty + ih + (t->has_border ? 3.0 * c.lw : 0) + 1 * c.st.font_scale;
+            /* same baseline for every tile, bordered or not */
+            double cy = ty + ih + 3.0 * c.lw + 1 * c.st.font_scale;
             ctx_set_text (&c, t->caption, c.fs_tick, FALSE, t->markup, L.cell_w - 2);
             FwRgba col_text = t->caption_color >= 0 ? fw_palette_color (t->caption_color) : c.text;
             draw_layout (&c, col_text, cx, cy, 0.5, 0.0, 0.0);

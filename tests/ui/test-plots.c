@@ -7,10 +7,13 @@
 #include <glib/gstdio.h>
 #include <cairo.h>
 
+#include <gtk/gtk.h>
+
 #include "fw-colors.h"
 #include "fw-error.h"
 #include "fw-plot.h"
 #include "fw-plot-export.h"
+#include "fw-plot-view.h"
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -1244,10 +1247,170 @@ test_export_errors (void)
   g_rmdir (dir);
 }
 
+/* ---- the widget (needs a display: skipped headless, run under xvfb-run to exercise) -------- */
+
+static gboolean have_display;
+
+static gboolean
+wait_until (gboolean (*cond) (gpointer), gpointer data, int timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static gboolean
+has_size (gpointer w)
+{
+  return gtk_widget_get_mapped (w) && gtk_widget_get_width (w) > 100
+         && gtk_widget_get_height (w) > 100;
+}
+
+/* A first frame has been drawn: the widget paintable then has content. */
+static gboolean
+has_content (gpointer w)
+{
+  GdkPaintable *paintable = gtk_widget_paintable_new (w);
+  GtkSnapshot *snap = gtk_snapshot_new ();
+  gdk_paintable_snapshot (paintable, snap, gtk_widget_get_width (w), gtk_widget_get_height (w));
+  GskRenderNode *node = gtk_snapshot_free_to_node (snap);
+  g_object_unref (paintable);
+  if (node)
+    gsk_render_node_unref (node);
+  return node != NULL;
+}
+
+/* Render the widget as the user sees it and return the pixel at logical (x, y). */
+static Px
+widget_pixel (GtkWidget *view, double x, double y)
+{
+  int w = gtk_widget_get_width (view), h = gtk_widget_get_height (view);
+  GdkPaintable *paintable = gtk_widget_paintable_new (view);
+  GskRenderNode *node = NULL;
+  /* the paintable can be momentarily empty while a frame is pending: bounded retries */
+  for (int tries = 0; node == NULL && tries < 2000; tries++)
+    {
+      GtkSnapshot *snap = gtk_snapshot_new ();
+      gdk_paintable_snapshot (paintable, snap, w, h);
+      node = gtk_snapshot_free_to_node (snap);
+      if (node == NULL)
+        {
+          g_main_context_iteration (NULL, FALSE);
+          g_usleep (1000);
+        }
+    }
+  g_assert_nonnull (node);
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (view));
+  GdkTexture *tex = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  int tw = gdk_texture_get_width (tex), th = gdk_texture_get_height (tex);
+  guint8 *buf = g_malloc ((gsize) tw * th * 4);
+  gdk_texture_download (tex, buf, tw * 4);
+  int px = (int) (x * tw / w), py = (int) (y * th / h);
+  guint32 v = *(guint32 *) (buf + (gsize) py * tw * 4 + 4 * px);
+  Px out = { (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff };
+  g_free (buf);
+  g_object_unref (tex);
+  gsk_render_node_unref (node);
+  g_object_unref (paintable);
+  return out;
+}
+
+static guint
+n_toplevels (void)
+{
+  return g_list_model_get_n_items (gtk_window_get_toplevels ());
+}
+
+static gboolean
+more_toplevels (gpointer data)
+{
+  return n_toplevels () > GPOINTER_TO_UINT (data);
+}
+
+static void
+test_plot_view (void)
+{
+  if (!have_display)
+    {
+      g_test_skip ("no display: run under xvfb-run to test FwPlotView");
+      return;
+    }
+  double v[4] = { 0, 1, 1, 0 };
+  g_autoptr (FwHeatmap) h = fw_heatmap_new (2, 2);
+  fw_heatmap_set_values (h, v);
+  GtkWidget *win = gtk_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (win), 400, 300);
+  GtkWidget *view = fw_plot_view_new ();
+  fw_plot_view_set_heatmap (FW_PLOT_VIEW (view), h);
+  gtk_window_set_child (GTK_WINDOW (win), view);
+  gtk_window_present (GTK_WINDOW (win));
+  g_assert_true (wait_until (has_size, view, 5000));
+  g_assert_true (wait_until (has_content, view, 5000));
+  g_assert_true (fw_plot_view_get_plot (FW_PLOT_VIEW (view)) == h);
+  g_assert_cmpint (fw_plot_view_get_kind (FW_PLOT_VIEW (view)), ==, FW_PLOT_HEATMAP);
+
+  FwPlotStyle st;
+  fw_plot_view_get_style (FW_PLOT_VIEW (view), &st);
+  int W = gtk_widget_get_width (view), H = gtk_widget_get_height (view);
+  double x, y, cw, ch;
+  g_assert_true (fw_heatmap_cell_rect (h, W, H, &st, 0, 0, &x, &y, &cw, &ch));
+  Px p = widget_pixel (view, x + cw / 2, y + ch / 2);
+  g_assert_cmpint (px_dist (p, px_of (fw_colormap_viridis (0))), <=, 2);
+
+  /* the caller mutates its model, queues an update: the widget shows the new values */
+  double v2[4] = { 1, 0, 0, 1 };
+  fw_heatmap_set_values (h, v2);
+  fw_plot_view_queue_update (FW_PLOT_VIEW (view));
+  fw_plot_view_queue_update (FW_PLOT_VIEW (view));
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  p = widget_pixel (view, x + cw / 2, y + ch / 2);
+  g_assert_cmpint (px_dist (p, px_of (fw_colormap_viridis (1))), <=, 2);
+
+  /* export from the widget */
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("fw-plotview-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "view.png", NULL);
+  g_assert_true (fw_plot_view_export (FW_PLOT_VIEW (view), path, 300, 200, 2, &error));
+  g_assert_no_error (error);
+  cairo_surface_t *back = cairo_image_surface_create_from_png (path);
+  g_assert_cmpint (cairo_image_surface_get_width (back), ==, 600);
+  cairo_surface_destroy (back);
+  g_unlink (path);
+  g_rmdir (dir);
+
+  /* Ctrl+E's action opens the export dialog as a new toplevel */
+  guint before = n_toplevels ();
+  g_assert_true (gtk_widget_activate_action (view, "plot.export", NULL));
+  g_assert_true (wait_until (more_toplevels, GUINT_TO_POINTER (before), 2000));
+  GListModel *tops = gtk_window_get_toplevels ();
+  for (guint i = g_list_model_get_n_items (tops); i-- > 0;)
+    {
+      g_autoptr (GtkWindow) t = g_list_model_get_item (tops, i);
+      if (GTK_WIDGET (t) != win)
+        gtk_window_destroy (t);
+    }
+
+  /* the view holds its own reference */
+  FwHeatmap *extra = fw_heatmap_ref (h);
+  fw_plot_view_set_heatmap (FW_PLOT_VIEW (view), NULL);
+  g_assert_null (fw_plot_view_get_plot (FW_PLOT_VIEW (view)));
+  fw_heatmap_unref (extra);
+  gtk_window_destroy (GTK_WINDOW (win));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* the draw functions need no display; only /PlotView does */
+  have_display = gtk_init_check ();
   g_test_add_func ("/Ticks/closed_form_cases", test_ticks_closed_form);
   g_test_add_func ("/Ticks/rule_matches_brute_force", test_ticks_rule_brute_force);
   g_test_add_func ("/Ticks/labels", test_ticks_format);
@@ -1273,5 +1436,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Draw/review_pngs", test_review_pngs);
   g_test_add_func ("/Export/png_svg_pdf", test_export_formats);
   g_test_add_func ("/Export/errors_leave_no_file", test_export_errors);
+  g_test_add_func ("/PlotView/shows_model_updates_and_exports", test_plot_view);
   return g_test_run ();
 }
