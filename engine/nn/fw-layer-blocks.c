@@ -18,6 +18,11 @@
 
 #include "fw-error.h"
 
+/* Plain loops (ReLU masks, copies) left scalar by GCC's -O2 cost model: see fw-layer-conv.c. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize ("O3")
+#endif
+
 #define BLOCK_MAX_CHILDREN 3
 #define ROUND16(x) (((x) + 15) & ~(gsize) 15)
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* fw-layer-conv.c: 2-D convolution "conv:OUT:K[:STRIDE[:PAD]]" (im2col + GEMM) and depthwise
- * convolution "dwconv:K[:STRIDE[:PAD]]" (one K x K filter per channel, direct loops).
+ * convolution "dwconv:K[:STRIDE[:PAD]]" (one K x K filter per channel, per-plane im2col and
+ * weighted sums of the K K shifted planes).
  *
  * conv parameters: weight [out][in_c][k][k] (PyTorch layout), then bias [out].
  * iarg[0] = out channels, iarg[1] = k, iarg[2] = stride, iarg[3] = pad.
@@ -491,6 +492,8 @@ dwconv_setup (FwLayer *l, char **args, int n_args, GError **error)
   l->out = (FwShape) { l->in.c, conv_out_extent (l->in.h, k, s, p),
                        conv_out_extent (l->in.w, k, s, p) };
   l->n_w = (gsize) l->in.c * k * k + l->in.c;
+  /* the columns of one plane [K K x P] */
+  l->scratch_fixed = (gsize) k * k * l->out.h * l->out.w;
   return TRUE;
 }
 
@@ -502,91 +505,79 @@ dwconv_init (FwLayer *l, FwRng *rng)
   fw_init_uniform_fan_in (l->w + (gsize) c * kk, c, kk, rng);
 }
 
+/* One channel plane seen as a 1-channel convolution, for im2col / col2im. */
+static inline ConvDims
+dwconv_plane_dims (const FwLayer *l)
+{
+  ConvDims d = conv_dims (l);
+  d.c = 1;
+  d.ckk = d.k * d.k;
+  return d;
+}
+
+/* Per plane (sample j, channel c): cols [KK x P] = im2col of x[j][c], then
+ *   y[j][c] = b[c] + sum_t w[c][t] cols[t]                     (t over the K K taps) */
 static void
 dwconv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
 {
-  ConvDims d = conv_dims (l);
-  int kk = d.k * d.k;
-  const float *b = l->w + (gsize) d.c * kk;
+  ConvDims d = dwconv_plane_dims (l);
+  int C = l->in.c, kk = d.ckk, np = d.np;
+  gsize hw = (gsize) d.h * d.w;
+  const float *b = l->w + (gsize) C * kk;
+  float *cols = l->scratch;
   for (int j = 0; j < n; j++)
-    for (int c = 0; c < d.c; c++)
+    for (int c = 0; c < C; c++)
       {
-        const float *xc = x + ((gsize) j * d.c + c) * d.h * d.w;
         const float *wc = l->w + (gsize) c * kk;
-        float *yc = y + ((gsize) j * d.c + c) * d.np;
-        for (int q = 0; q < d.np; q++)
-          yc[q] = b[c];
-        /* one kernel tap at a time: a shifted, strided copy of x scaled by w */
-        for (int ki = 0; ki < d.k; ki++)
+        float *yc = y + ((gsize) j * C + c) * np;
+        im2col (&d, x + ((gsize) j * C + c) * hw, cols, np);
+        fill (yc, b[c], np);
+        for (int t = 0; t < kk; t++)
           {
-            int oh_lo, oh_hi;
-            conv_valid_range (ki, d.s, d.p, d.h, d.oh, &oh_lo, &oh_hi);
-            for (int kj = 0; kj < d.k; kj++)
-              {
-                int ow_lo, ow_hi;
-                conv_valid_range (kj, d.s, d.p, d.w, d.ow, &ow_lo, &ow_hi);
-                float wv = wc[ki * d.k + kj];
-                for (int oh = oh_lo; oh < oh_hi; oh++)
-                  {
-                    const float *src = xc + (gsize) (oh * d.s + ki - d.p) * d.w + (kj - d.p);
-                    float *dst = yc + (gsize) oh * d.ow;
-                    for (int ow = ow_lo; ow < ow_hi; ow++)
-                      dst[ow] += wv * src[ow * d.s];
-                  }
-              }
+            const float *r = cols + (gsize) t * np;
+            float wt = wc[t];
+            for (int q = 0; q < np; q++)
+              yc[q] += wt * r[q];
           }
       }
 }
 
+/* Per plane: G_w[c][t] += dy . cols[t],  G_b[c] += sum dy,
+ * dcols[t] = w[c][t] dy (over cols), folded back into dx[j][c] by col2im. */
 static void
 dwconv_backward (FwLayer *l, const float *x, const float *y, const float *dy, float *dx, int n)
 {
-  ConvDims d = conv_dims (l);
-  int kk = d.k * d.k;
-  float *gb = l->gw + (gsize) d.c * kk;
+  ConvDims d = dwconv_plane_dims (l);
+  int C = l->in.c, kk = d.ckk, np = d.np;
+  gsize hw = (gsize) d.h * d.w;
+  float *gb = l->gw + (gsize) C * kk;
+  float *cols = l->scratch;
   memset (l->gw, 0, sizeof (float) * l->n_w);
-  if (dx != NULL)
-    memset (dx, 0, sizeof (float) * (gsize) n * fw_shape_size (l->in));
   for (int j = 0; j < n; j++)
-    for (int c = 0; c < d.c; c++)
+    for (int c = 0; c < C; c++)
       {
-        const float *xc = x + ((gsize) j * d.c + c) * d.h * d.w;
         const float *wc = l->w + (gsize) c * kk;
         float *gwc = l->gw + (gsize) c * kk;
-        const float *dyc = dy + ((gsize) j * d.c + c) * d.np;
-        float *dxc = dx != NULL ? dx + ((gsize) j * d.c + c) * d.h * d.w : NULL;
-        float sb = 0.0f;
-        for (int q = 0; q < d.np; q++)
-          sb += dyc[q];
-        gb[c] += sb;
-        for (int ki = 0; ki < d.k; ki++)
+        const float *dyc = dy + ((gsize) j * C + c) * np;
+        im2col (&d, x + ((gsize) j * C + c) * hw, cols, np);
+        gb[c] += sum (dyc, np);
+        for (int t = 0; t < kk; t++)
           {
-            int oh_lo, oh_hi;
-            conv_valid_range (ki, d.s, d.p, d.h, d.oh, &oh_lo, &oh_hi);
-            for (int kj = 0; kj < d.k; kj++)
-              {
-                int ow_lo, ow_hi;
-                conv_valid_range (kj, d.s, d.p, d.w, d.ow, &ow_lo, &ow_hi);
-                float wv = wc[ki * d.k + kj], g = 0.0f;
-                for (int oh = oh_lo; oh < oh_hi; oh++)
-                  {
-                    gsize off = (gsize) (oh * d.s + ki - d.p) * d.w + (kj - d.p);
-                    const float *src = xc + off;
-                    const float *r = dyc + (gsize) oh * d.ow;
-                    /* G_w[c][ki][kj] += sum dy x(shifted) */
-                    for (int ow = ow_lo; ow < ow_hi; ow++)
-                      g += r[ow] * src[ow * d.s];
-                    /* dx(shifted) += w dy */
-                    if (dxc != NULL)
-                      {
-                        float *dst = dxc + off;
-                        for (int ow = ow_lo; ow < ow_hi; ow++)
-                          dst[ow * d.s] += wv * r[ow];
-                      }
-                  }
-                gwc[ki * d.k + kj] += g;
-              }
+            const float *r = cols + (gsize) t * np;
+            float g = 0.0f;
+            for (int q = 0; q < np; q++)
+              g += dyc[q] * r[q];
+            gwc[t] += g;
           }
+        if (dx == NULL)
+          continue;
+        for (int t = 0; t < kk; t++)
+          {
+            float *r = cols + (gsize) t * np, wt = wc[t];
+            for (int q = 0; q < np; q++)
+              r[q] = wt * dyc[q];
+          }
+        col2im (&d, cols, np, dx + ((gsize) j * C + c) * hw);
       }
 }
 
