@@ -19,6 +19,13 @@
 #include "fw-loss.h"
 #include "fw-util.h"
 
+/* as in fw-optimizer.c: an AVX2 copy of the per-batch loops next to the x86-64-v2 one */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define FW_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
+#else
+#define FW_VECTOR_CLONES
+#endif
+
 /* Evaluation batches: 1000 samples, fewer when the activations of a sample are large
  * (a budget of about 256 MB of activations, gradients and scratch). */
 static int
@@ -119,7 +126,7 @@ clip_gradients (FwModel *m, double clip)
 /* TRUE when every gradient is finite. A float is NaN or Inf when its exponent bits are all
  * ones; the test is done on the bits (integer max, vectorisable) so that -ffast-math cannot
  * fold it away. */
-static gboolean
+FW_VECTOR_CLONES static gboolean
 gradients_finite (const FwModel *m)
 {
   const float *g = m->grads;
