@@ -716,6 +716,58 @@ test_init_from_a_saved_model_continues (void)
   g_assert_cmpfloat (second->model->in_mean, ==, first->model->in_mean);
 }
 
+/* train_limit, per_class, no validation, no test: sizes in summary.json, empty CSV fields */
+static void
+test_data_options_and_empty_fields (void)
+{
+  const char *tmp = fw_test_tmpdir ();
+  g_autofree char *dir = g_build_filename (tmp, "opts", NULL);
+  g_autoptr (FwRecipe) r = small_recipe (dir, 1);
+  r->train_limit = 300;
+  r->per_class = 20;
+  r->val_fraction = 0;
+  g_free (r->test);
+  r->test = g_strdup ("none");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRunResult) res = fw_recipe_run_sync (r, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (res->test);
+  g_assert_null (res->test_eval);
+
+  g_autofree char *js = g_build_filename (dir, "summary.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, js, &error));
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  /* 300 of 600, then at most 20 of each of the 10 classes */
+  g_assert_cmpint (json_object_get_int_member (o, "n_train"), ==, 200);
+  g_assert_cmpint (json_object_get_int_member (o, "n_val"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (o, "n_test"), ==, 0);
+  g_assert_true (json_object_get_null_member (o, "test_accuracy"));
+  g_assert_true (json_object_get_null_member (o, "confusion"));
+
+  g_autofree char *csv = g_build_filename (dir, "metrics.csv", NULL);
+  g_autoptr (GPtrArray) rows = read_csv (csv);
+  g_assert_cmpuint (rows->len, ==, 2);
+  char **row = rows->pdata[1];
+  g_assert_cmpuint (g_strv_length (row), ==, 8);
+  g_assert_cmpstr (row[3], ==, "");  /* val_loss */
+  g_assert_cmpstr (row[4], ==, "");  /* val_acc */
+  g_assert_cmpstr (row[5], ==, "");  /* test_acc */
+  g_assert_cmpstr (row[1], !=, "");
+
+  /* an explicit test spec */
+  g_autofree char *dir2 = g_build_filename (tmp, "spec", NULL);
+  g_free (r->out_dir);
+  r->out_dir = g_strdup (dir2);
+  g_free (r->test);
+  r->test = g_strdup ("sim:50");
+  g_autoptr (FwRunResult) res2 = fw_recipe_run_sync (r, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (res2->test);
+  g_assert_cmpint (res2->test->n, ==, 50);
+  g_assert_cmpint (res2->test_eval->n, ==, 50);
+}
+
 static void
 test_default_out_dir_is_under_runs (void)
 {
@@ -763,6 +815,8 @@ main (int argc, char **argv)
                    test_bad_dataset_and_init_fail_clearly);
   g_test_add_func ("/RecipeJob/init_from_a_saved_model_continues",
                    test_init_from_a_saved_model_continues);
+  g_test_add_func ("/RecipeJob/data_options_and_empty_fields",
+                   test_data_options_and_empty_fields);
   g_test_add_func ("/RecipeJob/default_out_dir_is_under_runs",
                    test_default_out_dir_is_under_runs);
   return g_test_run ();
