@@ -148,11 +148,23 @@ relu_inplace (float *a, gsize m)
  * Intermediates per sample: a [C x P] (depthwise output after ReLU), da [C x P],
  * dz [OUT x P] (gradient at the pointwise conv's output), P = output pixels. */
 
+/* More arguments than the kind takes is a mistake in the spec, not something to ignore. */
+static gboolean
+check_n_args (const FwLayer *l, int n_args, int max, GError **error)
+{
+  if (n_args <= max)
+    return TRUE;
+  g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (%s): too many arguments (%d, at "
+               "most %d); usage: %s", l->index + 1, l->klass->name, n_args, max, l->klass->help);
+  return FALSE;
+}
+
 static gboolean
 dwsep_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
   int out, s;
-  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1 << 16, &out, error)
+  if (!check_n_args (l, n_args, 2, error)
+      || !fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1 << 16, &out, error)
       || !fw_layer_parse_int (l, args, n_args, 1, 1, 1, 16, &s, error))
     return FALSE;
   l->iarg[0] = out;
@@ -256,7 +268,8 @@ static gboolean
 fire_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
   int s, e;
-  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1 << 16, &s, error)
+  if (!check_n_args (l, n_args, 2, error)
+      || !fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1 << 16, &s, error)
       || !fw_layer_parse_int (l, args, n_args, 1, -1, 1, 1 << 16, &e, error))
     return FALSE;
   l->iarg[0] = s;

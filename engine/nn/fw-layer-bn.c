@@ -20,6 +20,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "fw-error.h"
+
 /* The hot loops here (im2col, col2im, bias, window maxima) are written plainly; GCC's -O2 cost
  * model leaves most of them scalar, -O3 vectorises and if-converts them (measured: maxpool
  * forward 3x faster, conv layers about 10-20%). */
@@ -30,9 +32,22 @@
 #define BN_MOMENTUM 0.1
 #define BN_EPS 1e-5
 
+/* More arguments than the kind takes is a mistake in the spec, not something to ignore. */
+static gboolean
+check_n_args (const FwLayer *l, int n_args, int max, GError **error)
+{
+  if (n_args <= max)
+    return TRUE;
+  g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (%s): too many arguments (%d, at "
+               "most %d); usage: %s", l->index + 1, l->klass->name, n_args, max, l->klass->help);
+  return FALSE;
+}
+
 static gboolean
 bn_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
+  if (!check_n_args (l, n_args, 0, error))
+    return FALSE;
   l->out = l->in;
   l->iarg[0] = l->in.c;
   l->iarg[1] = l->in.h * l->in.w;

@@ -287,6 +287,17 @@ col2im (const ConvDims *d, float *dcols, gsize ld, float *dx)
       }
 }
 
+/* More arguments than the kind takes is a mistake in the spec, not something to ignore. */
+static gboolean
+check_n_args (const FwLayer *l, int n_args, int max, GError **error)
+{
+  if (n_args <= max)
+    return TRUE;
+  g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (%s): too many arguments (%d, at "
+               "most %d); usage: %s", l->index + 1, l->klass->name, n_args, max, l->klass->help);
+  return FALSE;
+}
+
 static gboolean
 conv_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
@@ -296,13 +307,8 @@ conv_setup (FwLayer *l, char **args, int n_args, GError **error)
       || !fw_layer_parse_int (l, args, n_args, 2, 1, 1, 64, &s, error)
       || !fw_layer_parse_int (l, args, n_args, 3, 0, 0, 64, &p, error))
     return FALSE;
-  if (n_args > 4)
-    {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
-                   "layer %d (conv): too many arguments, expected conv:OUT:K[:STRIDE[:PAD]]",
-                   l->index + 1);
-      return FALSE;
-    }
+  if (!check_n_args (l, n_args, 4, error))
+    return FALSE;
   l->iarg[0] = out;
   l->iarg[1] = k;
   l->iarg[2] = s;
@@ -481,7 +487,8 @@ static gboolean
 dwconv_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
   int k, s, p;
-  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 64, &k, error)
+  if (!check_n_args (l, n_args, 3, error)
+      || !fw_layer_parse_int (l, args, n_args, 0, -1, 1, 64, &k, error)
       || !fw_layer_parse_int (l, args, n_args, 1, 1, 1, 64, &s, error)
       || !fw_layer_parse_int (l, args, n_args, 2, 0, 0, 64, &p, error))
     return FALSE;

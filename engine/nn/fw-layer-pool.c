@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "fw-error.h"
+
 /* The hot loops here (im2col, col2im, bias, window maxima) are written plainly; GCC's -O2 cost
  * model leaves most of them scalar, -O3 vectorises and if-converts them (measured: maxpool
  * forward 3x faster, conv layers about 10-20%). */
@@ -16,11 +18,23 @@
 #pragma GCC optimize ("O3")
 #endif
 
+/* More arguments than the kind takes is a mistake in the spec, not something to ignore. */
+static gboolean
+check_n_args (const FwLayer *l, int n_args, int max, GError **error)
+{
+  if (n_args <= max)
+    return TRUE;
+  g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (%s): too many arguments (%d, at "
+               "most %d); usage: %s", l->index + 1, l->klass->name, n_args, max, l->klass->help);
+  return FALSE;
+}
+
 static gboolean
 pool_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
   int k, s;
-  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1024, &k, error)
+  if (!check_n_args (l, n_args, 2, error)
+      || !fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1024, &k, error)
       || !fw_layer_parse_int (l, args, n_args, 1, k, 1, 1024, &s, error))
     return FALSE;
   l->iarg[0] = k;
@@ -216,6 +230,8 @@ const FwLayerClass fw_layer_avgpool = {
 static gboolean
 gap_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
+  if (!check_n_args (l, n_args, 0, error))
+    return FALSE;
   l->out = (FwShape) { l->in.c, 1, 1 };
   return TRUE;
 }
