@@ -236,8 +236,8 @@ row_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer u
   gtk_widget_add_css_class (detail, "dim-label");
   gtk_widget_add_css_class (detail, "caption");
   gtk_grid_attach (GTK_GRID (grid), name, 0, 0, 1, 1);
-  gtk_grid_attach (GTK_GRID (grid), acc, 1, 0, 1, 2);
-  gtk_grid_attach (GTK_GRID (grid), detail, 0, 1, 1, 1);
+  gtk_grid_attach (GTK_GRID (grid), acc, 1, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (grid), detail, 0, 1, 2, 1);
   gtk_list_item_set_child (list_item, grid);
 }
 

@@ -95,6 +95,23 @@ fw_page_data_is_loading (FwPageData *self)
 
 /* ---- showing a dataset ---- */
 
+/* "60,000": counts a person reads */
+static char *
+format_int (int n)
+{
+  g_autofree char *digits = g_strdup_printf ("%d", ABS (n));
+  GString *s = g_string_new (n < 0 ? "-" : "");
+  int len = (int) strlen (digits);
+
+  for (int i = 0; i < len; i++)
+    {
+      if (i > 0 && (len - i) % 3 == 0)
+        g_string_append_c (s, ',');
+      g_string_append_c (s, digits[i]);
+    }
+  return g_string_free (s, FALSE);
+}
+
 static const char *
 class_name (const FwDataset *ds, int k, char *buf, gsize len)
 {
@@ -200,10 +217,12 @@ update_view (FwPageData *self)
                                     ds->source != NULL ? ds->source : "");
     gtk_label_set_markup (self->info_label, info);
   }
-  n_shown = g_strdup_printf ("%d", self->shown->n);
+  n_shown = format_int (self->shown->n);
+  g_free (n_all);
+  n_all = format_int (ds->n);
   count_text = per_class > 0
-                 ? g_strdup_printf ("%s of %d samples shown (at most %d per class)", n_shown,
-                                    ds->n, per_class)
+                 ? g_strdup_printf ("%s of %s samples shown (at most %d per class)", n_shown,
+                                    n_all, per_class)
                  : g_strdup_printf ("all %s samples shown", n_shown);
   gtk_label_set_text (self->count_label, count_text);
   gtk_stack_set_visible_child_name (self->view_stack, "grid");
@@ -519,8 +538,10 @@ item_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer u
   gtk_picture_set_paintable (GTK_PICTURE (picture),
                              GDK_PAINTABLE (fw_sample_item_get_texture (item,
                                                                         THUMB_SIZE * scale)));
-  markup = g_markup_printf_escaped ("<span foreground=\"%s\">%s</span>", fw_palette_hex (y),
-                                    name);
+  /* a chip of the class colour, then the name in the text colour (the light palette
+   * colours, yellow and sky blue, are hard to read as text on a light background) */
+  markup = g_markup_printf_escaped ("<span foreground=\"%s\">\u25a0</span> %s",
+                                    fw_palette_hex (y), name);
   gtk_label_set_markup (GTK_LABEL (label), markup);
   tip = g_strdup_printf ("#%d: %s", fw_sample_item_get_index (item), name);
   gtk_widget_set_tooltip_text (box, tip);
@@ -616,6 +637,7 @@ fw_page_data_init (FwPageData *self)
   fw_plot_view_set_export_name (self->histogram_view, "class-histogram");
   /* a fixed height: the sample grid above takes the rest */
   gtk_widget_set_size_request (GTK_WIDGET (self->histogram_view), -1, 200);
+  gtk_widget_set_vexpand (GTK_WIDGET (self->histogram_view), FALSE);
   gtk_box_append (self->histogram_box, GTK_WIDGET (self->histogram_view));
 
   self->last_choice = CHOICE_FASHION;

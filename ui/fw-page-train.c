@@ -15,6 +15,7 @@
 
 #define MAX_MISTAKES 40
 #define BATCH_EMA 0.9   /* smoothing of the live batch loss: s <- 0.9 s + 0.1 loss */
+#define BATCH_PLOT_INTERVAL_S 0.05   /* the live batch curve gets a point at most 20 times/s */
 
 /* One run in the history list: this session's or one found on disk. */
 typedef struct {
@@ -74,6 +75,7 @@ struct _FwPageTrain {
   char *train_name;
   double batch_ema;
   gboolean have_ema;
+  double last_batch_plot;   /* fw_now() of the last point on the batch curve */
   double last_test_acc;
   GPtrArray *runs;       /* RunRecord */
   GHashTable *run_dirs;  /* dirs already listed */
@@ -266,6 +268,15 @@ add_view (GtkBox *box, const char *export_name)
 }
 
 static void
+set_epoch_range (FwPageTrain *self, int n_epochs)
+{
+  /* the curves grow into a frame of the whole run */
+  double hi = MAX (1, n_epochs);
+  fw_line_plot_set_x_range (self->loss, 0, hi);
+  fw_line_plot_set_x_range (self->acc, 0, hi);
+}
+
+static void
 setup_curves (FwPageTrain *self)
 {
   guint s;
@@ -300,6 +311,7 @@ setup_curves (FwPageTrain *self)
   fw_line_plot_series_set_markers (self->acc, s, TRUE);
 
   self->have_ema = FALSE;
+  self->last_batch_plot = 0;
   fw_plot_view_queue_update (self->loss_view);
   fw_plot_view_queue_update (self->acc_view);
 }
@@ -327,6 +339,8 @@ static void
 show_metrics (FwPageTrain *self, GArray *metrics)
 {
   setup_curves (self);
+  if (metrics != NULL)
+    set_epoch_range (self, (int) metrics->len);
   for (guint i = 0; metrics != NULL && i < metrics->len; i++)
     plot_epoch (self, &g_array_index (metrics, FwEpochMetrics, i));
 }
@@ -649,8 +663,10 @@ on_run_snapshot (FwPageTrain *self, const FwRunResult *r)
   g_autofree char *base = NULL;
   RunRecord *rec;
 
-  /* the curves as the job saw them (early stopping may have restored an earlier epoch) */
-  if (r->metrics != NULL && r->metrics->len > 0)
+  /* the curves as the job recorded them, if the live ones missed an epoch (the live batch
+   * curve is kept otherwise) */
+  if (r->metrics != NULL && r->metrics->len > 0
+      && fw_line_plot_series_len (self->loss, FW_LOSS_TRAIN) != r->metrics->len)
     show_metrics (self, r->metrics);
   show_results (self, r);
   self->last_test_acc = acc;
@@ -703,6 +719,12 @@ train_event (FwJob *job, const FwEvent *ev, gpointer user_data)
                                                + (1 - BATCH_EMA) * ev->loss
                                            : ev->loss;
           self->have_ema = TRUE;
+          /* every event moves the average; the curve and the label follow at 20 Hz, which
+           * is plenty for the eye and leaves the CPU to the training */
+          if (fw_now () - self->last_batch_plot < BATCH_PLOT_INTERVAL_S
+              && ev->batch != ev->n_batches)
+            break;
+          self->last_batch_plot = fw_now ();
           fw_line_plot_append (self->loss, FW_LOSS_BATCH, x, self->batch_ema);
           fw_plot_view_queue_update (self->loss_view);
           markup = g_markup_printf_escaped ("epoch <b>%d/%d</b> · batch %d/%d · loss "
@@ -792,6 +814,7 @@ fw_page_train_start (FwPageTrain *self)
     self->train_name = g_strdup (r->arch);
   job_name = g_strdup_printf ("Training %s", self->train_name);
   setup_curves (self);
+  set_epoch_range (self, r->train.epochs);
   self->last_test_acc = NAN;
   gtk_stack_set_visible_child_name (self->viz_stack, "curves");
   fw_window_clear_error (win);
@@ -997,6 +1020,8 @@ fw_page_train_init (FwPageTrain *self)
   self->confusion = fw_heatmap_new (1, 1);
   self->per_class = fw_bar_chart_new ();
   self->mistakes = fw_image_grid_new (1, 1, 1);
+  fw_image_grid_set_empty_text (self->mistakes, "Train a model (Ctrl+Return): the test images "
+                                                "it gets wrong appear here");
   self->loss_view = add_view (self->loss_box, "loss");
   self->acc_view = add_view (self->acc_box, "accuracy");
   self->confusion_view = add_view (self->confusion_box, "confusion-matrix");

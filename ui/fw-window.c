@@ -370,7 +370,12 @@ fw_window_class_init (FwWindowClass *klass)
 static void
 fw_window_init (FwWindow *self)
 {
+  GPropertyAction *shelf_action;
+
   gtk_widget_init_template (GTK_WIDGET (self));
+  shelf_action = g_property_action_new ("show-shelf", self->shelf_box, "visible");
+  g_action_map_add_action (G_ACTION_MAP (self), G_ACTION (shelf_action));
+  g_object_unref (shelf_action);
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
   update_job_actions (self);

@@ -17,6 +17,8 @@ command -v import >/dev/null || { echo "shot.sh: import missing (apt install ima
 command -v xwininfo >/dev/null || { echo "shot.sh: xwininfo missing (apt install x11-utils)" >&2; exit 1; }
 
 export LANG=C.UTF-8 GTK_A11Y=none
+# llvmpipe GL under Xvfb needs seconds for the first frames; Cairo is quick and deterministic
+export GSK_RENDERER="${GSK_RENDERER:-cairo}"
 case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 
 xvfb-run -a -s '-screen 0 1280x800x24' sh -c '

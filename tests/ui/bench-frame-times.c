@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* bench-frame-times.c: is the window smooth while it trains? Opens the workbench under Xvfb,
+ * trains an MLP on the default dataset (Fashion-MNIST when installed) through the real
+ * win.train-start action, records the interval between painted frames (GdkFrameClock
+ * "after-paint"), and compares the engine's epoch time in the GUI with a headless run of the
+ * same recipe.
+ *
+ *   meson test -C build --benchmark frame-times      (or run it under xvfb-run directly)
+ *   FW_BENCH_EPOCHS=3 (default)  FW_BENCH_SHOTS=DIR (also write PNGs of the Train page)
+ */
+#include <math.h>
+#include <sys/resource.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw-application.h"
+#include "fw-model-shelf.h"
+#include "fw-page-data-private.h"
+#include "fw-page-train-private.h"
+#include "fw-util.h"
+#include "fw-window-private.h"
+
+static GArray *frame_times;   /* gint64 microseconds of each after-paint */
+static gboolean recording;
+static const char *shot_name; /* take this screenshot right after the next paint */
+static const char *shot_dir;
+
+static void save_png (GtkWidget *widget, const char *dir, const char *name);
+
+static void
+after_paint (GdkFrameClock *clock, gpointer user_data)
+{
+  if (recording)
+    {
+      gint64 t = g_get_monotonic_time ();
+      g_array_append_val (frame_times, t);
+    }
+  if (shot_name != NULL)
+    {
+      /* right after a paint the window's render nodes are all fresh */
+      save_png (user_data, shot_dir, shot_name);
+      shot_name = NULL;
+    }
+}
+
+static gboolean
+shot_taken (gpointer unused)
+{
+  return shot_name == NULL;
+}
+
+/* Keeps the frame clock ticking every frame (as an animation would) without forcing a
+ * repaint: what gets painted is what the window itself redraws (curves, progress, spinner);
+ * a late frame means the main thread was busy. */
+static gboolean
+tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+spin_until (gboolean (*cond) (gpointer), gpointer data, double timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  while (!cond (data) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static gboolean
+data_loaded (gpointer w)
+{
+  FwPageData *page = fw_window_get_page_data (w);
+  return !fw_page_data_is_loading (page) && fw_page_data_get_dataset (page) != NULL;
+}
+
+static gboolean
+train_done (gpointer w)
+{
+  return !fw_page_train_is_running (fw_window_get_page_train (w));
+}
+
+static gboolean
+epochs_done (gpointer w)
+{
+  FwLinePlot *loss = fw_page_train_get_loss_plot (fw_window_get_page_train (w));
+  return fw_line_plot_series_len (loss, FW_LOSS_TRAIN) >= 2 || train_done (w);
+}
+
+/* CPU seconds used by the calling thread so far. */
+static double
+thread_cpu_seconds (void)
+{
+  struct rusage ru;
+
+  if (getrusage (RUSAGE_THREAD, &ru) != 0)
+    return NAN;
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec
+         + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+static void
+save_png (GtkWidget *widget, const char *dir, const char *name)
+{
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (snapshot);
+  if (node == NULL)
+    {
+      g_printerr ("screenshot %s: nothing drawn\n", name);
+      return;
+    }
+  texture = gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
+                                         node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  if (gdk_texture_save_to_png (texture, path))
+    g_print ("screenshot: %s\n", path);
+  else
+    g_printerr ("screenshot %s: could not write\n", path);
+}
+
+static double
+mean_epoch_seconds (GArray *metrics)
+{
+  double s = 0;
+  guint n = 0;
+
+  for (guint i = 0; metrics != NULL && i < metrics->len; i++)
+    {
+      const FwEpochMetrics *m = &g_array_index (metrics, FwEpochMetrics, i);
+      if (isfinite (m->seconds))
+        {
+          s += m->seconds;
+          n++;
+        }
+    }
+  return n > 0 ? s / n : NAN;
+}
+
+/* ---- the same recipe, headless ---- */
+
+typedef struct {
+  GArray *metrics;
+  char *error;
+} Headless;
+
+static void
+headless_event (FwJob *job, const FwEvent *ev, gpointer user_data)
+{
+  Headless *h = user_data;
+
+  if (ev->kind == FW_EVENT_SNAPSHOT && g_strcmp0 (ev->payload_type, "run") == 0)
+    {
+      const FwRunResult *r = ev->payload;
+      h->metrics = g_array_copy (r->metrics);
+    }
+  else if (ev->kind == FW_EVENT_FAILED && ev->error != NULL)
+    h->error = g_strdup (ev->error->message);
+}
+
+static GArray *
+run_headless (const FwRecipe *recipe, const char *runs_dir)
+{
+  g_autoptr (GMainContext) ctx = g_main_context_new ();
+  g_autoptr (FwJobRunner) runner = fw_job_runner_new ();
+  g_autoptr (FwJob) job = NULL;
+  FwRecipe *r = fw_recipe_copy (recipe);
+  Headless h = { NULL, NULL };
+
+  g_free (r->out_dir);
+  r->out_dir = g_build_filename (runs_dir, "headless", NULL);
+  job = fw_job_runner_submit (runner, "headless", fw_recipe_job_run, r,
+                              (GDestroyNotify) fw_recipe_free, ctx, headless_event, &h);
+  fw_job_wait (job, ctx);
+  if (h.error != NULL)
+    {
+      g_printerr ("headless run failed: %s\n", h.error);
+      g_free (h.error);
+    }
+  return h.metrics;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwApplication) app = NULL;
+  g_autoptr (FwRecipe) recipe = NULL;
+  g_autoptr (GArray) headless = NULL;
+  g_autofree char *runs_dir = NULL;
+  const char *shots = g_getenv ("FW_BENCH_SHOTS");
+  const char *epochs_env = g_getenv ("FW_BENCH_EPOCHS");
+  FwWindow *win;
+  FwPageTrain *page;
+  FwModelShelf *shelf;
+  g_autoptr (FwShelfItem) item = NULL;
+  g_autofree double *iv = NULL;
+  guint n_iv;
+  double t0, gui_wall, gui_epoch, head_epoch, cpu0, main_cpu;
+
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  runs_dir = g_dir_make_tmp ("fw-bench-frames-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("FW_RUNS_DIR", runs_dir, TRUE);
+  if (!gtk_init_check ())
+    {
+      g_printerr ("bench-frame-times: no display; run it under xvfb-run\n");
+      return 77;
+    }
+
+  app = fw_application_new ();
+  if (!g_application_register (G_APPLICATION (app), NULL, &error))
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  g_application_activate (G_APPLICATION (app));
+  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  page = fw_window_get_page_train (win);
+  shelf = fw_application_get_shelf (app);
+
+  t0 = fw_now ();
+  spin_until (data_loaded, win, 60);
+  if (!data_loaded (win))
+    {
+      g_printerr ("the default dataset did not load\n");
+      return 1;
+    }
+  g_print ("dataset: %s (%d samples), loaded %.2f s after the window opened\n",
+           fw_page_data_get_dataset (fw_window_get_page_data (win))->name,
+           fw_page_data_get_dataset (fw_window_get_page_data (win))->n, fw_now () - t0);
+
+  recipe = fw_page_train_get_recipe (page);
+  g_free (recipe->arch);
+  recipe->arch = g_strdup ("mlp");
+  g_free (recipe->widths);
+  recipe->widths = g_strdup ("256,128");
+  recipe->train.epochs = epochs_env != NULL ? MAX (1, atoi (epochs_env)) : 3;
+  recipe->train.batch = 128;
+  recipe->threads = 1;
+  fw_page_train_set_recipe (page, recipe);
+
+  frame_times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (win)), "after-paint",
+                    G_CALLBACK (after_paint), win);
+  gtk_widget_add_tick_callback (GTK_WIDGET (win), tick, NULL, NULL);
+
+  recording = TRUE;
+  t0 = fw_now ();
+  cpu0 = thread_cpu_seconds ();
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  if (shots != NULL)
+    {
+      spin_until (epochs_done, win, 600);
+      shot_dir = shots;
+      shot_name = "train-running.png";
+      spin_until (shot_taken, NULL, 5);
+    }
+  spin_until (train_done, win, 1800);
+  gui_wall = fw_now () - t0;
+  main_cpu = thread_cpu_seconds () - cpu0;
+  recording = FALSE;
+  if (shots != NULL)
+    {
+      GtkStack *viz = fw_page_train_get_viz_stack (page);
+      double until = fw_now () + 0.5;
+
+      while (fw_now () < until)
+        g_main_context_iteration (NULL, FALSE);
+      save_png (GTK_WIDGET (win), shots, "train-results.png");
+      gtk_stack_set_visible_child_name (viz, "curves");
+      until = fw_now () + 0.5;
+      while (fw_now () < until)
+        g_main_context_iteration (NULL, FALSE);
+      save_png (GTK_WIDGET (win), shots, "train-curves.png");
+    }
+  if (g_list_model_get_n_items (G_LIST_MODEL (shelf)) == 0)
+    {
+      g_printerr ("training failed: %s\n", fw_window_get_error_text (win) != NULL
+                                            ? fw_window_get_error_text (win) : "?");
+      return 1;
+    }
+  item = g_list_model_get_item (G_LIST_MODEL (shelf), 0);
+  gui_epoch = mean_epoch_seconds (fw_shelf_item_get_metrics (item));
+
+  /* frame intervals */
+  n_iv = frame_times->len > 1 ? frame_times->len - 1 : 0;
+  iv = g_new (double, MAX (n_iv, 1));
+  for (guint i = 0; i < n_iv; i++)
+    iv[i] = (g_array_index (frame_times, gint64, i + 1) - g_array_index (frame_times, gint64, i))
+            / 1000.0;
+  qsort (iv, n_iv, sizeof (double), cmp_double);
+
+  gtk_window_destroy (GTK_WINDOW (win));
+
+  /* the same recipe with no window */
+  headless = run_headless (recipe, runs_dir);
+  head_epoch = mean_epoch_seconds (headless);
+
+  g_print ("training in the GUI: %s, %d epochs, %.1f s wall, test accuracy %.1f%%\n",
+           fw_shelf_item_get_name (item), recipe->train.epochs, gui_wall,
+           100 * fw_shelf_item_get_accuracy (item));
+  if (n_iv > 0)
+    g_print ("frames painted: %u in %.1f s (%.1f fps); interval p50 %.1f ms, p99 %.1f ms, "
+             "max %.1f ms\n",
+             frame_times->len, gui_wall, frame_times->len / gui_wall, iv[n_iv / 2],
+             iv[MIN (n_iv - 1, (guint) floor (0.99 * n_iv))], iv[n_iv - 1]);
+  else
+    g_print ("frames painted: none (is the window mapped?)\n");
+  g_print ("main thread CPU while training: %.2f s of %.1f s wall (%.0f%%)\n", main_cpu,
+           gui_wall, 100 * main_cpu / gui_wall);
+  g_print ("engine epoch time: GUI %.3f s, headless %.3f s (GUI/headless %.2f)\n", gui_epoch,
+           head_epoch, gui_epoch / head_epoch);
+
+  g_array_unref (frame_times);
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", runs_dir);
+    if (system (cmd) != 0)
+      g_printerr ("could not remove %s\n", runs_dir);
+  }
+  return 0;
+}
