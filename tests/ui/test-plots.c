@@ -454,6 +454,45 @@ test_line_log_y (void)
   cairo_surface_destroy (surf);
 }
 
+/* Long series take the envelope path (many points per pixel column): a smooth one is still a
+ * thin diagonal, a zigzag one fills the band between its extremes. */
+static void
+test_line_long_series (void)
+{
+  g_autoptr (FwLinePlot) p = fw_line_plot_new ();
+  guint s = fw_line_plot_add_series (p, "y = x", 0);
+  for (int i = 0; i <= 20000; i++)
+    fw_line_plot_append (p, s, i / 20000.0, i / 20000.0);
+  cairo_surface_t *surf = new_surface (400, 300);
+  cairo_t *cr = cairo_create (surf);
+  fw_plot_draw_line (cr, p, 400, 300, NULL);
+  cairo_destroy (cr);
+  check_diagonal (surf, px_of (fw_palette_color (0)), "20k points y = x");
+  cairo_surface_destroy (surf);
+
+  g_autoptr (FwLinePlot) z = fw_line_plot_new ();
+  s = fw_line_plot_add_series (z, "zigzag", 2);
+  for (int i = 0; i <= 20000; i++)
+    fw_line_plot_append (z, s, i / 20000.0, 0.25 + 0.5 * (i % 2));
+  fw_line_plot_set_y_range (z, 0, 1);
+  surf = new_surface (400, 300);
+  cr = cairo_create (surf);
+  fw_plot_draw_line (cr, z, 400, 300, NULL);
+  cairo_destroy (cr);
+  Px c = px_of (fw_palette_color (2));
+  int x0, y0, x1, y1;
+  find_color (surf, c, 10, &x0, &y0, &x1, &y1);
+  /* band from y = 0.25 to 0.75: half the plot height; solid inside */
+  int mid_y = (y0 + y1) / 2;
+  for (int x = x0 + 2; x < x1 - 2; x += 7)
+    g_assert_cmpint (px_dist (pixel (surf, x, mid_y), c), <=, 10);
+  g_assert_cmpint (x1 - x0, >, 250);
+  double frac = (double) (y1 - y0) / (300 - 40);
+  g_assert_cmpfloat (frac, >, 0.4);
+  g_assert_cmpfloat (frac, <, 0.65);
+  cairo_surface_destroy (surf);
+}
+
 static int
 count_color_in_rows (cairo_surface_t *s, Px c, int ya, int yb)
 {
@@ -1420,6 +1459,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Colors/theme_text_contrast", test_theme_contrast);
   g_test_add_func ("/LinePlot/y_equals_x_draws_the_diagonal", test_line_diagonal);
   g_test_add_func ("/LinePlot/log_y_makes_exponential_straight", test_line_log_y);
+  g_test_add_func ("/LinePlot/long_series_envelope", test_line_long_series);
   g_test_add_func ("/LinePlot/legend_only_with_two_series", test_line_legend_only_with_two_series);
   g_test_add_func ("/LinePlot/band_is_shaded", test_line_band);
   g_test_add_func ("/LinePlot/empty_state_message", test_line_empty_state);
