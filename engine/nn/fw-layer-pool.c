@@ -134,6 +134,33 @@ maxpool_backward (FwLayer *l, const float *x, const float *y, const float *dy, f
     return;
   gsize in_size = fw_shape_size (l->in), out_size = fw_shape_size (l->out);
   const gint32 *arg = (const gint32 *) l->scratch;
+  int k = l->iarg[0], W = l->in.w;
+  if (k == 2 && l->iarg[1] == 2 && l->in.h % 2 == 0 && W % 2 == 0)
+    {
+      /* 2x2 windows tiling the plane: write every dx once, dy at the winner, 0 elsewhere
+       * (no separate clearing pass). The winner's offset within its sample is known, so
+       * compare it with each of the window's four offsets. */
+      int OW = l->out.w, planes = n * l->in.c;
+      gsize plane_in = (gsize) l->in.h * W, plane_out = (gsize) l->out.h * OW;
+      for (int pl = 0; pl < planes; pl++)
+        {
+          float *dxp = dx + (gsize) pl * plane_in;
+          const float *dyp = dy + (gsize) pl * plane_out;
+          const gint32 *ap = arg + (gsize) pl * plane_out;
+          gint32 base = (gint32) ((pl % l->in.c) * plane_in);
+          for (int oh = 0; oh < l->out.h; oh++)
+            for (int ow = 0; ow < OW; ow++)
+              {
+                gint32 a = ap[oh * OW + ow] - base, i0 = 2 * oh * W + 2 * ow, i1 = i0 + W;
+                float g = dyp[oh * OW + ow];
+                dxp[i0] = a == i0 ? g : 0.0f;
+                dxp[i0 + 1] = a == i0 + 1 ? g : 0.0f;
+                dxp[i1] = a == i1 ? g : 0.0f;
+                dxp[i1 + 1] = a == i1 + 1 ? g : 0.0f;
+              }
+        }
+      return;
+    }
   memset (dx, 0, sizeof (float) * in_size * n);
   /* dx[argmax] += dy (+= because overlapping windows can share a winner) */
   for (int j = 0; j < n; j++)

@@ -39,6 +39,8 @@ static const GradCase grad_cases[] = {
   { "conv_first_layer", "conv:3:3:2:1,tanh,conv:2:3,flatten,dense:3", { 1, 7, 7 }, 3 },
   { "dwconv", "conv:3:1,dwconv:3:2:1,flatten,dense:3", { 2, 7, 7 }, 3 },
   { "maxpool", "conv:2:1,maxpool:2,flatten,dense:3", { 2, 6, 6 }, 3 },
+  { "maxpool_odd_plane", "conv:2:1,maxpool:2,flatten,dense:3", { 2, 7, 5 }, 3 },
+  { "maxpool_3x3", "conv:2:1,maxpool:3,flatten,dense:3", { 2, 7, 6 }, 3 },
   /* two window entries within 1e-3 of each other swap places at h = 1e-3 (the error falls
    * with h: 0.06 at 1e-2, 0.01 at 1e-3, 8e-4 at 3e-4), so a smaller step here */
   { "maxpool_overlap", "conv:2:1,maxpool:3:2,flatten,dense:3", { 2, 7, 7 }, 3, 3e-4 },
