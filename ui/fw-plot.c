@@ -542,7 +542,25 @@ ticks_for_range (double *lo, double *hi, gboolean auto_lo, gboolean auto_hi, gbo
         *hi = t->first + (t->n - 1);
       return;
     }
-  fw_nice_ticks (*lo, *hi, max_int, t);
+  if (!auto_lo || !auto_hi)
+    {
+      /* A fixed end clips the outer ticks away: allow a finer step as long as the ticks that
+       * remain inside the range are at most max_int + 1 (and at least 2). */
+      for (guint extra = 2;; extra--)
+        {
+          fw_nice_ticks (*lo, *hi, max_int + extra, t);
+          guint inside = 0;
+          for (guint i = 0; i < t->n; i++)
+            {
+              double v = fw_ticks_value (t, i);
+              inside += v >= *lo - 1e-9 * t->step && v <= *hi + 1e-9 * t->step;
+            }
+          if ((inside <= max_int + 1 && inside >= 2) || extra == 0)
+            break;
+        }
+    }
+  else
+    fw_nice_ticks (*lo, *hi, max_int, t);
   if (auto_lo)
     *lo = fw_ticks_value (t, 0);
   if (auto_hi)
