@@ -9,8 +9,8 @@
  * Shapes: input (C, H, W), output (OUT, OH, OW) with OH = (H + 2 pad - k) / stride + 1; write
  * CKK = C k k (one column of the unfolded input) and P = OH OW (output pixels per channel).
  *
- * The batch runs in groups of g samples (g from conv_group: the group's columns and outputs fit
- * in cache, and g P is wide enough for an efficient GEMM). For a group:
+ * The batch runs in groups of g samples (conv_group: the group's columns and outputs fit in
+ * cache, and g P is wide enough for an efficient GEMM; g = 1 from P = 256 on). For a group:
  *   cols [CKK x g P]   im2col of the g samples side by side (sample j in columns j P .. j P + P)
  *   Yb   [OUT x g P] <- W [OUT x CKK] cols [CKK x g P]
  *   y[j][o][q] = Yb[o][j P + q] + b[o]                         back to NCHW
@@ -19,8 +19,9 @@
  *   G_W  [OUT x CKK] += dYb [OUT x g P] cols^T [g P x CKK]
  *   G_b  [o]         += sum over j, q of dy[j][o][q]
  *   dcols[CKK x g P] <- W^T [CKK x OUT] dYb [OUT x g P]        (over cols), col2im -> dx
+ * With g = 1, Yb and dYb are y_j and dy_j themselves (no scatter, no gather).
  * The model's first layer gets dx == NULL and skips the last GEMM and col2im.
- * Scratch: scratch_fixed = g (CKK + OUT) P floats, independent of the batch size.
+ * Scratch: scratch_fixed = g CKK P (+ g OUT P when g > 1) floats, whatever the batch size.
  *
  * A 1x1 convolution with stride 1 and no padding over a wide plane needs no unfolding: the
  * columns of sample j are x_j itself, so it runs as per-sample GEMMs with no scratch. */

@@ -550,6 +550,42 @@ test_flops_closed_form (void)
   g_assert_cmpfloat (pw->klass->flops (pw), ==, 2.0 * 7 * 120);
 }
 
+/* The tensors of each kind by name and shape, as serialization and the UI see them. */
+static void
+test_tensor_names_and_shapes (void)
+{
+  const struct {
+    const char *spec;
+    FwShape in;
+    const char *names;   /* "name:d0xd1..." separated by spaces */
+  } cases[] = {
+    { "conv:4:3:2:1", { 3, 8, 8 }, "weight:4x3x3x3 bias:4" },
+    { "dwconv:3:2:1", { 3, 8, 8 }, "weight:3x1x3x3 bias:3" },
+    { "bn", { 3, 8, 8 }, "gamma:3 beta:3 running_mean:3 running_var:3" },
+    { "dwsep:5:2", { 3, 8, 8 }, "dw.weight:3x1x3x3 dw.bias:3 pw.weight:5x3x1x1 pw.bias:5" },
+    { "fire:2:4", { 3, 8, 8 }, "squeeze.weight:2x3x1x1 squeeze.bias:2 expand1.weight:4x2x1x1 "
+                               "expand1.bias:4 expand3.weight:4x2x3x3 expand3.bias:4" },
+    { "maxpool:2", { 3, 8, 8 }, "" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwModel) m = fw_model_new (NULL, cases[i].spec, cases[i].in, &error);
+      g_assert_no_error (error);
+      const FwLayer *l = m->layers[0];
+      FwTensorInfo t[FW_LAYER_MAX_TENSORS];
+      int nt = l->klass->tensors (l, t);
+      g_autoptr (GString) got = g_string_new (NULL);
+      for (int k = 0; k < nt; k++)
+        {
+          g_string_append_printf (got, "%s%s:", k > 0 ? " " : "", t[k].name);
+          for (int d = 0; d < t[k].ndim; d++)
+            g_string_append_printf (got, "%s%d", d > 0 ? "x" : "", t[k].dims[d]);
+        }
+      g_assert_cmpstr (got->str, ==, cases[i].names);
+    }
+}
+
 static void
 test_bad_specs_are_errors (void)
 {
@@ -616,6 +652,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Layer/bn/eval_uses_running_stats", test_bn_eval_uses_running_stats);
   g_test_add_func ("/Layer/arch/param_counts_match_closed_forms", test_arch_param_counts);
   g_test_add_func ("/Layer/flops/match_closed_forms", test_flops_closed_form);
+  g_test_add_func ("/Layer/tensors/names_and_shapes", test_tensor_names_and_shapes);
   g_test_add_func ("/Layer/spec/bad_specs_are_errors", test_bad_specs_are_errors);
   return g_test_run ();
 }
