@@ -87,6 +87,12 @@ fw_page_data_get_per_class_spin (FwPageData *self)
   return self->per_class_spin;
 }
 
+GtkDropDown *
+fw_page_data_get_dropdown (FwPageData *self)
+{
+  return self->dataset_dropdown;
+}
+
 gboolean
 fw_page_data_is_loading (FwPageData *self)
 {

@@ -13,7 +13,7 @@
 #include "fw-util.h"
 #include "fw-window-private.h"
 
-#define MAX_MISTAKES 40
+#define MAX_MISTAKES 18   /* 6 x 3 tiles: big enough to read the captions */
 #define BATCH_EMA 0.9   /* smoothing of the live batch loss: s <- 0.9 s + 0.1 loss */
 #define BATCH_PLOT_INTERVAL_S 0.05   /* the live batch curve gets a point at most 20 times/s */
 

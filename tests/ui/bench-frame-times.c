@@ -280,11 +280,18 @@ main (int argc, char **argv)
       while (fw_now () < until)
         g_main_context_iteration (NULL, FALSE);
       save_png (GTK_WIDGET (win), shots, "train-results.png");
-      gtk_stack_set_visible_child_name (viz, "curves");
-      until = fw_now () + 0.5;
-      while (fw_now () < until)
-        g_main_context_iteration (NULL, FALSE);
-      save_png (GTK_WIDGET (win), shots, "train-curves.png");
+      {
+        const char *tabs[] = { "curves", "per-class", "history" };
+        for (gsize i = 0; i < G_N_ELEMENTS (tabs); i++)
+          {
+            g_autofree char *name = g_strdup_printf ("train-%s.png", tabs[i]);
+            gtk_stack_set_visible_child_name (viz, tabs[i]);
+            until = fw_now () + 0.5;
+            while (fw_now () < until)
+              g_main_context_iteration (NULL, FALSE);
+            save_png (GTK_WIDGET (win), shots, name);
+          }
+      }
     }
   if (g_list_model_get_n_items (G_LIST_MODEL (shelf)) == 0)
     {

@@ -385,6 +385,141 @@ render_png (GtkWidget *widget, const char *path)
   return g_hash_table_size (colours);
 }
 
+static gboolean
+two_jobs_tracked (gpointer p)
+{
+  return fw_job_indicator_get_n_jobs (fw_window_get_job_indicator (win)) == 2;
+}
+
+static gboolean
+sim_loaded (gpointer spec)
+{
+  FwPageData *data = fw_window_get_page_data (win);
+  return !fw_page_data_is_loading (data) && g_strcmp0 (fw_page_data_get_spec (data), spec) == 0;
+}
+
+static void
+test_queue_and_pause (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  FwPageData *data = fw_window_get_page_data (win);
+  FwJobIndicator *ind = fw_window_get_job_indicator (win);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = NULL;
+  FwJob *job;
+  const char *ini = "[data]\ndataset = sim:2000\n[model]\narch = mlp\nwidths = 32\n"
+                    "[train]\nepochs = 100\nbatch = 16\n[run]\nseed = 3\nthreads = 1\n";
+
+  g_assert_true (wait_until (ui_idle, NULL, 10));
+  /* a dataset load, then a training job behind it: the header says the second one waits */
+  fw_page_data_load (data, "sim:400");
+  g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
+  g_assert_no_error (error);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_true (two_jobs_tracked (NULL));
+  g_test_message ("indicator: %s", fw_job_indicator_get_text (ind));
+  g_assert_true (strstr (fw_job_indicator_get_text (ind), "+1 queued") != NULL);
+
+  /* the load finishes (the Data page and the Train page's dataset follow it) */
+  g_assert_true (wait_until (sim_loaded, (gpointer) "sim:400", 30));
+  r = fw_page_train_get_recipe (page);
+  g_assert_cmpstr (r->dataset, ==, "sim:400");
+
+  /* pause the training: no more batches arrive until resumed */
+  g_assert_true (wait_until (batches_seen, NULL, 60));
+  job = fw_job_indicator_get_current (ind);
+  g_assert_nonnull (job);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "job-pause", NULL);
+  g_assert_true (fw_job_is_paused (job));
+  spin_for (0.3);   /* the batch in flight lands */
+  {
+    FwLinePlot *loss = fw_page_train_get_loss_plot (page);
+    gsize n = fw_line_plot_series_len (loss, FW_LOSS_BATCH);
+    spin_for (0.5);
+    g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_BATCH), ==, n);
+  }
+  g_action_group_activate_action (G_ACTION_GROUP (win), "job-pause", NULL);
+  g_assert_false (fw_job_is_paused (job));
+  g_action_group_activate_action (G_ACTION_GROUP (win), "job-cancel", NULL);
+  g_assert_true (wait_until (ui_idle, NULL, 5));
+}
+
+static void
+test_dropdown_loads_simulator (void)
+{
+  FwPageData *data = fw_window_get_page_data (win);
+  GtkDropDown *dd = fw_page_data_get_dropdown (data);
+  g_autoptr (FwRecipe) r = NULL;
+
+  g_assert_true (wait_until (not_loading, NULL, 30));
+  /* the drop-down's third entry is the simulator */
+  if (gtk_drop_down_get_selected (dd) == 2)
+    {
+      g_test_skip ("the simulator is already selected (no Fashion-MNIST here)");
+      return;
+    }
+  gtk_drop_down_set_selected (dd, 2);
+  g_assert_true (fw_page_data_is_loading (data));
+  g_assert_true (wait_until (sim_loaded, (gpointer) "sim:5000", 60));
+  g_assert_cmpint (fw_page_data_get_dataset (data)->n, ==, 5000);
+  r = fw_page_train_get_recipe (fw_window_get_page_train (win));
+  g_assert_cmpstr (r->dataset, ==, "sim:5000");
+}
+
+static GtkWindow *
+other_window (void)
+{
+  GListModel *tops = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (tops); i++)
+    {
+      g_autoptr (GtkWindow) w = g_list_model_get_item (tops, i);
+      if (w != GTK_WINDOW (win) && gtk_widget_get_visible (GTK_WIDGET (w)))
+        return w;
+    }
+  return NULL;
+}
+
+static gboolean
+has_other_window (gpointer type)
+{
+  GtkWindow *w = other_window ();
+  return w != NULL && G_TYPE_CHECK_INSTANCE_TYPE (w, GPOINTER_TO_SIZE (type));
+}
+
+static void
+test_about_and_shortcuts (void)
+{
+  GtkWindow *w;
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  g_assert_true (wait_until (has_other_window, GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), 5));
+  w = other_window ();
+  g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (w)), ==,
+                   "Frugal Workbench");
+  gtk_window_destroy (w);
+  spin_for (0.1);
+
+  g_action_group_activate_action (G_ACTION_GROUP (app), "shortcuts", NULL);
+  g_assert_true (wait_until (has_other_window, GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), 5));
+  gtk_window_destroy (other_window ());
+  spin_for (0.1);
+
+  /* every primary action has a shortcut */
+  {
+    const char *actions[] = { "win.train-start", "win.job-cancel", "win.job-pause",
+                              "win.open-recipe", "win.save-recipe", "app.quit",
+                              "app.shortcuts" };
+    for (gsize i = 0; i < G_N_ELEMENTS (actions); i++)
+      {
+        g_auto (GStrv) accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app),
+                                                                       actions[i]);
+        g_assert_nonnull (accels);
+        g_assert_nonnull (accels[0]);
+      }
+  }
+}
+
 static void
 test_screenshots (void)
 {
@@ -442,6 +577,10 @@ main (int argc, char **argv)
   g_test_add_func ("/Window/history_reloads_run_curves", test_history_reload);
   g_test_add_func ("/Window/cancel_returns_to_idle_within_a_second", test_cancel);
   g_test_add_func ("/Window/bad_dataset_shows_an_error", test_bad_dataset);
+  g_test_add_func ("/Window/dropdown_loads_the_simulator", test_dropdown_loads_simulator);
+  g_test_add_func ("/Window/second_job_queues_and_pause_holds_it",
+                   test_queue_and_pause);
+  g_test_add_func ("/Window/about_and_shortcuts_windows_open", test_about_and_shortcuts);
   g_test_add_func ("/Window/renders_each_page_to_png", test_screenshots);
   ret = g_test_run ();
 
