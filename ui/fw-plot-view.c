@@ -326,7 +326,8 @@ default_tooltip (FwPlotView *self, gssize item, guint series)
         double x, y;
         if (!fw_line_plot_get_point (self->plot, series, (gsize) item, &x, &y))
           return NULL;
-        return g_markup_printf_escaped ("x = %.4g\ny = %.4g", x, y);
+        const char *name = fw_line_plot_get_series_name (self->plot, series);
+        return g_markup_printf_escaped ("<b>%s</b>\nx = %.4g\ny = %.4g", name ? name : "", x, y);
       }
     case FW_PLOT_SCATTER:
       {
@@ -346,13 +347,20 @@ default_tooltip (FwPlotView *self, gssize item, guint series)
         guint cols = fw_heatmap_get_cols (self->plot);
         guint r = (guint) (item / cols), c = (guint) (item % cols);
         double v = fw_heatmap_get_value (self->plot, r, c);
+        const char *rl = fw_heatmap_get_row_label (self->plot, r);
+        const char *cl = fw_heatmap_get_col_label (self->plot, c);
+        g_autofree char *rs = rl ? g_strdup (rl) : g_strdup_printf ("row %u", r);
+        g_autofree char *cs = cl ? g_strdup (cl) : g_strdup_printf ("column %u", c);
         if (fw_heatmap_is_masked (self->plot, r, c))
-          return g_markup_printf_escaped ("row %u, column %u\nmasked (pruned)", r, c);
-        return g_markup_printf_escaped ("row %u, column %u\nvalue %.4g", r, c, v);
+          return g_markup_printf_escaped ("%s, %s\nmasked (pruned)", rs, cs);
+        return g_markup_printf_escaped ("%s, %s\n<b>%.4g</b>", rs, cs, v);
       }
     case FW_PLOT_BARS:
-      return g_markup_printf_escaped ("#%" G_GSSIZE_FORMAT ": %.4g", item,
-                                      fw_bar_chart_get_value (self->plot, (guint) item));
+      {
+        g_autofree char *val = fw_bar_chart_format_value (self->plot, (guint) item);
+        return g_markup_printf_escaped ("%s: <b>%s</b>",
+                                        fw_bar_chart_get_label (self->plot, (guint) item), val);
+      }
     case FW_PLOT_IMAGE_GRID:
       {
         const char *cap = fw_image_grid_get_caption (self->plot, (guint) item);

@@ -1026,6 +1026,13 @@ fw_line_plot_get_n_series (const FwLinePlot *p)
   return p->series->len;
 }
 
+const char *
+fw_line_plot_get_series_name (const FwLinePlot *p, guint series)
+{
+  LineSeries *s = line_series (p, series);
+  return s ? s->name : NULL;
+}
+
 gsize
 fw_line_plot_series_len (const FwLinePlot *p, guint series)
 {
@@ -2185,6 +2192,20 @@ fw_heatmap_set_col_labels (FwHeatmap *h, const char *const *labels)
   h->col_labels = copy_labels (labels, h->cols);
 }
 
+const char *
+fw_heatmap_get_row_label (const FwHeatmap *h, guint row)
+{
+  g_return_val_if_fail (h != NULL, NULL);
+  return h->row_labels && row < h->rows ? h->row_labels[row] : NULL;
+}
+
+const char *
+fw_heatmap_get_col_label (const FwHeatmap *h, guint col)
+{
+  g_return_val_if_fail (h != NULL, NULL);
+  return h->col_labels && col < h->cols ? h->col_labels[col] : NULL;
+}
+
 void
 fw_heatmap_set_axis_titles (FwHeatmap *h, const char *row_title, const char *col_title)
 {
@@ -2773,6 +2794,20 @@ fw_bar_chart_get_value (const FwBarChart *b, guint i)
 {
   g_return_val_if_fail (b != NULL && i < b->n, NAN);
   return b->values[i];
+}
+
+const char *
+fw_bar_chart_get_label (const FwBarChart *b, guint i)
+{
+  g_return_val_if_fail (b != NULL && i < b->n, NULL);
+  return b->labels[i];
+}
+
+char *
+fw_bar_chart_format_value (const FwBarChart *b, guint i)
+{
+  g_return_val_if_fail (b != NULL && i < b->n, NULL);
+  return format_value (b->values[i], b->format);
 }
 
 void

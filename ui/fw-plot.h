@@ -109,6 +109,7 @@ void        fw_line_plot_set_series_data (FwLinePlot *p, guint series, const dou
 void        fw_line_plot_clear_series    (FwLinePlot *p, guint series);  /* drop its points */
 void        fw_line_plot_clear           (FwLinePlot *p);                /* drop all series */
 guint       fw_line_plot_get_n_series    (const FwLinePlot *p);
+const char *fw_line_plot_get_series_name (const FwLinePlot *p, guint series);
 gsize       fw_line_plot_series_len      (const FwLinePlot *p, guint series);
 /* Point i of a series; FALSE if out of range. */
 gboolean    fw_line_plot_get_point       (const FwLinePlot *p, guint series, gsize i,
@@ -203,6 +204,8 @@ void        fw_heatmap_set_range      (FwHeatmap *h, double vmin, double vmax);
 /* Labels (copied); NULL clears. Length must be rows / cols. */
 void        fw_heatmap_set_row_labels (FwHeatmap *h, const char *const *labels);
 void        fw_heatmap_set_col_labels (FwHeatmap *h, const char *const *labels);
+const char *fw_heatmap_get_row_label  (const FwHeatmap *h, guint row);  /* NULL if none */
+const char *fw_heatmap_get_col_label  (const FwHeatmap *h, guint col);
 /* Axis titles, e.g. "true class" (rows) and "predicted class" (cols). */
 void        fw_heatmap_set_axis_titles (FwHeatmap *h, const char *row_title, const char *col_title);
 void        fw_heatmap_set_title      (FwHeatmap *h, const char *title);
@@ -245,6 +248,9 @@ void        fw_bar_chart_set_data     (FwBarChart *b, const double *values,
 void        fw_bar_chart_set_value    (FwBarChart *b, guint i, double value);
 guint       fw_bar_chart_get_n_bars   (const FwBarChart *b);
 double      fw_bar_chart_get_value    (const FwBarChart *b, guint i);
+const char *fw_bar_chart_get_label    (const FwBarChart *b, guint i);
+/* The value as shown above its bar ("91.2%", "12.3k"); free with g_free. */
+char       *fw_bar_chart_format_value (const FwBarChart *b, guint i);
 /* Palette indices per bar (copied, n entries); NULL = bar i uses colour i. */
 void        fw_bar_chart_set_color_indices (FwBarChart *b, const int *indices);
 /* One colour for all bars (overrides indices). */

@@ -917,6 +917,13 @@ test_bars_heights (void)
     }
   g_assert_cmpint (xs[0], <, xs[1]);
   g_assert_cmpint (xs[1], <, xs[2]);
+  g_assert_cmpstr (fw_bar_chart_get_label (b, 1), ==, "Trouser");
+  g_autofree char *count = fw_bar_chart_format_value (b, 1);
+  g_assert_cmpstr (count, ==, "7");
+  fw_bar_chart_set_format (b, FW_VALUE_PERCENT);
+  fw_bar_chart_set_value (b, 1, 0.9123);
+  g_autofree char *pct = fw_bar_chart_format_value (b, 1);
+  g_assert_cmpstr (pct, ==, "91.2%");
   cairo_surface_destroy (surf);
 }
 
