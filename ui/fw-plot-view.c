@@ -702,6 +702,13 @@ fw_plot_view_show_export_dialog (FwPlotView *self)
   gtk_window_set_child (GTK_WINDOW (d->window), grid);
   gtk_window_set_default_widget (GTK_WINDOW (d->window), ok);
 
+  /* Escape cancels, like a dialog */
+  GtkEventController *keys = gtk_shortcut_controller_new ();
+  gtk_shortcut_controller_add_shortcut (
+    GTK_SHORTCUT_CONTROLLER (keys),
+    gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Escape, 0),
+                      gtk_named_action_new ("window.close")));
+  gtk_widget_add_controller (d->window, keys);
   g_signal_connect_swapped (cancel, "clicked", G_CALLBACK (gtk_window_destroy), d->window);
   g_signal_connect (ok, "clicked", G_CALLBACK (on_export_clicked), d);
   g_signal_connect (d->format, "notify::selected", G_CALLBACK (on_format_changed), d);

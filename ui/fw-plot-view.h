@@ -17,7 +17,11 @@ G_BEGIN_DECLS
  *  - scatter plots: scroll to zoom around the pointer, drag to pan, double-click to reset;
  *  - a right-click menu and Ctrl+E: "Export…" (format, size, scale, then a save dialog);
  *  - the signal "item-activated" (int index) on a primary click on an item: scatter point
- *    index, heatmap cell row*cols+col, bar index, image tile index, line point index.
+ *    index, heatmap cell row*cols+col, bar index, image tile index, line point index (within
+ *    the nearest series);
+ *  - the signal "exported" (const char *path) after a successful export (for a toast);
+ *  - hovering a scatter point sets it as the model's highlight (fw_scatter_plot_set_highlight)
+ *    and zoom/pan change the model's view: the model is shared, so every view of it follows.
  *
  * The view takes its own reference on the model it is given (the caller keeps its reference and
  * may go on mutating the model on the main thread; call fw_plot_view_queue_update() after). The
