@@ -118,6 +118,7 @@ fw_application_startup (GApplication *app)
     { "win.job-pause", { "<Control>p", NULL } },
     { "win.job-cancel", { "Escape", NULL } },
     { "win.show-shelf", { "F9", NULL } },
+    { "win.presentation", { "F5", NULL } },
     { "win.show-page('data')", { "<Alt>1", NULL } },
     { "win.show-page('train')", { "<Alt>2", NULL } },
   };

@@ -217,52 +217,44 @@ fw_model_shelf_remove (FwModelShelf *self, guint position)
 static void
 row_setup (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
 {
-  GtkWidget *grid = gtk_grid_new ();
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
   GtkWidget *name = gtk_label_new (NULL);
-  GtkWidget *acc = gtk_label_new (NULL);
   GtkWidget *detail = gtk_label_new (NULL);
 
-  gtk_widget_add_css_class (grid, "fw-shelf-row");
-  gtk_grid_set_column_spacing (GTK_GRID (grid), 8);
+  gtk_widget_add_css_class (box, "fw-shelf-row");
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_label_set_ellipsize (GTK_LABEL (name), PANGO_ELLIPSIZE_END);
-  gtk_widget_set_hexpand (name, TRUE);
   gtk_widget_add_css_class (name, "fw-shelf-name");
-  gtk_label_set_xalign (GTK_LABEL (acc), 1);
-  gtk_widget_add_css_class (acc, "fw-shelf-acc");
-  gtk_widget_add_css_class (acc, "numeric");
   gtk_label_set_xalign (GTK_LABEL (detail), 0);
-  gtk_label_set_ellipsize (GTK_LABEL (detail), PANGO_ELLIPSIZE_END);
+  gtk_label_set_wrap (GTK_LABEL (detail), TRUE);
   gtk_widget_add_css_class (detail, "dim-label");
   gtk_widget_add_css_class (detail, "caption");
-  gtk_grid_attach (GTK_GRID (grid), name, 0, 0, 1, 1);
-  gtk_grid_attach (GTK_GRID (grid), acc, 1, 0, 1, 1);
-  gtk_grid_attach (GTK_GRID (grid), detail, 0, 1, 2, 1);
-  gtk_list_item_set_child (list_item, grid);
+  gtk_box_append (GTK_BOX (box), name);
+  gtk_box_append (GTK_BOX (box), detail);
+  gtk_list_item_set_child (list_item, box);
 }
 
 static void
 row_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer user_data)
 {
   FwShelfItem *item = gtk_list_item_get_item (list_item);
-  GtkWidget *grid = gtk_list_item_get_child (list_item);
-  GtkWidget *name = gtk_grid_get_child_at (GTK_GRID (grid), 0, 0);
-  GtkWidget *acc = gtk_grid_get_child_at (GTK_GRID (grid), 1, 0);
-  GtkWidget *detail = gtk_grid_get_child_at (GTK_GRID (grid), 0, 1);
+  GtkWidget *box = gtk_list_item_get_child (list_item);
+  GtkWidget *name = gtk_widget_get_first_child (box);
+  GtkWidget *detail = gtk_widget_get_last_child (box);
   g_autofree char *pct = fw_format_percent (item->accuracy);
   g_autofree char *params = fw_format_count ((double) fw_shelf_item_get_params (item));
   g_autofree char *bytes = fw_format_bytes (fw_shelf_item_get_bytes (item));
-  g_autofree char *text = g_strdup_printf ("%s params · %s", params, bytes);
+  g_autofree char *text = g_strdup_printf ("%s · %s params · %s", fw_shelf_item_get_arch (item),
+                                           params, bytes);
   g_autofree char *tip = NULL;
 
+  /* the name carries the accuracy ("mlp 88.9%"), the line below the costs */
   gtk_label_set_text (GTK_LABEL (name), item->name);
-  gtk_label_set_text (GTK_LABEL (acc), pct);
   gtk_label_set_text (GTK_LABEL (detail), text);
-  tip = g_strdup_printf ("%s (%s)\n%s\ntest accuracy %s%s%s", item->name,
-                         fw_shelf_item_get_arch (item), text, pct,
+  tip = g_strdup_printf ("%s\n%s\ntest accuracy %s%s%s", item->name, text, pct,
                          item->run_dir != NULL ? "\n" : "",
                          item->run_dir != NULL ? item->run_dir : "");
-  gtk_widget_set_tooltip_text (grid, tip);
+  gtk_widget_set_tooltip_text (box, tip);
 }
 
 static void

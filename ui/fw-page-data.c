@@ -8,7 +8,7 @@
 #include "fw-plot-view.h"
 #include "fw-sample-item.h"
 #include "fw-util.h"
-#include "fw-window.h"
+#include "fw-window-private.h"
 
 /* drop-down entries, in the order of the .ui's string list */
 enum {
@@ -237,8 +237,21 @@ update_view (FwPageData *self)
 static void
 per_class_changed (GtkSpinButton *spin, FwPageData *self)
 {
+  FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
+
   if (self->dataset != NULL)
     update_view (self);
+  /* the Train page trains on the subset seen here */
+  if (win != NULL)
+    fw_page_train_set_per_class (fw_window_get_page_train (win),
+                                 gtk_spin_button_get_value_as_int (spin));
+}
+
+void
+fw_page_data_set_font_scale (FwPageData *self, double scale)
+{
+  g_return_if_fail (FW_IS_PAGE_DATA (self));
+  fw_plot_view_set_font_scale (self->histogram_view, scale);
 }
 
 /* ---- loading ---- */

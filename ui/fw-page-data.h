@@ -16,6 +16,8 @@ G_DECLARE_FINAL_TYPE (FwPageData, fw_page_data, FW, PAGE_DATA, GtkWidget)
 void       fw_page_data_load           (FwPageData *self, const char *spec);
 /* Fashion-MNIST when installed, else "sim:5000". */
 void       fw_page_data_load_default   (FwPageData *self);
+/* Font scale of the page's plots (presentation mode). */
+void       fw_page_data_set_font_scale (FwPageData *self, double scale);
 /* The dataset shown (all of it, before the per-class subset), or NULL (transfer none). */
 FwDataset *fw_page_data_get_dataset    (FwPageData *self);
 const char *fw_page_data_get_spec      (FwPageData *self);

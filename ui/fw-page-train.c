@@ -253,6 +253,23 @@ fw_page_train_set_dataset (FwPageTrain *self, const char *spec, FwDataset *ds)
   update_dataset_label (self, ds);
 }
 
+void
+fw_page_train_set_per_class (FwPageTrain *self, int per_class)
+{
+  g_return_if_fail (FW_IS_PAGE_TRAIN (self));
+  gtk_spin_button_set_value (self->per_class_spin, MAX (0, per_class));
+}
+
+void
+fw_page_train_set_font_scale (FwPageTrain *self, double scale)
+{
+  FwPlotView *views[] = { self->loss_view, self->acc_view, self->confusion_view,
+                          self->per_class_view, self->mistakes_view };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (views); i++)
+    fw_plot_view_set_font_scale (views[i], scale);
+}
+
 /* ---- plots ---- */
 
 static FwPlotView *

@@ -26,6 +26,10 @@ void      fw_page_train_sync_buttons  (FwPageTrain *self);
 /* Open / save dialogs for recipes (.ini). */
 void      fw_page_train_open_recipe   (FwPageTrain *self);
 void      fw_page_train_save_recipe   (FwPageTrain *self);
+/* "N labels per class" (0 = all). */
+void      fw_page_train_set_per_class (FwPageTrain *self, int per_class);
+/* Font scale of every plot on the page (presentation mode). */
+void      fw_page_train_set_font_scale (FwPageTrain *self, double scale);
 /* Adds the runs found in dir (one folder per run with a metrics.csv) to the history. */
 void      fw_page_train_scan_runs     (FwPageTrain *self, const char *dir);
 

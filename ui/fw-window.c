@@ -293,7 +293,24 @@ show_page_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
     gtk_stack_set_visible_child_name (self->stack, name);
 }
 
+static void
+presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data)
+{
+  FwWindow *self = user_data;
+  gboolean on = g_variant_get_boolean (state);
+  double scale = on ? 1.6 : 1.0;   /* plots: fonts x1.6, lines x sqrt(1.6) */
+
+  g_simple_action_set_state (action, state);
+  if (on)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "fw-presentation");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "fw-presentation");
+  fw_page_data_set_font_scale (self->page_data, scale);
+  fw_page_train_set_font_scale (self->page_train, scale);
+}
+
 static const GActionEntry win_entries[] = {
+  { "presentation", NULL, NULL, "false", presentation_changed, { 0 } },
   { "train-start", train_start_activated, NULL, NULL, NULL, { 0 } },
   { "job-pause", job_pause_activated, NULL, NULL, NULL, { 0 } },
   { "job-cancel", job_cancel_activated, NULL, NULL, NULL, { 0 } },
