@@ -530,6 +530,16 @@ test_arch_param_counts (void)
       const float *z = fw_model_forward (m, x, 2, TRUE);
       for (int k = 0; k < 20; k++)
         g_assert_true (isfinite (z[k]));
+      /* and a backward pass gives finite gradients, not all zero */
+      float dz[20];
+      for (int k = 0; k < 20; k++)
+        dz[k] = (k % 3) - 1.0f;
+      fw_model_backward (m, dz, 2);
+      g_assert_cmpint (fw_model_find_nonfinite (m, TRUE), ==, -1);
+      double gsum = 0;
+      for (gsize k = 0; k < m->n_params; k++)
+        gsum += fabs (m->grads[k]);
+      g_assert_cmpfloat (gsum, >, 0);
     }
 }
 
