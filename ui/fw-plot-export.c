@@ -125,6 +125,8 @@ fw_export_drawing (const char *path, FwExportFormat format, double width, double
       break;
     case FW_EXPORT_SVG:
       surface = cairo_svg_surface_create_for_stream (sink_write, &sink, pw, ph);
+      /* 1 logical px = 1 SVG px (the default unit, pt, would show it 4/3 larger) */
+      cairo_svg_surface_set_document_unit (surface, CAIRO_SVG_UNIT_PX);
       break;
     case FW_EXPORT_PDF:
       surface = cairo_pdf_surface_create_for_stream (sink_write, &sink, pw, ph);

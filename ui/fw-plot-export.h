@@ -25,7 +25,7 @@ typedef void (*FwExportDrawFunc) (cairo_t *cr, double width, double height, gpoi
 
 /* Export any drawing. @width x @height are logical pixels. PNG: the image is
  * round(width*scale) x round(height*scale) device pixels and the drawing is cairo_scale()d by
- * @scale (2 = HiDPI figure). SVG/PDF: the page is width x height points (1 px = 1 pt) and
+ * @scale (2 = HiDPI figure). SVG: width x height px; PDF: width x height points (1 px = 1 pt);
  * @scale is ignored (vector output). The file is written to a temporary file in the same
  * directory and renamed over @path only when complete: on any error (FW_ERROR_IO: unwritable
  * directory; FW_ERROR_INVALID: unknown extension, bad size) @path is untouched and no temporary

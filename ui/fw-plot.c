@@ -355,6 +355,72 @@ format_value (double v, FwValueFormat fmt)
 }
 
 /* ============================================================================================
+ * Crisp pixels on every target
+ * ========================================================================================== */
+
+/* Image targets honour CAIRO_FILTER_NEAREST. SVG viewers ignore it and smooth embedded images
+ * (blurry cells and digits), so for vector targets the image is first enlarged by whole factors
+ * (pixel replication) up to about the size it is shown at: smoothing then only touches a sliver
+ * at each pixel edge. Returns a new reference; *fx, *fy are the factors used. */
+static cairo_surface_t *
+nearest_for_target (cairo_t *cr, cairo_surface_t *src, double shown_w, double shown_h, int *fx,
+                    int *fy)
+{
+  *fx = *fy = 1;
+  if (cairo_surface_get_type (cairo_get_target (cr)) == CAIRO_SURFACE_TYPE_IMAGE)
+    return cairo_surface_reference (src);
+  int w = cairo_image_surface_get_width (src), h = cairo_image_surface_get_height (src);
+  cairo_format_t fmt = cairo_image_surface_get_format (src);
+  int bpp = fmt == CAIRO_FORMAT_A8 ? 1 : 4;
+  *fx = (int) CLAMP (ceil (shown_w / MAX (w, 1)), 1, MAX (1, 2048 / MAX (w, 1)));
+  *fy = (int) CLAMP (ceil (shown_h / MAX (h, 1)), 1, MAX (1, 2048 / MAX (h, 1)));
+  if (*fx == 1 && *fy == 1)
+    return cairo_surface_reference (src);
+  cairo_surface_t *dst = cairo_image_surface_create (fmt, w * *fx, h * *fy);
+  if (cairo_surface_status (dst) != CAIRO_STATUS_SUCCESS)
+    {
+      cairo_surface_destroy (dst);
+      *fx = *fy = 1;
+      return cairo_surface_reference (src);
+    }
+  cairo_surface_flush (src);
+  cairo_surface_flush (dst);
+  const guint8 *sd = cairo_image_surface_get_data (src);
+  guint8 *dd = cairo_image_surface_get_data (dst);
+  int ss = cairo_image_surface_get_stride (src), ds = cairo_image_surface_get_stride (dst);
+  for (int y = 0; y < h * *fy; y++)
+    {
+      const guint8 *srow = sd + (gsize) (y / *fy) * ss;
+      guint8 *drow = dd + (gsize) y * ds;
+      for (int x = 0; x < w * *fx; x++)
+        memcpy (drow + (gsize) x * bpp, srow + (gsize) (x / *fx) * bpp, bpp);
+    }
+  cairo_surface_mark_dirty (dst);
+  return dst;
+}
+
+/* Paint @img (w x h pixels) into the rectangle (x, y, shown_w, shown_h), pixels as crisp squares. */
+static void
+paint_nearest (cairo_t *cr, cairo_surface_t *img, double x, double y, double shown_w,
+               double shown_h)
+{
+  int fx, fy;
+  cairo_surface_t *big = nearest_for_target (cr, img, shown_w, shown_h, &fx, &fy);
+  int bw = cairo_image_surface_get_width (big), bh = cairo_image_surface_get_height (big);
+  cairo_save (cr);
+  cairo_rectangle (cr, x, y, shown_w, shown_h);
+  cairo_clip (cr);
+  cairo_translate (cr, x, y);
+  cairo_scale (cr, shown_w / bw, shown_h / bh);
+  cairo_set_source_surface (cr, big, 0, 0);
+  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
+  cairo_pattern_set_extend (cairo_get_source (cr), CAIRO_EXTEND_PAD);
+  cairo_paint (cr);
+  cairo_restore (cr);
+  cairo_surface_destroy (big);
+}
+
+/* ============================================================================================
  * Axes frame shared by line, scatter and bar plots
  * ========================================================================================== */
 
@@ -2464,16 +2530,7 @@ fw_plot_draw_heatmap (cairo_t *cr, const FwHeatmap *h, double width, double heig
         }
     }
   cairo_surface_mark_dirty (img);
-  cairo_save (cr);
-  cairo_rectangle (cr, L.mx0, L.my0, mw, mh);
-  cairo_clip (cr);
-  cairo_translate (cr, L.mx0, L.my0);
-  cairo_scale (cr, L.cw, L.ch);
-  cairo_set_source_surface (cr, img, 0, 0);
-  cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-  cairo_pattern_set_extend (cairo_get_source (cr), CAIRO_EXTEND_PAD);
-  cairo_paint (cr);
-  cairo_restore (cr);
+  paint_nearest (cr, img, L.mx0, L.my0, mw, mh);
   cairo_surface_destroy (img);
 
   /* hatching over masked cells: diagonal lines over the whole matrix, painted through a
@@ -2503,11 +2560,14 @@ fw_plot_draw_heatmap (cairo_t *cr, const FwHeatmap *h, double width, double heig
         }
       cairo_stroke (cr);
       cairo_pop_group_to_source (cr);
+      int fx, fy;
+      cairo_surface_t *bigm = nearest_for_target (cr, msk, mw, mh, &fx, &fy);
       cairo_matrix_t mm;
-      /* mask pattern space: cell (k, r) <- user (mx0 + k*cw, my0 + r*ch) */
-      cairo_matrix_init_scale (&mm, 1.0 / L.cw, 1.0 / L.ch);
+      /* mask pattern space: cell (k, r) <- user (mx0 + k*cw, my0 + r*ch), times the factors */
+      cairo_matrix_init_scale (&mm, fx / L.cw, fy / L.ch);
       cairo_matrix_translate (&mm, -L.mx0, -L.my0);
-      cairo_pattern_t *mp = cairo_pattern_create_for_surface (msk);
+      cairo_pattern_t *mp = cairo_pattern_create_for_surface (bigm);
+      cairo_surface_destroy (bigm);
       cairo_pattern_set_matrix (mp, &mm);
       cairo_pattern_set_filter (mp, CAIRO_FILTER_NEAREST);
       cairo_mask (cr, mp);
@@ -3423,16 +3483,7 @@ fw_plot_draw_image_grid (cairo_t *cr, const FwImageGrid *g, double width, double
             cairo_rectangle (cr, tx - bwid, ty - bwid, iw + 2 * bwid, ih + 2 * bwid);
             cairo_fill (cr);
           }
-        cairo_save (cr);
-        cairo_rectangle (cr, tx, ty, iw, ih);
-        cairo_clip (cr);
-        cairo_translate (cr, tx, ty);
-        cairo_scale (cr, L.img_scale, L.img_scale);
-        cairo_set_source_surface (cr, t->surface, 0, 0);
-        cairo_pattern_set_filter (cairo_get_source (cr), CAIRO_FILTER_NEAREST);
-        cairo_pattern_set_extend (cairo_get_source (cr), CAIRO_EXTEND_PAD);
-        cairo_paint (cr);
-        cairo_restore (cr);
+        paint_nearest (cr, t->surface, tx, ty, iw, ih);
         if (t->caption && L.cap_h > 0)
           {
             double cx = L.left + (col + 0.5) * L.cell_w;

@@ -1264,6 +1264,65 @@ test_export_formats (void)
   g_rmdir (dir);
 }
 
+static gboolean
+pixbuf_reads_svg (void)
+{
+  gboolean found = FALSE;
+  GSList *formats = gdk_pixbuf_get_formats ();
+  for (GSList *l = formats; l; l = l->next)
+    if (g_strcmp0 (gdk_pixbuf_format_get_name (l->data), "svg") == 0)
+      found = TRUE;
+  g_slist_free (formats);
+  return found;
+}
+
+/* The SVG renders at its nominal pixel size with crisp cells (viewers smooth embedded images:
+ * the exporter enlarges them by pixel replication first). Read back through librsvg's
+ * gdk-pixbuf loader when installed. */
+static void
+test_export_svg_crisp (void)
+{
+  if (!pixbuf_reads_svg ())
+    {
+      g_test_skip ("gdk-pixbuf has no SVG loader (librsvg2-common)");
+      return;
+    }
+  double v[4] = { 0, 1, 1, 0 };
+  g_autoptr (FwHeatmap) h = fw_heatmap_new (2, 2);
+  fw_heatmap_set_values (h, v);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("fw-plots-XXXXXX", &error);
+  g_autofree char *svg = g_build_filename (dir, "h.svg", NULL);
+  const int W = 320, H = 200;
+  g_assert_true (fw_plot_export (svg, FW_EXPORT_SVG, FW_PLOT_HEATMAP, h, W, H, 1, NULL, &error));
+  g_assert_no_error (error);
+  GdkPixbuf *pb = gdk_pixbuf_new_from_file (svg, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (gdk_pixbuf_get_width (pb), ==, W);
+  g_assert_cmpint (gdk_pixbuf_get_height (pb), ==, H);
+  const guint8 *d = gdk_pixbuf_get_pixels (pb);
+  int rs = gdk_pixbuf_get_rowstride (pb), nc = gdk_pixbuf_get_n_channels (pb);
+  for (guint r = 0; r < 2; r++)
+    for (guint c = 0; c < 2; c++)
+      {
+        double x, y, cw, ch;
+        g_assert_true (fw_heatmap_cell_rect (h, W, H, NULL, r, c, &x, &y, &cw, &ch));
+        Px e = px_of (fw_colormap_viridis (v[r * 2 + c]));
+        /* centre and 3 px inside each corner */
+        double pts[5][2] = { { x + cw / 2, y + ch / 2 }, { x + 3, y + 3 }, { x + cw - 4, y + 3 },
+                             { x + 3, y + ch - 4 }, { x + cw - 4, y + ch - 4 } };
+        for (int i = 0; i < 5; i++)
+          {
+            const guint8 *p = d + (gsize) pts[i][1] * rs + (gsize) pts[i][0] * nc;
+            Px got = { p[0], p[1], p[2] };
+            g_assert_cmpint (px_dist (got, e), <=, 3);
+          }
+      }
+  g_object_unref (pb);
+  g_unlink (svg);
+  g_rmdir (dir);
+}
+
 static void
 test_export_errors (void)
 {
@@ -1482,6 +1541,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Draw/deterministic_and_not_blank", test_deterministic);
   g_test_add_func ("/Draw/review_pngs", test_review_pngs);
   g_test_add_func ("/Export/png_svg_pdf", test_export_formats);
+  g_test_add_func ("/Export/svg_renders_crisp_at_its_size", test_export_svg_crisp);
   g_test_add_func ("/Export/errors_leave_no_file", test_export_errors);
   g_test_add_func ("/PlotView/shows_model_updates_and_exports", test_plot_view);
   return g_test_run ();
