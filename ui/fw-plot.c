@@ -1188,19 +1188,27 @@ line_layout (Ctx *c, const FwLinePlot *p, double width, double height, Frame *f,
   *y_title = axis_title (p->y_label, p->y_unit);
   spec->x_title = *x_title;
   spec->y_title = *y_title;
+  /* legend: the series that have points, only when there are at least two of them */
   *legend = NULL;
-  if (p->series->len > 1)
+  guint n_with_data = 0;
+  for (guint s = 0; s < p->series->len; s++)
+    n_with_data += ((LineSeries *) g_ptr_array_index (p->series, s))->pts->len > 0;
+  if (n_with_data > 1)
     {
-      *legend = g_new0 (LegendEntry, p->series->len);
+      *legend = g_new0 (LegendEntry, n_with_data);
+      guint k = 0;
       for (guint s = 0; s < p->series->len; s++)
         {
           LineSeries *ls = g_ptr_array_index (p->series, s);
-          (*legend)[s].name = ls->name;
-          (*legend)[s].color = ls->color;
-          (*legend)[s].dashed = ls->dashed;
+          if (ls->pts->len == 0)
+            continue;
+          (*legend)[k].name = ls->name;
+          (*legend)[k].color = ls->color;
+          (*legend)[k].dashed = ls->dashed;
+          k++;
         }
       spec->legend = *legend;
-      spec->n_legend = p->series->len;
+      spec->n_legend = n_with_data;
     }
   frame_layout (c, spec, width, height, f);
   return TRUE;

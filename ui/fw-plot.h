@@ -72,7 +72,8 @@ char  *fw_format_tick      (double value, double step);
 void   fw_log_ticks        (double lo, double hi, FwTicks *out);
 
 /* ---- Line plot -----------------------------------------------------------------------------
- * Several named series of (x, y) points, appended live. Legend drawn only with > 1 series.
+ * Several named series of (x, y) points, appended live. The legend lists the series that have
+ * points and is drawn only when there are at least two of them.
  * Optional per-point band (y_lo, y_hi) drawn as a translucent area (e.g. mean +- std over
  * seeds). Axes auto-range over all data unless fixed with set_x_range / set_y_range. */
 typedef struct _FwLinePlot FwLinePlot;

@@ -518,12 +518,15 @@ test_line_legend_only_with_two_series (void)
           for (int i = 0; i <= 20; i++)
             fw_line_plot_append (p, s, i, 0.1 + 0.01 * i + 0.1 * k);
         }
+      /* a series without points yet does not count */
+      fw_line_plot_add_series (p, "test", 3);
       cairo_surface_t *surf = new_surface (500, 300);
       cairo_t *cr = cairo_create (surf);
       fw_plot_draw_line (cr, p, 500, 300, NULL);
       cairo_destroy (cr);
       int top0 = count_color_in_rows (surf, px_of (fw_palette_color (0)), 0, 40);
       int top1 = count_color_in_rows (surf, px_of (fw_palette_color (1)), 0, 40);
+      g_assert_cmpint (count_color_in_rows (surf, px_of (fw_palette_color (3)), 0, 300), ==, 0);
       if (n_series == 1)
         g_assert_cmpint (top0, ==, 0);
       else
