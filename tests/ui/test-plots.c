@@ -587,6 +587,55 @@ test_line_empty_state (void)
   cairo_surface_destroy (surf);
 }
 
+/* NaN and infinities are data a training run can produce: they leave gaps, never break a plot. */
+static void
+test_non_finite (void)
+{
+  cairo_surface_t *surf = new_surface (300, 200);
+  cairo_t *cr = cairo_create (surf);
+
+  g_autoptr (FwLinePlot) lp = fw_line_plot_new ();
+  guint s = fw_line_plot_add_series (lp, "loss", 0);
+  fw_line_plot_append (lp, s, 0, 1);
+  fw_line_plot_append (lp, s, 1, NAN);
+  fw_line_plot_append (lp, s, 2, INFINITY);
+  fw_line_plot_append (lp, s, NAN, 3);
+  fw_line_plot_append (lp, s, 3, 0.5);
+  fw_line_plot_append (lp, s, 4, 0.25);
+  fw_plot_draw_line (cr, lp, 300, 200, NULL);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  /* only NaN: the empty state, no crash */
+  g_autoptr (FwLinePlot) only_nan = fw_line_plot_new ();
+  s = fw_line_plot_add_series (only_nan, "loss", 0);
+  fw_line_plot_append (only_nan, s, NAN, NAN);
+  fw_plot_draw_line (cr, only_nan, 300, 200, NULL);
+
+  float xy[6] = { 0, 0, NAN, 1, 1, INFINITY };
+  g_autoptr (FwScatterPlot) sp = fw_scatter_plot_new ();
+  fw_scatter_plot_set_points (sp, xy, NULL, 3);
+  fw_plot_draw_scatter (cr, sp, 300, 200, NULL);
+  g_assert_cmpint (fw_scatter_plot_pick (sp, 300, 200, NULL, 150, 100, 500), ==, 0);
+
+  double hv[4] = { NAN, 1, INFINITY, 0 };
+  g_autoptr (FwHeatmap) h = fw_heatmap_new (2, 2);
+  fw_heatmap_set_values (h, hv);
+  g_assert_true (fw_heatmap_is_masked (h, 0, 0));
+  fw_plot_draw_heatmap (cr, h, 300, 200, NULL);
+
+  double bv[3] = { 1, NAN, -INFINITY };
+  g_autoptr (FwBarChart) b = fw_bar_chart_new ();
+  fw_bar_chart_set_data (b, bv, NULL, 3);
+  fw_plot_draw_bars (cr, b, 300, 200, NULL);
+
+  /* zero and tiny sizes */
+  fw_plot_draw_line (cr, lp, 0, 0, NULL);
+  fw_plot_draw_heatmap (cr, h, 3, 2, NULL);
+  fw_plot_draw_scatter (cr, sp, 1, 1, NULL);
+  g_assert_cmpint (cairo_status (cr), ==, CAIRO_STATUS_SUCCESS);
+  cairo_destroy (cr);
+  cairo_surface_destroy (surf);
+}
+
 static void
 test_dark_background (void)
 {
@@ -1273,8 +1322,10 @@ pixbuf_reads_svg (void)
   gboolean found = FALSE;
   GSList *formats = gdk_pixbuf_get_formats ();
   for (GSList *l = formats; l; l = l->next)
-    if (g_strcmp0 (gdk_pixbuf_format_get_name (l->data), "svg") == 0)
-      found = TRUE;
+    {
+      g_autofree char *name = gdk_pixbuf_format_get_name (l->data);
+      found |= g_strcmp0 (name, "svg") == 0;
+    }
   g_slist_free (formats);
   return found;
 }
@@ -1533,6 +1584,7 @@ main (int argc, char **argv)
   g_test_add_func ("/LinePlot/band_is_shaded", test_line_band);
   g_test_add_func ("/LinePlot/empty_state_message", test_line_empty_state);
   g_test_add_func ("/Style/dark_background", test_dark_background);
+  g_test_add_func ("/Draw/non_finite_values_and_tiny_sizes", test_non_finite);
   g_test_add_func ("/Scatter/20k_points_all_classes_drawn", test_scatter_speed);
   g_test_add_func ("/Scatter/pick_finds_point_under_pointer", test_scatter_pick_and_colors);
   g_test_add_func ("/Scatter/zoom_and_pan_keep_point_under_pointer", test_scatter_zoom_pan);
