@@ -65,12 +65,13 @@ test_gradcheck (gconstpointer data)
   g_assert_no_error (error);
   fw_model_init (m, 11);
   /* Central differences in float: rounding noise ~1e-6 / h, truncation O(h^2), and a step
-   * small enough that a ReLU or max rarely changes side. */
+   * small enough that a ReLU or max rarely changes side. The worst case seen is 8e-4; a
+   * gradient 1% off shows up as an error of about 5e-3. */
   double worst = fw_test_gradcheck_model (m, gc->n, -1.0f, 1.0f, gc->h > 0 ? gc->h : 1e-3,
                                           0, 5);
   g_test_message ("%s: worst relative error %.3g over %" G_GSIZE_FORMAT " parameters", gc->spec,
                   worst, m->n_params);
-  g_assert_cmpfloat (worst, <, 1e-2);
+  g_assert_cmpfloat (worst, <, 2e-3);
 }
 
 /* Each layer's tensors() tile its parameters and state exactly; spec() rebuilds the layer. */
