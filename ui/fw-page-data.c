@@ -364,8 +364,14 @@ display_name (const char *spec)
     case CHOICE_SIM: return g_strdup ("simulated digits");
     default:
       {
+        /* "idx:IMAGES[:LABELS]", "folder:PATH", "csv:PATH": the base name of the first path */
         const char *colon = strchr (spec, ':');
-        return g_path_get_basename (colon != NULL ? colon + 1 : spec);
+        g_autofree char *path = g_strdup (colon != NULL ? colon + 1 : spec);
+        char *second = g_str_has_prefix (spec, "idx:") ? strchr (path, ':') : NULL;
+
+        if (second != NULL)
+          *second = '\0';
+        return g_path_get_basename (path);
       }
     }
 }

@@ -695,7 +695,7 @@ on_run_snapshot (FwPageTrain *self, const FwRunResult *r)
                                                         r->run_dir);
       fw_model_shelf_add (shelf, item);
     }
-  base = r->run_dir != NULL ? g_path_get_basename (r->run_dir) : g_strdup (name);
+  base = g_strdup (self->train_name != NULL ? self->train_name : name);
   if (r->metrics != NULL)
     {
       rec = run_record_from_metrics (base, r->run_dir, r->metrics, acc);
@@ -813,10 +813,18 @@ fw_page_train_start (FwPageTrain *self)
       fw_window_show_error (win, "No dataset to train on: choose one on the Data page.");
       return;
     }
-  if (r->name == NULL || *r->name == '\0' || g_strcmp0 (r->name, "default") == 0)
+  if (r->path == NULL)
     {
+      /* not from a file: name the run after the model, "mlp-256-128", "lenet5" */
       g_free (r->name);
-      r->name = g_strdup (r->arch);
+      if (strcmp (r->arch, "mlp") == 0 && r->widths != NULL && *r->widths != '\0')
+        {
+          g_auto (GStrv) parts = g_strsplit (r->widths, ",", -1);
+          g_autofree char *joined = g_strjoinv ("-", parts);
+          r->name = g_strdup_printf ("mlp-%s", g_strstrip (joined));
+        }
+      else
+        r->name = g_strdup (r->arch);
     }
   stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
   dir_name = g_strdup_printf ("%s-%s-%03d", r->name, stamp,
@@ -1064,4 +1072,16 @@ fw_page_train_init (FwPageTrain *self)
 
   g_signal_connect (self->history_list, "row-activated", G_CALLBACK (history_row_activated),
                     self);
+  {
+    GtkWidget *empty = gtk_label_new ("No runs yet. Runs of this session and the run folders "
+                                      "found in runs/ appear here; click one to see its "
+                                      "curves.");
+    gtk_label_set_wrap (GTK_LABEL (empty), TRUE);
+    gtk_widget_set_margin_top (empty, 24);
+    gtk_widget_set_margin_bottom (empty, 24);
+    gtk_widget_set_margin_start (empty, 24);
+    gtk_widget_set_margin_end (empty, 24);
+    gtk_widget_add_css_class (empty, "dim-label");
+    gtk_list_box_set_placeholder (self->history_list, empty);
+  }
 }
