@@ -12,6 +12,7 @@
 #include "fw-page-data-private.h"
 #include "fw-page-train-private.h"
 #include "fw-plot.h"
+#include "fw-sample-item.h"
 #include "fw-window-private.h"
 
 static FwApplication *app;
@@ -570,6 +571,78 @@ test_about_and_shortcuts (void)
   }
 }
 
+/* The grid's thumbnails: planar [c][h][w] floats -> interleaved RGB bytes, each pixel repeated
+ * scale x scale times (checked against the definition, pixel by pixel). */
+static void
+test_thumbnail_pixels (void)
+{
+  FwShape grey_shape = { 1, 3, 2 }, rgb_shape = { 3, 2, 3 };
+  g_autoptr (FwDataset) grey = fw_dataset_new ("grey", 2, grey_shape, 2);
+  g_autoptr (FwDataset) rgb = fw_dataset_new ("rgb", 1, rgb_shape, 2);
+  int w, h;
+
+  for (gsize i = 0; i < 2 * fw_dataset_sample_size (grey); i++)
+    grey->x[i] = (float) (i % 7) / 6.f;
+  grey->y[0] = 0;
+  grey->y[1] = 1;
+  for (gsize i = 0; i < fw_dataset_sample_size (rgb); i++)
+    rgb->x[i] = (float) i / 17.f;
+  rgb->y[0] = 1;
+
+  {
+    /* sample 1 of the grey set at scale 3: 6 x 9 pixels */
+    g_autoptr (GBytes) b = fw_sample_pixels_rgb (grey, 1, 3, &w, &h);
+    const guint8 *px = g_bytes_get_data (b, NULL);
+    g_assert_cmpint (w, ==, 6);
+    g_assert_cmpint (h, ==, 9);
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        {
+          float v = grey->x[6 + (y / 3) * 2 + x / 3];
+          guint8 want = (guint8) lrintf (v * 255.f);
+          for (int k = 0; k < 3; k++)
+            g_assert_cmpuint (px[(y * w + x) * 3 + k], ==, want);
+        }
+  }
+  {
+    g_autoptr (GBytes) b = fw_sample_pixels_rgb (rgb, 0, 2, &w, &h);
+    const guint8 *px = g_bytes_get_data (b, NULL);
+    g_assert_cmpint (w, ==, 6);
+    g_assert_cmpint (h, ==, 4);
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        for (int k = 0; k < 3; k++)
+          {
+            float v = rgb->x[(k * 2 + y / 2) * 3 + x / 2];
+            g_assert_cmpuint (px[(y * w + x) * 3 + k], ==, (guint8) lrintf (v * 255.f));
+          }
+  }
+  {
+    /* items make their texture once, at the size asked */
+    g_autoptr (FwSampleItem) item = fw_sample_item_new (grey, 1);
+    GdkTexture *t = fw_sample_item_get_texture (item, 10);
+    g_assert_cmpint (fw_sample_item_get_label (item), ==, 1);
+    g_assert_cmpint (gdk_texture_get_width (t), ==, 10);   /* scale ceil(10 / 2) = 5 */
+    g_assert_cmpint (gdk_texture_get_height (t), ==, 15);
+    g_assert_true (fw_sample_item_get_texture (item, 10) == t);
+  }
+}
+
+static void
+test_recipe_dialog_opens (void)
+{
+  GtkWindow *w;
+
+  g_action_group_activate_action (G_ACTION_GROUP (win), "open-recipe", NULL);
+  g_assert_true (wait_until (has_other_window, GSIZE_TO_POINTER (GTK_TYPE_WINDOW), 5));
+  w = other_window ();
+  g_test_message ("dialog: %s", G_OBJECT_TYPE_NAME (w));
+  g_assert_true (GTK_IS_FILE_CHOOSER (w));
+  gtk_dialog_response (GTK_DIALOG (w), GTK_RESPONSE_CANCEL);
+  spin_for (0.2);
+  g_assert_null (other_window ());
+}
+
 static void
 test_screenshots (void)
 {
@@ -601,6 +674,8 @@ main (int argc, char **argv)
 
   g_setenv ("GTK_A11Y", "none", TRUE);
   g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
+  /* no session bus here: dconf would warn when the file chooser saves its settings */
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
   runs_dir = g_dir_make_tmp ("fw-test-window-XXXXXX", &error);
   g_assert_no_error (error);
   g_setenv ("FW_RUNS_DIR", runs_dir, TRUE);
@@ -644,7 +719,9 @@ main (int argc, char **argv)
   g_test_add_func ("/Window/second_job_queues_and_pause_holds_it",
                    test_queue_and_pause);
   g_test_add_func ("/Window/about_and_shortcuts_windows_open", test_about_and_shortcuts);
+  g_test_add_func ("/Window/open_recipe_dialog_opens_and_cancels", test_recipe_dialog_opens);
   g_test_add_func ("/Window/renders_each_page_to_png", test_screenshots);
+  g_test_add_func ("/SampleItem/thumbnail_pixels_match_the_dataset", test_thumbnail_pixels);
   ret = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (win));
