@@ -133,6 +133,14 @@ fw_model_new (const char *arch, const char *spec, FwShape input, GError **error)
   for (int i = 0; i < n; i++)
     {
       g_strstrip (tokens[i]);
+      if (tokens[i][0] == '\0')
+        {
+          g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                       "layer %d: empty layer token in spec '%s' (two commas in a row?)", i + 1,
+                       spec);
+          fw_model_unref (m);
+          return NULL;
+        }
       g_auto (GStrv) parts = g_strsplit (tokens[i], ":", -1);
       const FwLayerClass *klass = fw_layer_class_lookup (parts[0]);
       if (klass == NULL)
@@ -292,9 +300,10 @@ void
 fw_model_backward (FwModel *m, const float *dlogits, int n)
 {
   g_return_if_fail (n <= m->max_batch);
-  /* the first layer that needs a gradient: nothing below it has to be propagated */
+  /* the first layer with trainable parameters: nothing below it needs a gradient, so its
+   * input gradient is not computed (for an MLP that skips the 784-wide GEMM under flatten) */
   int first = 0;
-  while (first < m->n_layers && m->layers[first]->frozen)
+  while (first < m->n_layers && (m->layers[first]->frozen || m->layers[first]->n_w == 0))
     first++;
   for (int i = m->n_layers - 1; i >= first; i--)
     {

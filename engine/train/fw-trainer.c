@@ -202,17 +202,6 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
   float *best_state = early ? fw_alloc_floats (MAX (m->n_state, 1)) : NULL;
   g_autoptr (FwOptimizer) opt = fw_optimizer_new (m, cfg);
 
-  /* fw_model_backward() propagates gradients down to the first layer that is not frozen.
-   * Parameter-free layers in front of the first trainable one (flatten, or a relu after a
-   * frozen backbone) need no gradient either: flagging them frozen for the run saves the
-   * input-gradient GEMM of the first trainable layer (a third of an MLP's backward work).
-   * The flags are put back before returning. */
-  g_autofree gboolean *was_frozen = g_new (gboolean, m->n_layers);
-  for (int i = 0; i < m->n_layers; i++)
-    was_frozen[i] = m->layers[i]->frozen;
-  for (int i = 0; i < m->n_layers && (m->layers[i]->frozen || m->layers[i]->n_w == 0); i++)
-    m->layers[i]->frozen = TRUE;
-
   /* randomness of the run: shuffling and dropout, both from cfg->seed */
   FwRng root, shuffle_rng;
   fw_rng_init (&root, cfg->seed);
@@ -345,8 +334,6 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
       memcpy (m->params, best_params, sizeof (float) * m->n_params);
       memcpy (m->state, best_state, sizeof (float) * m->n_state);
     }
-  for (int i = 0; i < m->n_layers; i++)
-    m->layers[i]->frozen = was_frozen[i];
   fw_free_aligned (xb);
   fw_free_aligned (dlogits);
   fw_free_aligned (best_params);

@@ -255,13 +255,16 @@ test_maxpool_backward_routes_to_max (void)
                            0, 0, 0, 0,
                            0, 1, 0, 1 };
   g_autoptr (GError) error = NULL;
-  /* avgpool:1 is the identity, placed first so that maxpool's dx is computed */
-  g_autoptr (FwModel) q = fw_model_new (NULL, "avgpool:1,maxpool:2", in, &error);
+  /* a 1x1 conv with weight 1 and bias 0 is the identity; having parameters, it makes the model
+   * compute maxpool's dx */
+  g_autoptr (FwModel) q = fw_model_new (NULL, "conv:1:1,maxpool:2", in, &error);
   g_assert_no_error (error);
+  q->params[0] = 1.0f; /* weight */
+  q->params[1] = 0.0f; /* bias */
   fw_model_forward (q, x, 1, TRUE);
   const float dy[4] = { 1, 1, 1, 1 };
   fw_model_backward (q, dy, 1);
-  const float *dx = q->dact[0]; /* dL/d(output of avgpool:1) = dL/d(input of maxpool) */
+  const float *dx = q->dact[0]; /* dL/d(output of the conv) = dL/d(input of maxpool) */
   for (int i = 0; i < 16; i++)
     g_assert_cmpfloat (dx[i], ==, want[i]);
 }
@@ -353,8 +356,11 @@ test_dropout_train_and_eval (void)
   g_autofree float *dy = g_new (float, m_in);
   for (gsize i = 0; i < m_in; i++)
     dy[i] = 1.0f;
-  fw_model_backward (m, dy, 1);
-  const float *dx = m->dact[0];
+  /* a model without parameters propagates nothing (no layer needs a gradient), so drive the
+   * dropout layer's backward directly */
+  g_autofree float *dx = g_new (float, m_in);
+  FwLayer *drop = m->layers[1];
+  drop->klass->backward (drop, m->act[0], y, dy, dx, 1);
   for (gsize i = 0; i < m_in; i++)
     g_assert_cmpfloat (dx[i], ==, y[i] == 0.0f ? 0.0f : 2.0f);
   /* eval: identity */
@@ -640,6 +646,121 @@ test_bad_specs_are_errors (void)
     }
 }
 
+/* ---- conv backward against naive loops (covers the Winograd path of 3x3 "same"
+ * convolutions between many channels, and the im2col paths) ---- */
+
+/* dW[o][c][ki][kj] = sum_{j,oh,ow} dy[j][o][oh][ow] x[j][c][oh s + ki - p][ow s + kj - p],
+ * db[o] = sum dy[j][o], dx[j][c][ih][iw] = sum of w[o][c][ki][kj] dy[j][o][oh][ow] over the
+ * (o, ki, kj, oh, ow) that read x[j][c][ih][iw]; all in double. */
+static void
+naive_conv_backward (const float *x, const float *w, const float *dy, double *gw, double *gb,
+                     double *dx, int n, FwShape in, int out, int k, int s, int p)
+{
+  int oh_n = (in.h + 2 * p - k) / s + 1, ow_n = (in.w + 2 * p - k) / s + 1;
+  memset (gw, 0, sizeof (double) * out * in.c * k * k);
+  memset (gb, 0, sizeof (double) * out);
+  memset (dx, 0, sizeof (double) * n * fw_shape_size (in));
+  for (int j = 0; j < n; j++)
+    for (int o = 0; o < out; o++)
+      for (int oh = 0; oh < oh_n; oh++)
+        for (int ow = 0; ow < ow_n; ow++)
+          {
+            double g = dy[(((gsize) j * out + o) * oh_n + oh) * ow_n + ow];
+            gb[o] += g;
+            for (int c = 0; c < in.c; c++)
+              for (int ki = 0; ki < k; ki++)
+                for (int kj = 0; kj < k; kj++)
+                  {
+                    int ih = oh * s + ki - p, iw = ow * s + kj - p;
+                    if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w)
+                      continue;
+                    gsize xi = (((gsize) j * in.c + c) * in.h + ih) * in.w + iw;
+                    gsize wi = (((gsize) o * in.c + c) * k + ki) * k + kj;
+                    gw[wi] += g * x[xi];
+                    dx[xi] += g * w[wi];
+                  }
+          }
+}
+
+/* max |a - b| over max(max |b|, 1e-3): errors relative to the tensor's scale */
+static double
+scaled_err (const float *a, const double *b, gsize m)
+{
+  double mb = 1e-3, e = 0;
+  for (gsize i = 0; i < m; i++)
+    mb = MAX (mb, fabs (b[i]));
+  for (gsize i = 0; i < m; i++)
+    {
+      double d = fabs ((double) a[i] - b[i]);
+      if (!(d <= e))
+        e = isnan (d) ? INFINITY : d;
+    }
+  return e / mb;
+}
+
+static void
+test_conv_backward_matches_naive (void)
+{
+  /* C, H, W, OUT, k, s, p, n */
+  const int cfg[][8] = {
+    { 8, 6, 6, 8, 3, 1, 1, 3 },      /* Winograd, even plane */
+    { 9, 7, 5, 11, 3, 1, 1, 2 },     /* Winograd, odd sides: partial tiles */
+    { 16, 14, 14, 12, 3, 1, 1, 37 }, /* Winograd, several groups, the last one partial */
+    { 8, 1, 1, 8, 3, 1, 1, 2 },      /* Winograd, a 1x1 plane (one tile, mostly padding) */
+    { 32, 14, 14, 64, 3, 1, 1, 2 },  /* cnn-small's second convolution */
+    { 3, 9, 8, 4, 3, 1, 1, 3 },      /* few channels: im2col */
+    { 6, 12, 12, 16, 5, 1, 0, 5 },   /* LeNet's second convolution */
+    { 1, 28, 28, 6, 5, 1, 0, 2 },    /* LeNet's first */
+    { 1, 28, 28, 32, 3, 1, 1, 2 },   /* cnn-small's first */
+    { 4, 9, 8, 5, 3, 2, 1, 3 },      /* strided */
+  };
+  FwRng rng;
+  fw_rng_init (&rng, 21);
+  for (gsize t = 0; t < G_N_ELEMENTS (cfg); t++)
+    {
+      FwShape in = { cfg[t][0], cfg[t][1], cfg[t][2] };
+      int out = cfg[t][3], k = cfg[t][4], s = cfg[t][5], p = cfg[t][6], n = cfg[t][7];
+      g_autofree char *spec = g_strdup_printf ("conv:%d:%d:%d:%d", out, k, s, p);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwModel) m = fw_model_new (NULL, spec, in, &error);
+      g_assert_no_error (error);
+      fw_model_init (m, 200 + t);
+      fw_model_reserve (m, n);
+      FwLayer *l = m->layers[0];
+      /* a non-zero bias, so that forward checks it too */
+      gsize nwt = (gsize) out * in.c * k * k;
+      fw_test_fill_uniform (l->w + nwt, out, -1, 1, &rng);
+      gsize nx = (gsize) n * fw_shape_size (in), ny = (gsize) n * fw_shape_size (l->out);
+      g_autofree float *x = g_new (float, nx), *y = g_new (float, ny), *ref = g_new (float, ny);
+      g_autofree float *dy = g_new (float, ny), *dx = g_new (float, nx);
+      g_autofree double *gw = g_new (double, nwt), *gb = g_new (double, out);
+      g_autofree double *dxr = g_new (double, nx);
+      fw_test_fill_uniform (x, nx, -1, 1, &rng);
+      fw_test_fill_uniform (dy, ny, -1, 1, &rng);
+      l->klass->forward (l, x, y, n, TRUE);
+      naive_conv (x, l->w, l->w + nwt, ref, n, in, out, k, s, p, FALSE);
+      double ey = fw_test_max_rel_err (y, ref, ny, 1.0);
+      l->klass->backward (l, x, y, dy, dx, n);
+      naive_conv_backward (x, l->w, dy, gw, gb, dxr, n, in, out, k, s, p);
+      double ew = scaled_err (l->gw, gw, nwt), eb = scaled_err (l->gw + nwt, gb, out);
+      double ex = scaled_err (dx, dxr, nx);
+      /* without dx (a first layer): the same weight gradient */
+      g_autofree float *gw1 = g_memdup2 (l->gw, sizeof (float) * l->n_w);
+      l->klass->backward (l, x, y, dy, NULL, n);
+      double e1 = fw_test_max_rel_err (l->gw, gw1, l->n_w, 1e-6);
+      g_test_message ("%s on %dx%dx%d, batch %d: y %.3g, dW %.3g, db %.3g, dx %.3g, "
+                      "dW without dx %.3g", spec, in.c, in.h, in.w, n, ey, ew, eb, ex, e1);
+      /* float sums of up to a few thousand terms of size ~1 against double: errors of a few
+       * 1e-7 relative to the tensor's largest entry (Winograd's transforms add a factor of
+       * a few: worst seen 1e-6); a wrong tap or a dropped tile is an error of order 1e-2 */
+      g_assert_cmpfloat (ey, <, 1e-5);
+      g_assert_cmpfloat (ew, <, 1e-5);
+      g_assert_cmpfloat (eb, <, 1e-5);
+      g_assert_cmpfloat (ex, <, 1e-5);
+      g_assert_cmpfloat (e1, ==, 0.0);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -665,5 +786,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Layer/flops/match_closed_forms", test_flops_closed_form);
   g_test_add_func ("/Layer/tensors/names_and_shapes", test_tensor_names_and_shapes);
   g_test_add_func ("/Layer/spec/bad_specs_are_errors", test_bad_specs_are_errors);
+  g_test_add_func ("/Layer/conv/backward_matches_naive_loops",
+                   test_conv_backward_matches_naive);
   return g_test_run ();
 }
