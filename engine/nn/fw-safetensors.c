@@ -106,6 +106,13 @@ copy_le_floats (void *dst, const void *src, gsize n)
 
 /* ---- save ---- */
 
+/* qsort hands pointers to the array's entries: compare the strings they point to */
+static int
+cmp_key_ptr (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 gboolean
 fw_model_save (const FwModel *m, const char *path, GHashTable *extra_metadata, GError **error)
 {
@@ -144,7 +151,7 @@ fw_model_save (const FwModel *m, const char *path, GHashTable *extra_metadata, G
       /* sorted, so that saving twice gives the same bytes */
       g_autofree gpointer *keys = g_hash_table_get_keys_as_array (extra_metadata, NULL);
       guint n_keys = g_hash_table_size (extra_metadata);
-      qsort (keys, n_keys, sizeof (gpointer), (int (*) (const void *, const void *)) g_strcmp0);
+      qsort (keys, n_keys, sizeof (gpointer), cmp_key_ptr);
       for (guint i = 0; i < n_keys; i++)
         {
           const char *k = keys[i];

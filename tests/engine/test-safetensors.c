@@ -492,6 +492,21 @@ test_metadata_pairs_come_back (void)
   g_autoptr (GBytes) b1 = read_bytes (path);
   g_autoptr (GBytes) b2 = read_bytes (path2);
   g_assert_true (g_bytes_equal (b1, b2));
+  /* ... because the extra keys are written in strcmp order (string literals' addresses, which
+   * a comparator on the pointers would sort by, need not be in that order) */
+  gsize len = 0;
+  const char *raw = g_bytes_get_data (b1, &len);
+  const char *keys[] = { "\"note\"", "\"recipe\"", "\"test_accuracy\"" };
+  const char *prev = NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      /* past the 8-byte length, which holds NUL bytes */
+      const char *at = memmem (raw + 8, len - 8, keys[i], strlen (keys[i]));
+      g_assert_nonnull (at);
+      if (prev != NULL)
+        g_assert_true (at > prev);
+      prev = at;
+    }
 }
 
 int
