@@ -51,6 +51,7 @@ struct _FwPageTrain {
   GtkButton *pause_button;
   GtkWidget *cancel_button;
   GtkLabel *summary_label;
+  GtkLabel *cost_label;
   GtkStack *viz_stack;
   GtkBox *loss_box;
   GtkBox *acc_box;
@@ -71,12 +72,16 @@ struct _FwPageTrain {
   /* owned */
   FwRecipe *base;        /* settings the form does not show are kept from here */
   char *dataset_spec;
+  gboolean have_shape;   /* the dataset's input shape and classes are known */
+  FwShape shape;
+  int n_classes;
   FwJob *train_job;      /* while queued or running */
   char *train_name;
   double batch_ema;
   gboolean have_ema;
   double last_batch_plot;   /* fw_now() of the last point on the batch curve */
   double last_test_acc;
+  double last_train_seconds;   /* of the run that just finished (its snapshot) */
   GPtrArray *runs;       /* RunRecord */
   GHashTable *run_dirs;  /* dirs already listed */
   GtkNativeDialog *chooser;
@@ -212,6 +217,7 @@ fw_page_train_set_recipe (FwPageTrain *self, const FwRecipe *r)
     {
       g_free (self->dataset_spec);
       self->dataset_spec = g_strdup (r->dataset);
+      self->have_shape = FALSE;
       update_dataset_label (self, NULL);
     }
   dropdown_set (self->arch_dropdown, r->arch);
@@ -244,13 +250,65 @@ fw_page_train_set_recipe_data (FwPageTrain *self, const char *ini, GError **erro
   return TRUE;
 }
 
+/* The model the form describes, built (not trained) for the dataset's shape: its costs. */
+static void
+update_cost (FwPageTrain *self)
+{
+  const char *arch = dropdown_get (self->arch_dropdown);
+  const char *widths = gtk_editable_get_text (GTK_EDITABLE (self->widths_entry));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *spec = NULL;
+  g_autoptr (FwModel) m = NULL;
+
+  gtk_widget_set_sensitive (GTK_WIDGET (self->widths_entry), g_strcmp0 (arch, "mlp") == 0);
+  if (!self->have_shape || arch == NULL)
+    {
+      gtk_label_set_text (self->cost_label, "");
+      return;
+    }
+  spec = fw_model_arch_spec (arch, g_strcmp0 (arch, "mlp") == 0 ? widths : NULL, self->shape,
+                             self->n_classes, &error);
+  if (spec != NULL)
+    m = fw_model_new (arch, spec, self->shape, &error);
+  if (m == NULL)
+    {
+      g_autofree char *markup = g_markup_printf_escaped ("<span foreground=\"#c01c28\">%s"
+                                                         "</span>", error->message);
+      gtk_label_set_markup (self->cost_label, markup);
+      return;
+    }
+  {
+    gsize n = fw_model_param_count (m);
+    g_autofree char *params = fw_format_count ((double) n);
+    g_autofree char *bytes = fw_format_bytes (4.0 * (double) n);
+    g_autofree char *flops = fw_format_count (fw_model_flops (m));
+    g_autofree char *markup = g_markup_printf_escaped ("<b>%s</b> parameters · <b>%s</b>\n"
+                                                       "%s FLOPs per image",
+                                                       params, bytes, flops);
+    gtk_label_set_markup (self->cost_label, markup);
+  }
+}
+
+static void
+form_changed (FwPageTrain *self)
+{
+  update_cost (self);
+}
+
 void
 fw_page_train_set_dataset (FwPageTrain *self, const char *spec, FwDataset *ds)
 {
   g_return_if_fail (FW_IS_PAGE_TRAIN (self));
   g_free (self->dataset_spec);
   self->dataset_spec = g_strdup (spec);
+  self->have_shape = ds != NULL;
+  if (ds != NULL)
+    {
+      self->shape = ds->shape;
+      self->n_classes = ds->n_classes;
+    }
   update_dataset_label (self, ds);
+  update_cost (self);
 }
 
 void
@@ -687,6 +745,7 @@ on_run_snapshot (FwPageTrain *self, const FwRunResult *r)
     show_metrics (self, r->metrics);
   show_results (self, r);
   self->last_test_acc = acc;
+  self->last_train_seconds = r->train_seconds;
 
   name = g_strdup_printf ("%s %s", r->model->arch, pct);
   if (shelf != NULL && r->model != NULL)
@@ -765,7 +824,9 @@ train_event (FwJob *job, const FwEvent *ev, gpointer user_data)
     case FW_EVENT_FINISHED:
       {
         g_autofree char *pct = fw_format_percent (self->last_test_acc);
-        g_autofree char *secs = fw_format_seconds (ev->elapsed_s);
+        g_autofree char *secs = fw_format_seconds (self->last_train_seconds > 0
+                                                     ? self->last_train_seconds
+                                                     : ev->elapsed_s);
         g_autofree char *toast = g_strdup_printf ("Trained %s: %s test accuracy in %s",
                                                   self->train_name, pct, secs);
         g_autofree char *markup = g_markup_printf_escaped ("%s: test accuracy <b>%s</b> "
@@ -841,6 +902,7 @@ fw_page_train_start (FwPageTrain *self)
   setup_curves (self);
   set_epoch_range (self, r->train.epochs);
   self->last_test_acc = NAN;
+  self->last_train_seconds = 0;
   gtk_stack_set_visible_child_name (self->viz_stack, "curves");
   fw_window_clear_error (win);
   self->train_job = fw_window_submit_job (win, job_name, fw_recipe_job_run,
@@ -1017,6 +1079,7 @@ fw_page_train_class_init (FwPageTrainClass *klass)
   BIND (pause_button);
   BIND (cancel_button);
   BIND (summary_label);
+  BIND (cost_label);
   BIND (viz_stack);
   BIND (loss_box);
   BIND (acc_box);
@@ -1072,6 +1135,9 @@ fw_page_train_init (FwPageTrain *self)
 
   g_signal_connect (self->history_list, "row-activated", G_CALLBACK (history_row_activated),
                     self);
+  g_signal_connect_swapped (self->arch_dropdown, "notify::selected", G_CALLBACK (form_changed),
+                            self);
+  g_signal_connect_swapped (self->widths_entry, "changed", G_CALLBACK (form_changed), self);
   {
     GtkWidget *empty = gtk_label_new ("No runs yet. Runs of this session and the run folders "
                                       "found in runs/ appear here; click one to see its "

@@ -277,24 +277,22 @@ main (int argc, char **argv)
   recording = FALSE;
   if (shots != NULL)
     {
+      /* every tab of the Train page, each right after a paint */
+      const char *tabs[] = { "results", "curves", "per-class", "history" };
       GtkStack *viz = fw_page_train_get_viz_stack (page);
-      double until = fw_now () + 0.5;
 
-      while (fw_now () < until)
-        g_main_context_iteration (NULL, FALSE);
-      save_png (GTK_WIDGET (win), shots, "train-results.png");
-      {
-        const char *tabs[] = { "curves", "per-class", "history" };
-        for (gsize i = 0; i < G_N_ELEMENTS (tabs); i++)
-          {
-            g_autofree char *name = g_strdup_printf ("train-%s.png", tabs[i]);
-            gtk_stack_set_visible_child_name (viz, tabs[i]);
-            until = fw_now () + 0.5;
-            while (fw_now () < until)
-              g_main_context_iteration (NULL, FALSE);
-            save_png (GTK_WIDGET (win), shots, name);
-          }
-      }
+      for (gsize i = 0; i < G_N_ELEMENTS (tabs); i++)
+        {
+          g_autofree char *name = g_strdup_printf ("train-%s.png", tabs[i]);
+          double until = fw_now () + 0.4;
+
+          gtk_stack_set_visible_child_name (viz, tabs[i]);
+          while (fw_now () < until)   /* the crossfade */
+            g_main_context_iteration (NULL, FALSE);
+          shot_dir = shots;
+          shot_name = name;
+          spin_until (shot_taken, NULL, 5);
+        }
     }
   if (g_list_model_get_n_items (G_LIST_MODEL (shelf)) == 0)
     {
