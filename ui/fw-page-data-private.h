@@ -12,6 +12,7 @@ GListModel    *fw_page_data_get_grid_model  (FwPageData *self);
 FwBarChart    *fw_page_data_get_histogram   (FwPageData *self);
 GtkSpinButton *fw_page_data_get_per_class_spin (FwPageData *self);
 GtkDropDown   *fw_page_data_get_dropdown    (FwPageData *self);
+GtkGridView   *fw_page_data_get_grid_view   (FwPageData *self);
 /* TRUE while a load job is queued or running. */
 gboolean       fw_page_data_is_loading      (FwPageData *self);
 

@@ -87,6 +87,12 @@ fw_page_data_get_per_class_spin (FwPageData *self)
   return self->per_class_spin;
 }
 
+GtkGridView *
+fw_page_data_get_grid_view (FwPageData *self)
+{
+  return self->grid_view;
+}
+
 GtkDropDown *
 fw_page_data_get_dropdown (FwPageData *self)
 {

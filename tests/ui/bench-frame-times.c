@@ -100,6 +100,17 @@ thread_cpu_seconds (void)
          + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Scrolls the sample grid by a quarter page per frame (a fast fling through the dataset). */
+static gboolean
+scroll_tick (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  GtkAdjustment *adj = user_data;
+
+  gtk_adjustment_set_value (adj, gtk_adjustment_get_value (adj)
+                                   + gtk_adjustment_get_page_size (adj) / 4);
+  return G_SOURCE_CONTINUE;
+}
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -130,6 +141,29 @@ save_png (GtkWidget *widget, const char *dir, const char *name)
     g_print ("screenshot: %s\n", path);
   else
     g_printerr ("screenshot %s: could not write\n", path);
+}
+
+static int cmp_double (const void *a, const void *b);
+
+/* p50 / p99 / max of the intervals between the recorded frames, from index first on. */
+static void
+print_intervals (const char *what, guint first, double seconds)
+{
+  guint n = frame_times->len > first + 1 ? frame_times->len - first - 1 : 0;
+  g_autofree double *iv = g_new (double, MAX (n, 1));
+
+  for (guint i = 0; i < n; i++)
+    iv[i] = (g_array_index (frame_times, gint64, first + i + 1)
+             - g_array_index (frame_times, gint64, first + i)) / 1000.0;
+  qsort (iv, n, sizeof (double), cmp_double);
+  if (n == 0)
+    {
+      g_print ("%s: no frames painted\n", what);
+      return;
+    }
+  g_print ("%s: %u frames in %.1f s (%.1f fps); interval p50 %.1f ms, p99 %.1f ms, "
+           "max %.1f ms\n", what, n + 1, seconds, (n + 1) / seconds, iv[n / 2],
+           iv[MIN (n - 1, (guint) floor (0.99 * n))], iv[n - 1]);
 }
 
 static double
@@ -207,8 +241,6 @@ main (int argc, char **argv)
   FwPageTrain *page;
   FwModelShelf *shelf;
   g_autoptr (FwShelfItem) item = NULL;
-  g_autofree double *iv = NULL;
-  guint n_iv;
   double t0, gui_wall, gui_epoch, head_epoch, cpu0, main_cpu;
 
   g_setenv ("GTK_A11Y", "none", TRUE);
@@ -243,6 +275,32 @@ main (int argc, char **argv)
            fw_page_data_get_dataset (fw_window_get_page_data (win))->name,
            fw_page_data_get_dataset (fw_window_get_page_data (win))->n, fw_now () - t0);
 
+  /* scrolling through every sample of the dataset */
+  frame_times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (win)), "after-paint",
+                    G_CALLBACK (after_paint), win);
+  {
+    GtkGridView *grid = fw_page_data_get_grid_view (fw_window_get_page_data (win));
+    GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (grid));
+    guint id;
+    double until;
+
+    recording = TRUE;
+    t0 = fw_now ();
+    id = gtk_widget_add_tick_callback (GTK_WIDGET (grid), scroll_tick, adj, NULL);
+    until = fw_now () + 3;
+    while (fw_now () < until)
+      g_main_context_iteration (NULL, TRUE);
+    gtk_widget_remove_tick_callback (GTK_WIDGET (grid), id);
+    recording = FALSE;
+    g_print ("scrolled past sample %.0f of %.0f\n",
+             gtk_adjustment_get_value (adj) / MAX (1, gtk_adjustment_get_upper (adj))
+               * fw_page_data_get_dataset (fw_window_get_page_data (win))->n,
+             (double) fw_page_data_get_dataset (fw_window_get_page_data (win))->n);
+    print_intervals ("frames while scrolling the sample grid", 0, fw_now () - t0);
+    g_array_set_size (frame_times, 0);
+  }
+
   if (g_getenv ("FW_BENCH_PRESENTATION") != NULL)
     g_action_group_activate_action (G_ACTION_GROUP (win), "presentation", NULL);
   recipe = fw_page_train_get_recipe (page);
@@ -255,9 +313,6 @@ main (int argc, char **argv)
   recipe->threads = 1;
   fw_page_train_set_recipe (page, recipe);
 
-  frame_times = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (win)), "after-paint",
-                    G_CALLBACK (after_paint), win);
   gtk_widget_add_tick_callback (GTK_WIDGET (win), tick, NULL, NULL);
 
   recording = TRUE;
@@ -303,14 +358,6 @@ main (int argc, char **argv)
   item = g_list_model_get_item (G_LIST_MODEL (shelf), 0);
   gui_epoch = mean_epoch_seconds (fw_shelf_item_get_metrics (item));
 
-  /* frame intervals */
-  n_iv = frame_times->len > 1 ? frame_times->len - 1 : 0;
-  iv = g_new (double, MAX (n_iv, 1));
-  for (guint i = 0; i < n_iv; i++)
-    iv[i] = (g_array_index (frame_times, gint64, i + 1) - g_array_index (frame_times, gint64, i))
-            / 1000.0;
-  qsort (iv, n_iv, sizeof (double), cmp_double);
-
   gtk_window_destroy (GTK_WINDOW (win));
 
   /* the same recipe with no window */
@@ -320,13 +367,7 @@ main (int argc, char **argv)
   g_print ("training in the GUI: %s, %d epochs, %.1f s wall, test accuracy %.1f%%\n",
            fw_shelf_item_get_name (item), recipe->train.epochs, gui_wall,
            100 * fw_shelf_item_get_accuracy (item));
-  if (n_iv > 0)
-    g_print ("frames painted: %u in %.1f s (%.1f fps); interval p50 %.1f ms, p99 %.1f ms, "
-             "max %.1f ms\n",
-             frame_times->len, gui_wall, frame_times->len / gui_wall, iv[n_iv / 2],
-             iv[MIN (n_iv - 1, (guint) floor (0.99 * n_iv))], iv[n_iv - 1]);
-  else
-    g_print ("frames painted: none (is the window mapped?)\n");
+  print_intervals ("frames while training", 0, gui_wall);
   g_print ("main thread CPU while training: %.2f s of %.1f s wall (%.0f%%)\n", main_cpu,
            gui_wall, 100 * main_cpu / gui_wall);
   g_print ("engine epoch time: GUI %.3f s, headless %.3f s (GUI/headless %.2f)\n", gui_epoch,
