@@ -20,7 +20,7 @@ fw_application_new (void)
 {
   return g_object_new (FW_TYPE_APPLICATION,
                        "application-id", FW_APPLICATION_ID,
-                       "flags", G_APPLICATION_NON_UNIQUE,
+                       "flags", G_APPLICATION_NON_UNIQUE | G_APPLICATION_HANDLES_OPEN,
                        "resource-base-path", "/org/frugal/Workbench",
                        NULL);
 }
@@ -152,6 +152,23 @@ fw_application_activate (GApplication *app)
   gtk_window_present (win);
 }
 
+/* frugal-workbench RECIPE.ini: open the recipe in the Train page (what `frugal run` takes). */
+static void
+fw_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
+{
+  GtkWindow *win = gtk_application_get_active_window (GTK_APPLICATION (app));
+
+  if (win == NULL)
+    win = GTK_WINDOW (fw_window_new (FW_APPLICATION (app)));
+  for (int i = 0; i < n_files; i++)
+    {
+      g_autofree char *path = g_file_get_path (files[i]);
+      if (path != NULL)
+        fw_window_open_recipe_file (FW_WINDOW (win), path);
+    }
+  gtk_window_present (win);
+}
+
 static void
 fw_application_shutdown (GApplication *app)
 {
@@ -182,6 +199,7 @@ fw_application_class_init (FwApplicationClass *klass)
   object_class->finalize = fw_application_finalize;
   app_class->startup = fw_application_startup;
   app_class->activate = fw_application_activate;
+  app_class->open = fw_application_open;
   app_class->shutdown = fw_application_shutdown;
 }
 

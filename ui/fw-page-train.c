@@ -919,23 +919,11 @@ open_response (GtkNativeDialog *dialog, int response, FwPageTrain *self)
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = g_file_get_path (file);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (FwRecipe) r = fw_recipe_load (path, &error);
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
       FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
 
-      if (r == NULL)
-        {
-          if (win != NULL)
-            fw_window_show_error (win, error->message);
-        }
-      else
-        {
-          g_autofree char *msg = g_strdup_printf ("Opened recipe %s", r->name);
-          fw_page_train_set_recipe (self, r);
-          if (win != NULL)
-            fw_window_show_toast (win, msg);
-        }
+      if (path != NULL && win != NULL)
+        fw_window_open_recipe_file (win, path);
     }
   if (self->chooser == dialog)
     g_clear_object (&self->chooser);

@@ -242,6 +242,30 @@ fw_window_submit_job (FwWindow *self, const char *name, FwJobFunc run, gpointer 
   return job;
 }
 
+gboolean
+fw_window_open_recipe_file (FwWindow *self, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = fw_recipe_load (path, &error);
+  g_autofree char *msg = NULL;
+
+  g_return_val_if_fail (FW_IS_WINDOW (self), FALSE);
+  if (r == NULL)
+    {
+      fw_window_show_error (self, error->message);
+      return FALSE;
+    }
+  fw_page_train_set_recipe (self->page_train, r);
+  if (r->dataset != NULL && *r->dataset != '\0'
+      && g_strcmp0 (r->dataset, fw_page_data_get_spec (self->page_data)) != 0)
+    fw_page_data_load (self->page_data, r->dataset);
+  gtk_stack_set_visible_child_name (self->stack, "train");
+  fw_window_clear_error (self);
+  msg = g_strdup_printf ("Opened recipe %s", r->name != NULL ? r->name : path);
+  fw_window_show_toast (self, msg);
+  return TRUE;
+}
+
 /* ---- actions ---- */
 
 static void

@@ -33,6 +33,10 @@ void          fw_window_show_toast      (FwWindow *self, const char *text);
 /* The data page loaded a dataset: header label and the Train page follow. */
 void          fw_window_dataset_changed (FwWindow *self, const char *spec, FwDataset *ds);
 
+/* Opens a recipe .ini: the Train page takes its settings, the Data page loads its dataset,
+ * the Train page is shown. Errors go to the error bar. */
+gboolean      fw_window_open_recipe_file (FwWindow *self, const char *path);
+
 void          fw_window_set_action_enabled (FwWindow *self, const char *name, gboolean enabled);
 
 FwJobRunner  *fw_window_get_runner      (FwWindow *self);

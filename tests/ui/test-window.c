@@ -644,6 +644,49 @@ test_recipe_dialog_opens (void)
 }
 
 static void
+test_open_recipe_file (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  g_autofree char *path = g_build_filename (runs_dir, ".data", "lecture.ini", NULL);
+  g_autofree char *bad = g_build_filename (runs_dir, ".data", "bad.ini", NULL);
+  g_autofree char *ini = g_strdup_printf ("[data]\ndataset = %s\n[model]\narch = mlp\n"
+                                          "widths = 48,24\n[train]\nepochs = 7\n"
+                                          "optimizer = adam\nlr = 0.002\n", train_spec);
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFile) bad_file = g_file_new_for_path (bad);
+  g_autoptr (FwRecipe) r = NULL;
+  const char *err;
+
+  g_assert_true (wait_until (ui_idle, NULL, 10));
+  gtk_stack_set_visible_child_name (fw_window_get_stack (win), "data");
+  g_assert_true (g_file_set_contents (path, ini, -1, NULL));
+  /* what `frugal-workbench lecture.ini` does */
+  g_application_open (G_APPLICATION (app), &file, 1, "");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "train");
+  r = fw_page_train_get_recipe (page);
+  g_assert_cmpstr (r->widths, ==, "48,24");
+  g_assert_cmpint (r->train.epochs, ==, 7);
+  g_assert_cmpint (r->train.opt, ==, FW_OPT_ADAM);
+  g_assert_cmpfloat_with_epsilon (r->train.lr, 0.002, 1e-12);
+  g_assert_cmpstr (r->dataset, ==, train_spec);
+  /* the Data page follows the recipe's dataset */
+  g_assert_true (wait_until (sim_loaded, train_spec, 30));
+  g_assert_true (strstr (fw_window_get_last_toast (win), "lecture") != NULL);
+
+  /* a recipe the engine rejects: the error bar names the key, the form keeps its values */
+  g_assert_true (g_file_set_contents (bad, "[train]\nlr = -1\n", -1, NULL));
+  g_application_open (G_APPLICATION (app), &bad_file, 1, "");
+  err = fw_window_get_error_text (win);
+  g_assert_nonnull (err);
+  g_test_message ("error shown: %s", err);
+  g_assert_true (strstr (err, "lr") != NULL);
+  g_clear_pointer (&r, fw_recipe_free);
+  r = fw_page_train_get_recipe (page);
+  g_assert_cmpint (r->train.epochs, ==, 7);
+  fw_window_clear_error (win);
+}
+
+static void
 test_screenshots (void)
 {
   GtkStack *stack = fw_window_get_stack (win);
@@ -720,6 +763,7 @@ main (int argc, char **argv)
                    test_queue_and_pause);
   g_test_add_func ("/Window/about_and_shortcuts_windows_open", test_about_and_shortcuts);
   g_test_add_func ("/Window/open_recipe_dialog_opens_and_cancels", test_recipe_dialog_opens);
+  g_test_add_func ("/Window/opens_a_recipe_file_given_to_the_app", test_open_recipe_file);
   g_test_add_func ("/Window/renders_each_page_to_png", test_screenshots);
   g_test_add_func ("/SampleItem/thumbnail_pixels_match_the_dataset", test_thumbnail_pixels);
   ret = g_test_run ();
