@@ -2,6 +2,8 @@
 /* fw-application.c: the workbench application: app actions, the job runner, the model shelf. */
 #include "fw-application.h"
 
+#include "fw-simulator.h"
+
 #include "fw-window.h"
 
 struct _FwApplication {
@@ -125,6 +127,10 @@ fw_application_startup (GApplication *app)
   g_autoptr (GtkCssProvider) css = NULL;
 
   G_APPLICATION_CLASS (fw_application_parent_class)->startup (app);
+
+  /* trace the digit simulator's glyph outlines here, on the main thread, before any job can
+   * run it on the worker: font code must not run on two threads at once (fw-simulator.h) */
+  fw_simulator_warm_up ();
 
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_entries, G_N_ELEMENTS (app_entries),
                                    app);

@@ -30,8 +30,8 @@ cmp_str (gconstpointer a, gconstpointer b)
   return g_strcmp0 (*(char *const *) a, *(char *const *) b);
 }
 
-char **
-fw_simulator_font_families (void)
+static char **
+list_font_families_locked (void)
 {
   PangoFontMap *map = pango_cairo_font_map_get_default ();
   PangoFontFamily **families = NULL;
@@ -58,6 +58,27 @@ fw_simulator_font_families (void)
   g_ptr_array_add (use, NULL);
   g_ptr_array_set_free_func (use, NULL);
   return (char **) g_ptr_array_free (use, FALSE);
+}
+
+/* Text rendering is not safe to run on two threads at once with this stack (cairo 1.16 can
+ * crash in its scaled-font code when a worker draws glyphs while the GUI draws text): every
+ * Pango/cairo font call of the simulator happens under font_lock, the outlines are traced
+ * once per process into a cache that is never freed, and the GUI calls
+ * fw_simulator_warm_up() on its main thread before it starts any job, so that a simulator run
+ * on the worker finds every outline traced and draws plain paths only. */
+static GMutex font_lock;
+static char **default_families;   /* under font_lock, computed once */
+static GHashTable *glyph_cache;   /* "family\n<bold>\n<digit>" -> Glyph*, under font_lock */
+
+char **
+fw_simulator_font_families (void)
+{
+  g_mutex_lock (&font_lock);
+  if (default_families == NULL)
+    default_families = list_font_families_locked ();
+  char **copy = g_strdupv (default_families);
+  g_mutex_unlock (&font_lock);
+  return copy;
 }
 
 void
@@ -93,38 +114,27 @@ typedef struct {
 } Glyph;
 
 typedef struct {
-  PangoContext *ctx;
   char **families;
   int n_families;
-  Glyph *glyphs;  /* [n_families x 2 weights x 10 digits] */
-  cairo_surface_t *scratch;
-  cairo_t *scratch_cr;  /* identity transform: where outlines are traced */
+  const Glyph **glyphs;  /* [n_families x 2 weights x 10 digits], borrowed from glyph_cache */
 } Fonts;
 
 static void
 fonts_clear (Fonts *f)
 {
-  for (int i = 0; i < f->n_families * 20; i++)
-    if (f->glyphs[i].path != NULL)
-      cairo_path_destroy (f->glyphs[i].path);
-  if (f->scratch_cr != NULL)
-    cairo_destroy (f->scratch_cr);
-  if (f->scratch != NULL)
-    cairo_surface_destroy (f->scratch);
   g_free (f->glyphs);
   g_strfreev (f->families);
-  g_clear_object (&f->ctx);
 }
 
-static const Glyph *
-fonts_glyph (Fonts *f, int family, int bold, int digit)
+/* Traces one outline; font_lock held. */
+static Glyph *
+trace_glyph_locked (PangoContext *ctx, cairo_t *scratch_cr, const char *family, int bold,
+                    int digit)
 {
-  Glyph *g = &f->glyphs[(family * 2 + bold) * 10 + digit];
-  if (g->path != NULL)
-    return g;
-  g_autoptr (PangoLayout) layout = pango_layout_new (f->ctx);
+  Glyph *g = g_new0 (Glyph, 1);
+  g_autoptr (PangoLayout) layout = pango_layout_new (ctx);
   PangoFontDescription *desc = pango_font_description_new ();
-  pango_font_description_set_family (desc, f->families[family]);
+  pango_font_description_set_family (desc, family);
   pango_font_description_set_weight (desc, bold ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL);
   pango_font_description_set_absolute_size (desc, 64.0 * PANGO_SCALE);
   pango_layout_set_font_description (layout, desc);
@@ -137,11 +147,72 @@ fonts_glyph (Fonts *f, int family, int bold, int digit)
   g->iy = ink.y / (double) PANGO_SCALE;
   g->iw = ink.width / (double) PANGO_SCALE;
   g->ih = ink.height / (double) PANGO_SCALE;
-  cairo_new_path (f->scratch_cr);
-  pango_cairo_layout_path (f->scratch_cr, layout);
-  g->path = cairo_copy_path (f->scratch_cr);
-  cairo_new_path (f->scratch_cr);
+  cairo_new_path (scratch_cr);
+  pango_cairo_layout_path (scratch_cr, layout);
+  g->path = cairo_copy_path (scratch_cr);
+  cairo_new_path (scratch_cr);
   return g;
+}
+
+/* Resolves every glyph of families into out (may be NULL), tracing the missing ones. */
+static void
+resolve_glyphs (char **families, int n_families, const Glyph **out)
+{
+  g_mutex_lock (&font_lock);
+  if (glyph_cache == NULL)
+    glyph_cache = g_hash_table_new (g_str_hash, g_str_equal);
+  PangoContext *ctx = NULL;
+  cairo_surface_t *scratch = NULL;
+  cairo_t *scratch_cr = NULL;
+  for (int fam = 0; fam < n_families; fam++)
+    for (int bold = 0; bold < 2; bold++)
+      for (int digit = 0; digit < 10; digit++)
+        {
+          g_autofree char *key = g_strdup_printf ("%s\n%d\n%d", families[fam], bold, digit);
+          Glyph *g = g_hash_table_lookup (glyph_cache, key);
+          if (g == NULL)
+            {
+              if (ctx == NULL)
+                {
+                  ctx = pango_font_map_create_context (pango_cairo_font_map_get_default ());
+                  /* no hinting: glyph outlines and positions must not snap to the
+                   * (untransformed) pixel grid, since every sample is drawn under its own
+                   * rotation and scale */
+                  cairo_font_options_t *fo = cairo_font_options_create ();
+                  cairo_font_options_set_antialias (fo, CAIRO_ANTIALIAS_GRAY);
+                  cairo_font_options_set_hint_style (fo, CAIRO_HINT_STYLE_NONE);
+                  cairo_font_options_set_hint_metrics (fo, CAIRO_HINT_METRICS_OFF);
+                  pango_cairo_context_set_font_options (ctx, fo);
+                  cairo_font_options_destroy (fo);
+                  pango_context_set_round_glyph_positions (ctx, FALSE);
+                  scratch = cairo_image_surface_create (CAIRO_FORMAT_A8, 1, 1);
+                  scratch_cr = cairo_create (scratch);
+                }
+              g = trace_glyph_locked (ctx, scratch_cr, families[fam], bold, digit);
+              g_hash_table_insert (glyph_cache, g_steal_pointer (&key), g);
+            }
+          if (out != NULL)
+            out[(fam * 2 + bold) * 10 + digit] = g;
+        }
+  if (scratch_cr != NULL)
+    cairo_destroy (scratch_cr);
+  if (scratch != NULL)
+    cairo_surface_destroy (scratch);
+  g_clear_object (&ctx);
+  g_mutex_unlock (&font_lock);
+}
+
+void
+fw_simulator_warm_up (void)
+{
+  g_auto (GStrv) families = fw_simulator_font_families ();
+  resolve_glyphs (families, (int) g_strv_length (families), NULL);
+}
+
+static const Glyph *
+fonts_glyph (Fonts *f, int family, int bold, int digit)
+{
+  return f->glyphs[(family * 2 + bold) * 10 + digit];
 }
 
 static gboolean
@@ -158,19 +229,8 @@ fonts_init (Fonts *f, const char *const *families, GError **error)
                            "as fonts-dejavu-core (fc-list lists the installed fonts)");
       return FALSE;
     }
-  f->ctx = pango_font_map_create_context (pango_cairo_font_map_get_default ());
-  /* no hinting: glyph outlines and positions must not snap to the (untransformed) pixel
-   * grid, since every sample is drawn under its own rotation and scale */
-  cairo_font_options_t *fo = cairo_font_options_create ();
-  cairo_font_options_set_antialias (fo, CAIRO_ANTIALIAS_GRAY);
-  cairo_font_options_set_hint_style (fo, CAIRO_HINT_STYLE_NONE);
-  cairo_font_options_set_hint_metrics (fo, CAIRO_HINT_METRICS_OFF);
-  pango_cairo_context_set_font_options (f->ctx, fo);
-  cairo_font_options_destroy (fo);
-  pango_context_set_round_glyph_positions (f->ctx, FALSE);
-  f->glyphs = g_new0 (Glyph, f->n_families * 20);
-  f->scratch = cairo_image_surface_create (CAIRO_FORMAT_A8, 1, 1);
-  f->scratch_cr = cairo_create (f->scratch);
+  f->glyphs = g_new0 (const Glyph *, f->n_families * 20);
+  resolve_glyphs (f->families, f->n_families, f->glyphs);
   return TRUE;
 }
 

@@ -55,4 +55,9 @@ FwDataset  *fw_simulator_generate     (const FwSimParams *p, int n, guint64 seed
 /* The font families the simulator draws from on this machine (sorted; transfer full). */
 char      **fw_simulator_font_families (void);
 
+/* Traces the outlines of the default font families now, on the calling thread. A GUI calls it
+ * on its main thread before starting jobs: simulator runs on a worker then make no font calls
+ * (Pango/cairo font code is not safe to run on two threads at once here). Idempotent. */
+void        fw_simulator_warm_up      (void);
+
 G_END_DECLS
