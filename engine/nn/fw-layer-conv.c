@@ -308,6 +308,517 @@ col2im (const ConvDims *d, float *dcols, gsize ld, float *dx)
       }
 }
 
+/* ---- direct convolution, stride 1: for few channels, where im2col's copies cost more than
+ * the products (LeNet's 1->6 and 6->16 5x5, a first 3x3 layer over one channel) ----
+ *
+ * One sample at a time, on a zero-bordered copy xp of the input [C][H + 2p][PWB], where
+ * PWB = OW rounded up to 8, plus k - 1 (so that the last block of 8 outputs reads inside):
+ *   y[o][oh][ow] = b[o] + sum_{c,ki,kj} w[o][c][ki][kj] xp[c][oh + ki][ow + kj]
+ * in blocks of 4 output channels x 8 consecutive ow (32 sums kept in registers; each
+ * loaded xp value serves 4 multiply-adds). The weight gradient
+ *   G_W[o][c][ki][kj] += sum_{oh,ow} dy[o][oh][ow] xp[c][oh + ki][ow + kj]
+ * keeps k blocks of 8 partial sums per (o, c, ki), and the input gradient is the same forward
+ * sweep over dy with pad k - 1 - p and the kernel flipped and transposed:
+ *   dx[c][ih][iw] = sum_{o,ki,kj} w[o][c][k-1-ki][k-1-kj] dyp[o][ih + ki][iw + kj]. */
+
+#define DIRECT_MAX_K 7
+
+static inline int
+round8 (int n)
+{
+  return (n + 7) & ~7;
+}
+
+static inline gboolean
+conv_use_direct (const ConvDims *d)
+{
+  return d->s == 1 && d->k >= 2 && d->k <= DIRECT_MAX_K && d->p <= d->k - 1 && d->ow >= 8
+         && d->ckk <= 512 && !conv_use_winograd (d);
+}
+
+/* Copies planes x [C][H][W] into xp [C][H + 2p][pwb] at offset (p, p); the border must be
+ * zero already (it is never written). */
+static void
+direct_pad (const float *restrict x, int C, int H, int W, int p, int pwb, float *restrict xp)
+{
+  int ph = H + 2 * p;
+  for (int c = 0; c < C; c++)
+    for (int h = 0; h < H; h++)
+      memcpy (xp + ((gsize) c * ph + h + p) * pwb + p, x + ((gsize) c * H + h) * W,
+              sizeof (float) * W);
+}
+
+/* y [OUT][OH][OW] = b + w * xp for one sample (b may be NULL: no bias); K is the kernel side,
+ * a constant where the callers below inline it. */
+static inline __attribute__ ((always_inline)) void
+direct_fwd_body (int C, int ph, int pwb, int OUT, int OH, int OW, const int K,
+                 const float *restrict w, const float *restrict b, const float *restrict xp,
+                 float *restrict y)
+{
+  gsize kk = (gsize) K * K;
+  for (int o0 = 0; o0 < OUT; o0 += 4)
+    {
+      int ob = MIN (4, OUT - o0);
+      /* rows past OUT repeat the last one (computed, not stored) */
+      const float *w0 = w + (gsize) (o0 + 0) * C * kk;
+      const float *w1 = w + (gsize) (o0 + MIN (1, ob - 1)) * C * kk;
+      const float *w2 = w + (gsize) (o0 + MIN (2, ob - 1)) * C * kk;
+      const float *w3 = w + (gsize) (o0 + MIN (3, ob - 1)) * C * kk;
+      float b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      if (b != NULL)
+        {
+          b0 = b[o0];
+          b1 = b[o0 + MIN (1, ob - 1)];
+          b2 = b[o0 + MIN (2, ob - 1)];
+          b3 = b[o0 + MIN (3, ob - 1)];
+        }
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow0 = 0; ow0 < OW; ow0 += 8)
+          {
+            float a0[8], a1[8], a2[8], a3[8];
+            for (int q = 0; q < 8; q++)
+              {
+                a0[q] = b0;
+                a1[q] = b1;
+                a2[q] = b2;
+                a3[q] = b3;
+              }
+            for (int c = 0; c < C; c++)
+              for (int ki = 0; ki < K; ki++)
+                {
+                  const float *xr = xp + ((gsize) c * ph + oh + ki) * pwb + ow0;
+                  gsize wo = (gsize) c * kk + (gsize) ki * K;
+                  for (int kj = 0; kj < K; kj++)
+                    {
+                      float v0 = w0[wo + kj], v1 = w1[wo + kj], v2 = w2[wo + kj],
+                            v3 = w3[wo + kj];
+                      for (int q = 0; q < 8; q++)
+                        {
+                          float xv = xr[kj + q];
+                          a0[q] += v0 * xv;
+                          a1[q] += v1 * xv;
+                          a2[q] += v2 * xv;
+                          a3[q] += v3 * xv;
+                        }
+                    }
+                }
+            int nq = MIN (8, OW - ow0);
+            float *yr = y + ((gsize) o0 * OH + oh) * OW + ow0;
+            gsize po = (gsize) OH * OW;
+            for (int q = 0; q < nq; q++)
+              yr[q] = a0[q];
+            if (ob > 1)
+              for (int q = 0; q < nq; q++)
+                yr[po + q] = a1[q];
+            if (ob > 2)
+              for (int q = 0; q < nq; q++)
+                yr[2 * po + q] = a2[q];
+            if (ob > 3)
+              for (int q = 0; q < nq; q++)
+                yr[3 * po + q] = a3[q];
+          }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FW_CONV_AVX2 1
+
+/* The same sums with the 4 x 8 block in four AVX registers (GCC's vectoriser does not keep
+ * the C version's arrays in registers). */
+static inline __attribute__ ((always_inline, target ("avx2,fma"))) void
+direct_fwd_avx2_body (int C, int ph, int pwb, int OUT, int OH, int OW, const int K,
+                      const float *restrict w, const float *restrict b,
+                      const float *restrict xp, float *restrict y)
+{
+  gsize kk = (gsize) K * K, po = (gsize) OH * OW;
+  for (int o0 = 0; o0 < OUT; o0 += 4)
+    {
+      int ob = MIN (4, OUT - o0);
+      const float *w0 = w + (gsize) (o0 + 0) * C * kk;
+      const float *w1 = w + (gsize) (o0 + MIN (1, ob - 1)) * C * kk;
+      const float *w2 = w + (gsize) (o0 + MIN (2, ob - 1)) * C * kk;
+      const float *w3 = w + (gsize) (o0 + MIN (3, ob - 1)) * C * kk;
+      float b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      if (b != NULL)
+        {
+          b0 = b[o0];
+          b1 = b[o0 + MIN (1, ob - 1)];
+          b2 = b[o0 + MIN (2, ob - 1)];
+          b3 = b[o0 + MIN (3, ob - 1)];
+        }
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow0 = 0; ow0 < OW; ow0 += 8)
+          {
+            __m256 a0 = _mm256_set1_ps (b0), a1 = _mm256_set1_ps (b1);
+            __m256 a2 = _mm256_set1_ps (b2), a3 = _mm256_set1_ps (b3);
+            for (int c = 0; c < C; c++)
+              for (int ki = 0; ki < K; ki++)
+                {
+                  const float *xr = xp + ((gsize) c * ph + oh + ki) * pwb + ow0;
+                  gsize wo = (gsize) c * kk + (gsize) ki * K;
+                  for (int kj = 0; kj < K; kj++)
+                    {
+                      __m256 xv = _mm256_loadu_ps (xr + kj);
+                      a0 = _mm256_fmadd_ps (_mm256_broadcast_ss (w0 + wo + kj), xv, a0);
+                      a1 = _mm256_fmadd_ps (_mm256_broadcast_ss (w1 + wo + kj), xv, a1);
+                      a2 = _mm256_fmadd_ps (_mm256_broadcast_ss (w2 + wo + kj), xv, a2);
+                      a3 = _mm256_fmadd_ps (_mm256_broadcast_ss (w3 + wo + kj), xv, a3);
+                    }
+                }
+            int nq = MIN (8, OW - ow0);
+            float *yr = y + ((gsize) o0 * OH + oh) * OW + ow0;
+            float t[4][8];
+            _mm256_storeu_ps (t[0], a0);
+            _mm256_storeu_ps (t[1], a1);
+            _mm256_storeu_ps (t[2], a2);
+            _mm256_storeu_ps (t[3], a3);
+            for (int i = 0; i < ob; i++)
+              {
+                if (nq == 8)
+                  _mm256_storeu_ps (yr + i * po, _mm256_loadu_ps (t[i]));
+                else
+                  memcpy (yr + i * po, t[i], sizeof (float) * nq);
+              }
+          }
+    }
+}
+
+static __attribute__ ((target ("avx2,fma"))) void
+direct_fwd_avx2 (int C, int ph, int pwb, int OUT, int OH, int OW, int K, const float *w,
+                 const float *b, const float *xp, float *y)
+{
+  switch (K)
+    {
+    case 3:
+      direct_fwd_avx2_body (C, ph, pwb, OUT, OH, OW, 3, w, b, xp, y);
+      break;
+    case 5:
+      direct_fwd_avx2_body (C, ph, pwb, OUT, OH, OW, 5, w, b, xp, y);
+      break;
+    default:
+      direct_fwd_avx2_body (C, ph, pwb, OUT, OH, OW, K, w, b, xp, y);
+      break;
+    }
+}
+
+/* K blocks of 8 partial sums in registers (K a constant after inlining) */
+static inline __attribute__ ((always_inline, target ("avx2,fma"))) void
+direct_wgrad_avx2_body (int C, int ph, int pwb, int OUT, int OH, int owp, const int K,
+                        const float *restrict dyp, const float *restrict xp,
+                        float *restrict gwv)
+{
+  gsize kk = (gsize) K * K;
+  for (int o = 0; o < OUT; o++)
+    for (int c = 0; c < C; c++)
+      for (int ki = 0; ki < K; ki++)
+        {
+          /* the partial sums live in gwv across samples (reduced once per batch) */
+          float *gv = gwv + (((gsize) o * C + c) * kk + (gsize) ki * K) * 8;
+          __m256 acc[DIRECT_MAX_K];
+          for (int kj = 0; kj < K; kj++)
+            acc[kj] = _mm256_loadu_ps (gv + 8 * kj);
+          for (int oh = 0; oh < OH; oh++)
+            {
+              const float *dr = dyp + ((gsize) o * OH + oh) * owp;
+              const float *xr = xp + ((gsize) c * ph + oh + ki) * pwb;
+              for (int ow0 = 0; ow0 < owp; ow0 += 8)
+                {
+                  __m256 dv = _mm256_loadu_ps (dr + ow0);
+                  for (int kj = 0; kj < K; kj++)
+                    acc[kj] = _mm256_fmadd_ps (dv, _mm256_loadu_ps (xr + ow0 + kj), acc[kj]);
+                }
+            }
+          for (int kj = 0; kj < K; kj++)
+            _mm256_storeu_ps (gv + 8 * kj, acc[kj]);
+        }
+}
+
+static __attribute__ ((target ("avx2,fma"))) void
+direct_wgrad_avx2 (int C, int ph, int pwb, int OUT, int OH, int owp, int K, const float *dyp,
+                   const float *xp, float *gwv)
+{
+  switch (K)
+    {
+    case 3:
+      direct_wgrad_avx2_body (C, ph, pwb, OUT, OH, owp, 3, dyp, xp, gwv);
+      break;
+    case 5:
+      direct_wgrad_avx2_body (C, ph, pwb, OUT, OH, owp, 5, dyp, xp, gwv);
+      break;
+    default:
+      direct_wgrad_avx2_body (C, ph, pwb, OUT, OH, owp, K, dyp, xp, gwv);
+      break;
+    }
+}
+
+/* Input gradient when dy's rows fit one register (OW <= 8), for valid or padded 'same'-ish
+ * layers such as LeNet's 6->16 (8x8 outputs). Sweeping dy with a bordered copy would spend
+ * most multiply-adds on the border's zeros; instead, per input channel c, kernel column kj
+ * and 4 consecutive rows r of the bordered gradient (rows r = oh + ki, r in [0, OH + K - 1)):
+ *   T[r][0..7] = sum_{o, ki : 0 <= r - ki < OH} w[o][c][ki][kj] dyp[o][r - ki][0..7]
+ * then dxb[r][kj + q] += T[r][q], and dx is dxb without its p-wide border. Every
+ * multiply-add is a term of the sum (none on padding). dyp rows are 8 wide, zero past OW. */
+static inline __attribute__ ((always_inline, target ("avx2,fma"))) void
+direct_dx8_avx2_body (int C, int OUT, int OH, const int K, int p, int H, int W,
+                      const float *restrict w, const float *restrict dyp, float *restrict dx)
+{
+  int R = OH + K - 1;
+  gsize kk = (gsize) K * K;
+  for (int c = 0; c < C; c++)
+    for (int r0 = 0; r0 < R; r0 += 4)
+      {
+        float rb[4][16];
+        memset (rb, 0, sizeof rb);
+        for (int kj = 0; kj < K; kj++)
+          {
+            __m256 a0 = _mm256_setzero_ps (), a1 = _mm256_setzero_ps ();
+            __m256 a2 = _mm256_setzero_ps (), a3 = _mm256_setzero_ps ();
+            for (int o = 0; o < OUT; o++)
+              {
+                const float *dyo = dyp + (gsize) o * OH * 8;
+                const float *wo = w + ((gsize) o * C + c) * kk + kj;
+                for (int ki = 0; ki < K; ki++)
+                  {
+                    __m256 wv = _mm256_broadcast_ss (wo + (gsize) ki * K);
+                    int oh = r0 - ki;
+                    if (oh >= 0 && oh < OH)
+                      a0 = _mm256_fmadd_ps (wv, _mm256_loadu_ps (dyo + oh * 8), a0);
+                    if (oh + 1 >= 0 && oh + 1 < OH)
+                      a1 = _mm256_fmadd_ps (wv, _mm256_loadu_ps (dyo + (oh + 1) * 8), a1);
+                    if (oh + 2 >= 0 && oh + 2 < OH)
+                      a2 = _mm256_fmadd_ps (wv, _mm256_loadu_ps (dyo + (oh + 2) * 8), a2);
+                    if (oh + 3 >= 0 && oh + 3 < OH)
+                      a3 = _mm256_fmadd_ps (wv, _mm256_loadu_ps (dyo + (oh + 3) * 8), a3);
+                  }
+              }
+            _mm256_storeu_ps (rb[0] + kj, _mm256_add_ps (_mm256_loadu_ps (rb[0] + kj), a0));
+            _mm256_storeu_ps (rb[1] + kj, _mm256_add_ps (_mm256_loadu_ps (rb[1] + kj), a1));
+            _mm256_storeu_ps (rb[2] + kj, _mm256_add_ps (_mm256_loadu_ps (rb[2] + kj), a2));
+            _mm256_storeu_ps (rb[3] + kj, _mm256_add_ps (_mm256_loadu_ps (rb[3] + kj), a3));
+          }
+        for (int i = 0; i < 4; i++)
+          {
+            int h = r0 + i - p;
+            if (h >= 0 && h < H)
+              memcpy (dx + ((gsize) c * H + h) * W, rb[i] + p, sizeof (float) * W);
+          }
+      }
+}
+
+static __attribute__ ((target ("avx2,fma"))) void
+direct_dx8_avx2 (int C, int OUT, int OH, int K, int p, int H, int W, const float *w,
+                 const float *dyp, float *dx)
+{
+  switch (K)
+    {
+    case 3:
+      direct_dx8_avx2_body (C, OUT, OH, 3, p, H, W, w, dyp, dx);
+      break;
+    case 5:
+      direct_dx8_avx2_body (C, OUT, OH, 5, p, H, W, w, dyp, dx);
+      break;
+    default:
+      direct_dx8_avx2_body (C, OUT, OH, K, p, H, W, w, dyp, dx);
+      break;
+    }
+}
+#endif
+
+static inline gboolean
+have_avx2 (void)
+{
+#ifdef FW_CONV_AVX2
+  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+#else
+  return FALSE;
+#endif
+}
+
+static void
+direct_fwd (int C, int ph, int pwb, int OUT, int OH, int OW, int K, const float *w,
+            const float *b, const float *xp, float *y)
+{
+#ifdef FW_CONV_AVX2
+  if (have_avx2 ())
+    {
+      direct_fwd_avx2 (C, ph, pwb, OUT, OH, OW, K, w, b, xp, y);
+      return;
+    }
+#endif
+  switch (K)
+    {
+    case 3:
+      direct_fwd_body (C, ph, pwb, OUT, OH, OW, 3, w, b, xp, y);
+      break;
+    case 5:
+      direct_fwd_body (C, ph, pwb, OUT, OH, OW, 5, w, b, xp, y);
+      break;
+    default:
+      direct_fwd_body (C, ph, pwb, OUT, OH, OW, K, w, b, xp, y);
+      break;
+    }
+}
+
+/* G_W[o][c] += correlation of dyp[o] (OH x OWP, zero past OW) with xp[c], one sample */
+static inline __attribute__ ((always_inline)) void
+direct_wgrad_body (int C, int ph, int pwb, int OUT, int OH, int owp, const int K,
+                   const float *restrict dyp, const float *restrict xp, float *restrict gwv)
+{
+  gsize kk = (gsize) K * K;
+  for (int o = 0; o < OUT; o++)
+    for (int c = 0; c < C; c++)
+      for (int ki = 0; ki < K; ki++)
+        {
+          float *gv = gwv + (((gsize) o * C + c) * kk + (gsize) ki * K) * 8;
+          float acc[DIRECT_MAX_K][8];
+          for (int kj = 0; kj < K; kj++)
+            for (int q = 0; q < 8; q++)
+              acc[kj][q] = gv[8 * kj + q];
+          for (int oh = 0; oh < OH; oh++)
+            {
+              const float *dr = dyp + ((gsize) o * OH + oh) * owp;
+              const float *xr = xp + ((gsize) c * ph + oh + ki) * pwb;
+              for (int ow0 = 0; ow0 < owp; ow0 += 8)
+                for (int kj = 0; kj < K; kj++)
+                  for (int q = 0; q < 8; q++)
+                    acc[kj][q] += dr[ow0 + q] * xr[ow0 + kj + q];
+            }
+          for (int kj = 0; kj < K; kj++)
+            for (int q = 0; q < 8; q++)
+              gv[8 * kj + q] = acc[kj][q];
+        }
+}
+
+static void
+direct_wgrad (int C, int ph, int pwb, int OUT, int OH, int owp, int K, const float *dyp,
+              const float *xp, float *gwv)
+{
+#ifdef FW_CONV_AVX2
+  if (have_avx2 ())
+    {
+      direct_wgrad_avx2 (C, ph, pwb, OUT, OH, owp, K, dyp, xp, gwv);
+      return;
+    }
+#endif
+  switch (K)
+    {
+    case 3:
+      direct_wgrad_body (C, ph, pwb, OUT, OH, owp, 3, dyp, xp, gwv);
+      break;
+    case 5:
+      direct_wgrad_body (C, ph, pwb, OUT, OH, owp, 5, dyp, xp, gwv);
+      break;
+    default:
+      direct_wgrad_body (C, ph, pwb, OUT, OH, owp, K, dyp, xp, gwv);
+      break;
+    }
+}
+
+/* Scratch of the direct path (floats, each part rounded to 16):
+ *   xp  [C][H + 2p][PWB]              bordered input
+ *   dyb [OUT][OH + 2q][PWB']          bordered dy for the input gradient, q = k - 1 - p,
+ *                                     PWB' = round8(W) + k - 1
+ *   dyp [OUT][OH][round8(OW)]         dy rows padded with zeros for the weight gradient
+ *   wt  [C][OUT][k][k]                flipped, transposed kernel
+ *   gwv [OUT][C][k][k][8]             the weight gradient's 8 partial sums per entry, added
+ *                                     up once per batch */
+typedef struct {
+  int pwb, ph, pwb2, ph2, owp, q;
+  gsize xp, dyb, dyp, wt, gwv;
+} DirectLayout;
+
+static inline gsize
+r16 (gsize n)
+{
+  return (n + 15) & ~(gsize) 15;
+}
+
+static DirectLayout
+direct_layout (const ConvDims *d)
+{
+  DirectLayout L;
+  L.pwb = round8 (d->ow) + d->k - 1;
+  L.ph = d->h + 2 * d->p;
+  L.q = d->k - 1 - d->p;
+  L.pwb2 = round8 (d->w) + d->k - 1;
+  L.ph2 = d->oh + 2 * L.q;
+  L.owp = round8 (d->ow);
+  L.xp = r16 ((gsize) d->c * L.ph * L.pwb);
+  L.dyb = r16 ((gsize) d->out * L.ph2 * L.pwb2);
+  L.dyp = r16 ((gsize) d->out * d->oh * L.owp);
+  L.wt = r16 ((gsize) d->c * d->out * d->k * d->k);
+  L.gwv = 8 * L.wt;
+  return L;
+}
+
+static void
+direct_forward (const ConvDims *d, const float *W, const float *b, const float *x, float *y,
+                int n, float *scratch)
+{
+  DirectLayout L = direct_layout (d);
+  float *xp = scratch;
+  gsize in_size = (gsize) d->c * d->h * d->w, out_size = (gsize) d->out * d->np;
+  memset (xp, 0, sizeof (float) * L.xp);
+  for (int j = 0; j < n; j++)
+    {
+      direct_pad (x + (gsize) j * in_size, d->c, d->h, d->w, d->p, L.pwb, xp);
+      direct_fwd (d->c, L.ph, L.pwb, d->out, d->oh, d->ow, d->k, W, b, xp,
+                  y + (gsize) j * out_size);
+    }
+}
+
+static void
+direct_backward (const ConvDims *d, const float *W, const float *x, const float *dy,
+                 float *gW, float *dx, int n, float *scratch)
+{
+  DirectLayout L = direct_layout (d);
+  float *xp = scratch, *dyb = xp + L.xp, *dyp = dyb + L.dyb, *wt = dyp + L.dyp;
+  float *gwv = wt + L.wt;
+  gsize in_size = (gsize) d->c * d->h * d->w, out_size = (gsize) d->out * d->np;
+  int k = d->k;
+  gsize kk = (gsize) k * k;
+  memset (xp, 0, sizeof (float) * L.xp);
+  memset (dyp, 0, sizeof (float) * L.dyp);
+  memset (gwv, 0, sizeof (float) * 8 * d->out * d->ckk);
+  if (dx != NULL)
+    {
+      memset (dyb, 0, sizeof (float) * L.dyb);
+      /* wt[c][o][ki][kj] = W[o][c][k-1-ki][k-1-kj] */
+      for (int o = 0; o < d->out; o++)
+        for (int c = 0; c < d->c; c++)
+          for (gsize t = 0; t < kk; t++)
+            wt[((gsize) c * d->out + o) * kk + t] = W[((gsize) o * d->c + c) * kk + kk - 1 - t];
+    }
+  for (int j = 0; j < n; j++)
+    {
+      const float *dyj = dy + (gsize) j * out_size;
+      direct_pad (x + (gsize) j * in_size, d->c, d->h, d->w, d->p, L.pwb, xp);
+      direct_pad (dyj, d->out, d->oh, d->ow, 0, L.owp, dyp);
+      direct_wgrad (d->c, L.ph, L.pwb, d->out, d->oh, L.owp, k, dyp, xp, gwv);
+      if (dx == NULL)
+        continue;
+#ifdef FW_CONV_AVX2
+      if (L.owp == 8 && have_avx2 ())
+        {
+          /* rows of the bordered dx: W + 2p = OW + k - 1 <= 8 + 6 fits rb[][16] */
+          direct_dx8_avx2 (d->c, d->out, d->oh, k, d->p, d->h, d->w, W, dyp,
+                           dx + (gsize) j * in_size);
+          continue;
+        }
+#endif
+      direct_pad (dyj, d->out, d->oh, d->ow, L.q, L.pwb2, dyb);
+      direct_fwd (d->out, L.ph2, L.pwb2, d->c, d->h, d->w, k, wt, NULL, dyb,
+                  dx + (gsize) j * in_size);
+    }
+  /* G_W = the sum of each entry's 8 partial sums (pairwise) */
+  for (gsize e = 0; e < (gsize) d->out * d->ckk; e++)
+    {
+      const float *t = gwv + 8 * e;
+      gW[e] = ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+    }
+}
+
 /* More arguments than the kind takes is a mistake in the spec, not something to ignore. */
 static gboolean
 check_n_args (const FwLayer *l, int n_args, int max, GError **error)
@@ -346,6 +857,11 @@ conv_setup (FwLayer *l, char **args, int n_args, GError **error)
       FwWinoDims wd = conv_wino_dims (&d);
       l->scratch_fixed = fw_wino_scratch_floats (&wd);
     }
+  else if (conv_use_direct (&d))
+    {
+      DirectLayout L = direct_layout (&d);
+      l->scratch_fixed = L.xp + L.dyb + L.dyp + L.wt + L.gwv;
+    }
   return TRUE;
 }
 
@@ -369,6 +885,11 @@ conv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
     {
       FwWinoDims wd = conv_wino_dims (&d);
       fw_wino_forward (&wd, W, b, x, y, n, l->scratch);
+      return;
+    }
+  if (conv_use_direct (&d))
+    {
+      direct_forward (&d, W, b, x, y, n, l->scratch);
       return;
     }
   if (group == 0)
@@ -431,6 +952,11 @@ conv_backward (FwLayer *l, const float *x, const float *y, const float *dy, floa
     {
       FwWinoDims wd = conv_wino_dims (&d);
       fw_wino_backward (&wd, W, x, dy, gW, dx, n, l->scratch);
+      return;
+    }
+  if (conv_use_direct (&d))
+    {
+      direct_backward (&d, W, x, dy, gW, dx, n, l->scratch);
       return;
     }
   if (group == 0)

@@ -48,6 +48,13 @@
 #pragma GCC optimize ("O3")
 #endif
 
+/* The transforms are short vector loops; on x86-64 an AVX2 copy runs where the CPU has it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define FW_WINO_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
+#else
+#define FW_WINO_CLONES
+#endif
+
 /* Floats of transformed tiles (V and Z) per group of samples: in L2 between the transform
  * and the products, and enough tiles for the 16-column blocks to be mostly full. */
 #ifndef WINO_GROUP_FLOATS
@@ -230,38 +237,63 @@ clear_tail (float *restrict a, int rows, gsize nt, gsize ntp)
               sizeof (float) * (ntp - nt));
 }
 
-/* V[xi][c][t] = (B^T d B)[xi] for the input tiles of samples x_0 .. x_(g-1); row stride ntp */
-static void
+/* V[xi][c][t] = (B^T d B)[xi] for the input tiles of samples x_0 .. x_(g-1); row stride ntp.
+ * The bordered plane is kept as its even and odd columns, E[R][k] = P[R][2k] and
+ * O[R][k] = P[R][2k + 1] (P = the plane with its zero border, R = row, k in 0..tw): tile tj
+ * reads P columns 2tj .. 2tj + 3 = E[tj], O[tj], E[tj + 1], O[tj + 1], so every step runs
+ * over consecutive tj (vectorised) instead of stride-2 gathers. */
+FW_WINO_CLONES static void
 input_transform (const FwWinoDims *d, const Tiles *tl, const float *restrict x, int g,
                  gsize ntp, float *restrict V, float *restrict pad)
 {
-  int H = d->h, W = d->w, pw = tl->pw, tw = tl->tw;
+  int H = d->h, W = d->w, tw = tl->tw, le = tw + 1;
   gsize ldv = xi_stride (d->c, ntp), plane = (gsize) H * W;
-  memset (pad, 0, sizeof (float) * tl->ph * pw);
+  float *E = pad, *O = pad + (gsize) tl->ph * le;
+  /* border rows (0, and H + 1 .. ph - 1) and columns stay zero */
+  memset (pad, 0, sizeof (float) * 2 * tl->ph * le);
   for (int j = 0; j < g; j++)
     for (int c = 0; c < d->c; c++)
       {
         const float *xc = x + ((gsize) j * d->c + c) * plane;
         for (int h = 0; h < H; h++)
-          memcpy (pad + (gsize) (h + 1) * pw + 1, xc + (gsize) h * W, sizeof (float) * W);
+          {
+            const float *xr = xc + (gsize) h * W;
+            float *er = E + (gsize) (h + 1) * le, *orow = O + (gsize) (h + 1) * le;
+            /* P[h + 1][col] = x[h][col - 1]: E[k] = x[2k - 1], O[k] = x[2k] */
+            for (int k = 1; 2 * k - 1 < W; k++)
+              er[k] = xr[2 * k - 1];
+            for (int k = 0; 2 * k < W; k++)
+              orow[k] = xr[2 * k];
+          }
         float *v = V + (gsize) c * ntp + (gsize) j * tl->T;
         for (int ti = 0; ti < tl->th; ti++)
           {
-            const float *r0 = pad + (gsize) (2 * ti) * pw, *r1 = r0 + pw, *r2 = r1 + pw,
-                        *r3 = r2 + pw;
-            float *vt = v + (gsize) ti * tw;
+            const float *e0 = E + (gsize) (2 * ti) * le, *e1 = e0 + le, *e2 = e1 + le,
+                        *e3 = e2 + le;
+            const float *o0 = O + (gsize) (2 * ti) * le, *o1 = o0 + le, *o2 = o1 + le,
+                        *o3 = o2 + le;
+            float *restrict vt = v + (gsize) ti * tw;
             for (int tj = 0; tj < tw; tj++)
               {
-                int s = 2 * tj;
+                /* B^T d down the columns (d0 - d2, d1 + d2, d2 - d1, d1 - d3), for the four
+                 * columns E[tj], O[tj], E[tj + 1], O[tj + 1] of the tile */
                 float a[4][4];
-                /* B^T d: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) down each column */
-                for (int q = 0; q < 4; q++)
-                  {
-                    a[0][q] = r0[s + q] - r2[s + q];
-                    a[1][q] = r1[s + q] + r2[s + q];
-                    a[2][q] = r2[s + q] - r1[s + q];
-                    a[3][q] = r1[s + q] - r3[s + q];
-                  }
+                a[0][0] = e0[tj] - e2[tj];
+                a[0][1] = o0[tj] - o2[tj];
+                a[0][2] = e0[tj + 1] - e2[tj + 1];
+                a[0][3] = o0[tj + 1] - o2[tj + 1];
+                a[1][0] = e1[tj] + e2[tj];
+                a[1][1] = o1[tj] + o2[tj];
+                a[1][2] = e1[tj + 1] + e2[tj + 1];
+                a[1][3] = o1[tj + 1] + o2[tj + 1];
+                a[2][0] = e2[tj] - e1[tj];
+                a[2][1] = o2[tj] - o1[tj];
+                a[2][2] = e2[tj + 1] - e1[tj + 1];
+                a[2][3] = o2[tj + 1] - o1[tj + 1];
+                a[3][0] = e1[tj] - e3[tj];
+                a[3][1] = o1[tj] - o3[tj];
+                a[3][2] = e1[tj + 1] - e3[tj + 1];
+                a[3][3] = o1[tj + 1] - o3[tj + 1];
                 /* (B^T d) B: the same along each row */
                 for (int r = 0; r < 4; r++)
                   {
@@ -276,52 +308,56 @@ input_transform (const FwWinoDims *d, const Tiles *tl, const float *restrict x, 
   clear_tail (V, d->c, (gsize) g * tl->T, ntp);
 }
 
-/* Z[xi][o][t] = (A dY A^T)[xi] for the 2x2 output-gradient tiles (zero beyond the plane) */
-static void
+/* Z[xi][o][t] = (A dY A^T)[xi] for the 2x2 output-gradient tiles (zero beyond the plane).
+ * As above, the plane as even and odd columns: E[h][k] = dy[h][2k], O[h][k] = dy[h][2k + 1],
+ * k in 0..tw - 1, rows 0..2 th - 1 (zero beyond the plane). */
+FW_WINO_CLONES static void
 grad_transform (const FwWinoDims *d, const Tiles *tl, const float *restrict dy, int g,
                 gsize ntp, float *restrict Z, float *restrict pad)
 {
-  int H = d->h, W = d->w, tw = tl->tw, pw = 2 * tl->tw;
+  int H = d->h, W = d->w, tw = tl->tw;
   gsize ldz = xi_stride (d->out, ntp), plane = (gsize) H * W;
-  /* the plane rounded up to even sides: the extra row / column stays zero */
-  memset (pad, 0, sizeof (float) * (gsize) (2 * tl->th) * pw);
+  float *E = pad, *O = pad + (gsize) (2 * tl->th) * tw;
+  memset (pad, 0, sizeof (float) * 2 * (gsize) (2 * tl->th) * tw);
   for (int j = 0; j < g; j++)
     for (int o = 0; o < d->out; o++)
       {
         const float *dyo = dy + ((gsize) j * d->out + o) * plane;
-        const float *src = dyo;
-        if (pw != W || 2 * tl->th != H)
+        for (int h = 0; h < H; h++)
           {
-            for (int h = 0; h < H; h++)
-              memcpy (pad + (gsize) h * pw, dyo + (gsize) h * W, sizeof (float) * W);
-            src = pad;
+            const float *r = dyo + (gsize) h * W;
+            float *er = E + (gsize) h * tw, *orow = O + (gsize) h * tw;
+            for (int k = 0; 2 * k < W; k++)
+              er[k] = r[2 * k];
+            for (int k = 0; 2 * k + 1 < W; k++)
+              orow[k] = r[2 * k + 1];
           }
         float *z = Z + (gsize) o * ntp + (gsize) j * tl->T;
         for (int ti = 0; ti < tl->th; ti++)
           {
-            const float *r0 = src + (gsize) (2 * ti) * pw, *r1 = r0 + pw;
-            float *zt = z + (gsize) ti * tw;
+            const float *e0 = E + (gsize) (2 * ti) * tw, *e1 = e0 + tw;
+            const float *o0 = O + (gsize) (2 * ti) * tw, *o1 = o0 + tw;
+            float *restrict zt = z + (gsize) ti * tw;
             for (int tj = 0; tj < tw; tj++)
               {
-                int s = 2 * tj;
                 /* A dY: (z0, z0 + z1, z0 - z1, -z1) down each of the 2 columns */
                 float a[4][2];
-                for (int q = 0; q < 2; q++)
-                  {
-                    float z0 = r0[s + q], z1 = r1[s + q];
-                    a[0][q] = z0;
-                    a[1][q] = z0 + z1;
-                    a[2][q] = z0 - z1;
-                    a[3][q] = -z1;
-                  }
+                a[0][0] = e0[tj];
+                a[0][1] = o0[tj];
+                a[1][0] = e0[tj] + e1[tj];
+                a[1][1] = o0[tj] + o1[tj];
+                a[2][0] = e0[tj] - e1[tj];
+                a[2][1] = o0[tj] - o1[tj];
+                a[3][0] = -e1[tj];
+                a[3][1] = -o1[tj];
                 /* (A dY) A^T: the same along each row */
                 for (int r = 0; r < 4; r++)
                   {
-                    float e0 = a[r][0], e1 = a[r][1];
-                    zt[(gsize) (4 * r + 0) * ldz + tj] = e0;
-                    zt[(gsize) (4 * r + 1) * ldz + tj] = e0 + e1;
-                    zt[(gsize) (4 * r + 2) * ldz + tj] = e0 - e1;
-                    zt[(gsize) (4 * r + 3) * ldz + tj] = -e1;
+                    float u0 = a[r][0], u1 = a[r][1];
+                    zt[(gsize) (4 * r + 0) * ldz + tj] = u0;
+                    zt[(gsize) (4 * r + 1) * ldz + tj] = u0 + u1;
+                    zt[(gsize) (4 * r + 2) * ldz + tj] = u0 - u1;
+                    zt[(gsize) (4 * r + 3) * ldz + tj] = -u1;
                   }
               }
           }
@@ -329,27 +365,48 @@ grad_transform (const FwWinoDims *d, const Tiles *tl, const float *restrict dy, 
   clear_tail (Z, d->out, (gsize) g * tl->T, ntp);
 }
 
-/* Where tile t of a group starts: sample, first row and first column of its 2x2 outputs. */
+/* Where the tiles t0 .. t0 + 15 of a group sit (computed once per block, not per channel):
+ * offsets of their first output in the group's y (channel 0) and of their first input in the
+ * bordered planes (channel 0), and whether their right column / lower row are in the plane. */
 typedef struct {
-  int j, h, w;
-} TilePos;
+  int n;                          /* tiles in the block (the last one may be short) */
+  gsize yoff[WINO_NR], poff[WINO_NR];
+  gboolean right[WINO_NR], down[WINO_NR];
+} BlockPos;
 
-static inline TilePos
-tile_pos (const Tiles *tl, int t)
+static void
+block_pos (const FwWinoDims *d, const Tiles *tl, int t0, int nt, BlockPos *bp)
 {
-  int r = t % tl->T;
-  return (TilePos) { t / tl->T, 2 * (r / tl->tw), 2 * (r % tl->tw) };
+  gsize plane = (gsize) d->h * d->w, pplane = (gsize) tl->ph * tl->pw;
+  int j = t0 / tl->T, r = t0 % tl->T, ti = r / tl->tw, tj = r % tl->tw;
+  bp->n = MIN (WINO_NR, nt - t0);
+  for (int i = 0; i < bp->n; i++)
+    {
+      int h = 2 * ti, w = 2 * tj;
+      bp->yoff[i] = (gsize) j * d->out * plane + (gsize) h * d->w + w;
+      bp->poff[i] = (gsize) j * d->c * pplane + (gsize) h * tl->pw + w;
+      bp->right[i] = w + 1 < d->w;
+      bp->down[i] = h + 1 < d->h;
+      if (++tj == tl->tw)
+        {
+          tj = 0;
+          if (++ti == tl->th)
+            {
+              ti = 0;
+              j++;
+            }
+        }
+    }
 }
 
 /* One kernel block of M = U V (rows = output channels o0 .. o0 + 3, columns = tiles
  * t0 .. t0 + 15) to y: Y = A^T M A + b, cropped to the plane. buf[xi][i][jt]. */
-static void
-output_block (const FwWinoDims *d, const Tiles *tl, const float *restrict buf,
-              const float *restrict bias, int o0, int t0, int nt, float *restrict y)
+FW_WINO_CLONES static void
+output_block (const FwWinoDims *d, const BlockPos *bp, const float *restrict buf,
+              const float *restrict bias, int o0, float *restrict y)
 {
-  int H = d->h, W = d->w;
-  gsize plane = (gsize) H * W;
-  int nb = MIN (WINO_NR, nt - t0);
+  int W = d->w;
+  gsize plane = (gsize) d->h * W;
   for (int i = 0; i < WINO_MR && o0 + i < d->out; i++)
     {
       const float *m = buf + i * WINO_NR;
@@ -371,18 +428,25 @@ output_block (const FwWinoDims *d, const Tiles *tl, const float *restrict buf,
           y4[3][jt] = q1[1] - q1[2] - q1[3];
         }
       float b = bias[o0 + i];
-      for (int jt = 0; jt < nb; jt++)
+      float *yo = y + (gsize) (o0 + i) * plane;
+      for (int jt = 0; jt < bp->n; jt++)
         {
-          TilePos p = tile_pos (tl, t0 + jt);
-          float *y0 = y + ((gsize) p.j * d->out + o0 + i) * plane + (gsize) p.h * W + p.w;
-          gboolean right = p.w + 1 < W;
+          float *y0 = yo + bp->yoff[jt];
+          if (bp->right[jt] && bp->down[jt])
+            {
+              y0[0] = b + y4[0][jt];
+              y0[1] = b + y4[1][jt];
+              y0[W] = b + y4[2][jt];
+              y0[W + 1] = b + y4[3][jt];
+              continue;
+            }
           y0[0] = b + y4[0][jt];
-          if (right)
+          if (bp->right[jt])
             y0[1] = b + y4[1][jt];
-          if (p.h + 1 < H)
+          if (bp->down[jt])
             {
               y0[W] = b + y4[2][jt];
-              if (right)
+              if (bp->right[jt])
                 y0[W + 1] = b + y4[3][jt];
             }
         }
@@ -391,13 +455,12 @@ output_block (const FwWinoDims *d, const Tiles *tl, const float *restrict buf,
 
 /* One kernel block of dV = U^T Z (rows = input channels c0 .. c0 + 3, columns = tiles) to
  * the bordered input-gradient planes: dd = B dV B^T added at the tile's input position. */
-static void
-input_grad_block (const FwWinoDims *d, const Tiles *tl, const float *restrict buf, int c0,
-                  int t0, int nt, float *restrict dpad)
+FW_WINO_CLONES static void
+input_grad_block (const FwWinoDims *d, const Tiles *tl, const BlockPos *bp,
+                  const float *restrict buf, int c0, float *restrict dpad)
 {
   int pw = tl->pw;
   gsize pplane = (gsize) tl->ph * pw;
-  int nb = MIN (WINO_NR, nt - t0);
   for (int i = 0; i < WINO_MR && c0 + i < d->c; i++)
     {
       const float *v = buf + i * WINO_NR;
@@ -425,11 +488,11 @@ input_grad_block (const FwWinoDims *d, const Tiles *tl, const float *restrict bu
               dd[12 + q][jt] = -a[3][q];
             }
         }
-      for (int jt = 0; jt < nb; jt++)
+      /* the tile's input rows h - 1 .. h + 2 are the bordered plane's rows h .. h + 3 */
+      float *pc = dpad + (gsize) (c0 + i) * pplane;
+      for (int jt = 0; jt < bp->n; jt++)
         {
-          TilePos p = tile_pos (tl, t0 + jt);
-          /* the tile's input rows p.h - 1 .. p.h + 2 are bordered rows p.h .. p.h + 3 */
-          float *r0 = dpad + ((gsize) p.j * d->c + c0 + i) * pplane + (gsize) p.h * pw + p.w;
+          float *r0 = pc + bp->poff[jt];
           for (int r = 0; r < 4; r++)
             for (int q = 0; q < 4; q++)
               r0[(gsize) r * pw + q] += dd[4 * r + q][jt];
@@ -456,12 +519,16 @@ fw_wino_forward (const FwWinoDims *d, const float *weight, const float *bias, co
       /* per block of 16 tiles and 4 output channels, for each xi:
        *   M[xi] [4 x 16] <- U[xi] [4 x C] V[xi] [C x 16], then straight to y */
       for (int t0 = 0; t0 < nt; t0 += WINO_NR)
-        for (int o0 = 0; o0 < d->out; o0 += WINO_MR)
-          {
-            fw_kernel_gemm4x16_batch (16, d->c, s.U + (gsize) o0 * tl.cp, ldu, tl.cp, 1,
-                                      s.V + t0, xi_stride (d->c, ntp), (int) ntp, s.buf);
-            output_block (d, &tl, s.buf, bias, o0, t0, nt, yg);
-          }
+        {
+          BlockPos bp;
+          block_pos (d, &tl, t0, nt, &bp);
+          for (int o0 = 0; o0 < d->out; o0 += WINO_MR)
+            {
+              fw_kernel_gemm4x16_batch (16, d->c, s.U + (gsize) o0 * tl.cp, ldu, tl.cp, 1,
+                                        s.V + t0, xi_stride (d->c, ntp), (int) ntp, s.buf);
+              output_block (d, &bp, s.buf, bias, o0, yg);
+            }
+        }
     }
 }
 
@@ -493,12 +560,16 @@ fw_wino_backward (const FwWinoDims *d, const float *weight, const float *x, cons
        *   dV[xi] [4 x 16] <- U[xi]^T [4 x OUT] Z[xi] [OUT x 16], then into dx's tiles */
       memset (s.dpad, 0, sizeof (float) * g * d->c * pplane);
       for (int t0 = 0; t0 < nt; t0 += WINO_NR)
-        for (int c0 = 0; c0 < d->c; c0 += WINO_MR)
-          {
-            fw_kernel_gemm4x16_batch (16, d->out, s.U + c0, ldu, 1, tl.cp, s.Z + t0,
-                                      xi_stride (d->out, ntp), (int) ntp, s.buf);
-            input_grad_block (d, &tl, s.buf, c0, t0, nt, s.dpad);
-          }
+        {
+          BlockPos bp;
+          block_pos (d, &tl, t0, nt, &bp);
+          for (int c0 = 0; c0 < d->c; c0 += WINO_MR)
+            {
+              fw_kernel_gemm4x16_batch (16, d->out, s.U + c0, ldu, 1, tl.cp, s.Z + t0,
+                                        xi_stride (d->out, ntp), (int) ntp, s.buf);
+              input_grad_block (d, &tl, &bp, s.buf, c0, s.dpad);
+            }
+        }
       for (int j = 0; j < g; j++)
         for (int c = 0; c < d->c; c++)
           {
