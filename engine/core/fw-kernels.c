@@ -84,8 +84,15 @@ gboolean
 fw_kernels_have_avx2 (void)
 {
 #ifdef FW_KERNELS_X86
-  /* libgcc fills the CPU model in a constructor; reading it is a load and a test */
-  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+  static gsize have = 0; /* 0: not yet known, 1: no, 2: yes */
+  if (g_once_init_enter (&have))
+    {
+      /* libgcc fills the CPU model in a constructor */
+      gboolean yes = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
+                     && g_getenv ("FW_NO_AVX2") == NULL;
+      g_once_init_leave (&have, yes ? 2 : 1);
+    }
+  return have == 2;
 #else
   return FALSE;
 #endif

@@ -20,7 +20,8 @@ G_BEGIN_DECLS
 void fw_kernel_gemm4x16_batch (int batch, int k, const float *a, gsize a_bs, int ars, int acs,
                                const float *b, gsize b_bs, int ldb, float *c);
 
-/* TRUE when the AVX2/FMA versions run (for reports). */
+/* TRUE when the AVX2/FMA versions run: the CPU has AVX2 and FMA and the environment variable
+ * FW_NO_AVX2 was not set when first asked (tests use it to run the plain C versions). */
 gboolean fw_kernels_have_avx2 (void);
 
 G_END_DECLS

@@ -31,6 +31,7 @@
 
 #include "fw-error.h"
 #include "fw-gemm.h"
+#include "fw-kernels.h"
 #include "fw-winograd.h"
 
 /* The hot loops here (im2col, col2im, bias, window maxima) are written plainly; GCC's -O2 cost
@@ -628,11 +629,7 @@ direct_dx8_avx2 (int C, int OUT, int OH, int K, int p, int H, int W, const float
 static inline gboolean
 have_avx2 (void)
 {
-#ifdef FW_CONV_AVX2
-  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-#else
-  return FALSE;
-#endif
+  return fw_kernels_have_avx2 ();
 }
 
 static void

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fw-error.h"
+#include "fw-kernels.h"
 #include "fw-model.h"
 #include "fw-test-util.h"
 
@@ -701,7 +702,7 @@ scaled_err (const float *a, const double *b, gsize m)
 }
 
 static void
-test_conv_backward_matches_naive (void)
+conv_backward_matches_naive (void)
 {
   /* C, H, W, OUT, k, s, p, n */
   const int cfg[][8] = {
@@ -763,6 +764,28 @@ test_conv_backward_matches_naive (void)
     }
 }
 
+static void
+test_conv_backward_matches_naive (void)
+{
+  conv_backward_matches_naive ();
+}
+
+/* The same with the plain C kernels (what runs on a CPU without AVX2 / FMA): in a child
+ * process, where FW_NO_AVX2 is set before the kernels first look at the CPU. */
+static void
+test_conv_generic_kernels_match_naive (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_setenv ("FW_NO_AVX2", "1", TRUE);
+      g_assert_false (fw_kernels_have_avx2 ());
+      conv_backward_matches_naive ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -790,5 +813,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Layer/spec/bad_specs_are_errors", test_bad_specs_are_errors);
   g_test_add_func ("/Layer/conv/backward_matches_naive_loops",
                    test_conv_backward_matches_naive);
+  g_test_add_func ("/Layer/conv/generic_kernels_match_naive_loops",
+                   test_conv_generic_kernels_match_naive);
   return g_test_run ();
 }
