@@ -132,7 +132,7 @@ fw_wino_scratch_floats (const FwWinoDims *d)
   return round16 (16 * (gsize) t.outp * t.cp) + round16 (16 * t.oc)
          + 16 * xi_stride (d->c, ntp) + 16 * xi_stride (d->out, ntp)
          + round16 (g * d->c * (gsize) t.ph * t.pw) + round16 ((gsize) t.ph * t.pw)
-         + 16 * WINO_MR * WINO_NR;
+         + 16 * (gsize) MAX (t.outp, t.cp) * WINO_NR;
 }
 
 typedef struct {
@@ -142,7 +142,7 @@ typedef struct {
   float *Z;    /* [16][OUT][ntp] transformed output gradient */
   float *dpad; /* [g][C][PH][PW] input gradient with its border */
   float *pad;  /* [PH][PW] one bordered plane */
-  float *buf;  /* [16][4][16] one kernel block */
+  float *buf;  /* [16][rows][16] the products of one block of 16 tiles, all xi */
 } Scratch;
 
 static Scratch
@@ -402,7 +402,7 @@ block_pos (const FwWinoDims *d, const Tiles *tl, int t0, int nt, BlockPos *bp)
 /* One kernel block of M = U V (rows = output channels o0 .. o0 + 3, columns = tiles
  * t0 .. t0 + 15) to y: Y = A^T M A + b, cropped to the plane. buf[xi][i][jt]. */
 FW_WINO_CLONES static void
-output_block (const FwWinoDims *d, const BlockPos *bp, const float *restrict buf,
+output_block (const FwWinoDims *d, const BlockPos *bp, const float *restrict buf, gsize xs,
               const float *restrict bias, int o0, float *restrict y)
 {
   int W = d->w;
@@ -417,8 +417,8 @@ output_block (const FwWinoDims *d, const BlockPos *bp, const float *restrict buf
           float q0[4], q1[4];
           for (int s = 0; s < 4; s++)
             {
-              float m0 = m[(0 + s) * 64 + jt], m1 = m[(4 + s) * 64 + jt];
-              float m2 = m[(8 + s) * 64 + jt], m3 = m[(12 + s) * 64 + jt];
+              float m0 = m[(0 + s) * xs + jt], m1 = m[(4 + s) * xs + jt];
+              float m2 = m[(8 + s) * xs + jt], m3 = m[(12 + s) * xs + jt];
               q0[s] = m0 + m1 + m2;
               q1[s] = m1 - m2 - m3;
             }
@@ -457,7 +457,7 @@ output_block (const FwWinoDims *d, const BlockPos *bp, const float *restrict buf
  * the bordered input-gradient planes: dd = B dV B^T added at the tile's input position. */
 FW_WINO_CLONES static void
 input_grad_block (const FwWinoDims *d, const Tiles *tl, const BlockPos *bp,
-                  const float *restrict buf, int c0, float *restrict dpad)
+                  const float *restrict buf, gsize xs, int c0, float *restrict dpad)
 {
   int pw = tl->pw;
   gsize pplane = (gsize) tl->ph * pw;
@@ -472,8 +472,8 @@ input_grad_block (const FwWinoDims *d, const Tiles *tl, const BlockPos *bp,
           float a[4][4];
           for (int r = 0; r < 4; r++)
             {
-              float v0 = v[(4 * r + 0) * 64 + jt], v1 = v[(4 * r + 1) * 64 + jt];
-              float v2 = v[(4 * r + 2) * 64 + jt], v3 = v[(4 * r + 3) * 64 + jt];
+              float v0 = v[(4 * r + 0) * xs + jt], v1 = v[(4 * r + 1) * xs + jt];
+              float v2 = v[(4 * r + 2) * xs + jt], v3 = v[(4 * r + 3) * xs + jt];
               a[r][0] = v0;
               a[r][1] = v1 - v2 + v3;
               a[r][2] = v1 + v2 - v0;
@@ -522,12 +522,16 @@ fw_wino_forward (const FwWinoDims *d, const float *weight, const float *bias, co
         {
           BlockPos bp;
           block_pos (d, &tl, t0, nt, &bp);
+          /* xi outermost: V[xi]'s 16 columns (C rows) and U[xi] stay in L1 over the rows;
+           * buf[xi][o][jt] gathers the block's products for the output transform */
+          gsize xs = (gsize) tl.outp * WINO_NR;
+          for (int xi = 0; xi < 16; xi++)
+            for (int o0 = 0; o0 < d->out; o0 += WINO_MR)
+              fw_kernel_gemm4x16_batch (1, d->c, s.U + xi * ldu + (gsize) o0 * tl.cp, 0, tl.cp,
+                                        1, s.V + xi * xi_stride (d->c, ntp) + t0, 0, (int) ntp,
+                                        s.buf + xi * xs + (gsize) o0 * WINO_NR);
           for (int o0 = 0; o0 < d->out; o0 += WINO_MR)
-            {
-              fw_kernel_gemm4x16_batch (16, d->c, s.U + (gsize) o0 * tl.cp, ldu, tl.cp, 1,
-                                        s.V + t0, xi_stride (d->c, ntp), (int) ntp, s.buf);
-              output_block (d, &bp, s.buf, bias, o0, yg);
-            }
+            output_block (d, &bp, s.buf + (gsize) o0 * WINO_NR, xs, bias, o0, yg);
         }
     }
 }
@@ -563,12 +567,14 @@ fw_wino_backward (const FwWinoDims *d, const float *weight, const float *x, cons
         {
           BlockPos bp;
           block_pos (d, &tl, t0, nt, &bp);
+          gsize xs = (gsize) tl.cp * WINO_NR;
+          for (int xi = 0; xi < 16; xi++)
+            for (int c0 = 0; c0 < d->c; c0 += WINO_MR)
+              fw_kernel_gemm4x16_batch (1, d->out, s.U + xi * ldu + c0, 0, 1, tl.cp,
+                                        s.Z + xi * xi_stride (d->out, ntp) + t0, 0, (int) ntp,
+                                        s.buf + xi * xs + (gsize) c0 * WINO_NR);
           for (int c0 = 0; c0 < d->c; c0 += WINO_MR)
-            {
-              fw_kernel_gemm4x16_batch (16, d->out, s.U + c0, ldu, 1, tl.cp, s.Z + t0,
-                                        xi_stride (d->out, ntp), (int) ntp, s.buf);
-              input_grad_block (d, &tl, &bp, s.buf, c0, s.dpad);
-            }
+            input_grad_block (d, &tl, &bp, s.buf + (gsize) c0 * WINO_NR, xs, c0, s.dpad);
         }
       for (int j = 0; j < g; j++)
         for (int c = 0; c < d->c; c++)
