@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-embed.c: PCA (covariance by GEMM + LAPACK ssyevd) and t-SNE (exact and Barnes-Hut). */
+#include "fw-embed.h"
+
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+
+#include "fw-error.h"
+#include "fw-gemm.h"
+#include "fw-rng.h"
+
+/* ------------------------------------------------------------------------------------------
+ * PCA
+ * ---------------------------------------------------------------------------------------- */
+
+void
+fw_pca_free (FwPca *pca)
+{
+  if (pca == NULL)
+    return;
+  g_free (pca->mean);
+  g_free (pca->components);
+  g_free (pca->variance);
+  g_free (pca->ratio);
+  g_free (pca);
+}
+
+FwPca *
+fw_pca_fit (const float *x, int n, int d, int k, GError **error)
+{
+  if (n < 2 || d < 1)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "PCA needs at least 2 samples of at least 1 feature (got %d x %d)", n, d);
+      return NULL;
+    }
+  if (k < 1 || k > d)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "PCA: the number of components must be between 1 and the feature width %d "
+                   "(got %d)", d, k);
+      return NULL;
+    }
+
+  g_autoptr (FwPca) pca = g_new0 (FwPca, 1);
+  pca->d = d;
+  pca->k = k;
+  pca->mean = g_new (float, d);
+  pca->components = g_new (float, (gsize) k * d);
+  pca->variance = g_new (float, k);
+  pca->ratio = g_new (float, k);
+
+  /* mu_j = (1/n) sum_i x_ij, accumulated in double */
+  g_autofree double *acc = g_new0 (double, d);
+  for (int i = 0; i < n; i++)
+    {
+      const float *r = x + (gsize) i * d;
+      for (int j = 0; j < d; j++)
+        acc[j] += r[j];
+    }
+  for (int j = 0; j < d; j++)
+    pca->mean[j] = (float) (acc[j] / n);
+
+  /* Xc = X - 1 mu^T */
+  g_autofree float *xc = g_new (float, (gsize) n * d);
+  for (int i = 0; i < n; i++)
+    {
+      const float *r = x + (gsize) i * d;
+      float *o = xc + (gsize) i * d;
+      for (int j = 0; j < d; j++)
+        o[j] = r[j] - pca->mean[j];
+    }
+
+  /* C [d x d] <- Xc^T Xc / (n - 1) */
+  g_autofree float *cov = g_new (float, (gsize) d * d);
+  fw_sgemm (TRUE, FALSE, d, d, n, 1.0f / (float) (n - 1), xc, d, xc, d, 0.0f, cov, d);
+  g_clear_pointer (&xc, g_free);
+
+  double trace = 0.0;
+  for (int j = 0; j < d; j++)
+    trace += cov[(gsize) j * d + j];
+  pca->total_variance = trace;
+
+  /* C = V diag(w) V^T, w ascending; row-major: column c of cov is eigenvector c */
+  g_autofree float *w = g_new (float, d);
+  lapack_int info = LAPACKE_ssyevd (LAPACK_ROW_MAJOR, 'V', 'U', d, cov, d, w);
+  if (info != 0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_NUMERIC,
+                   "PCA: the eigendecomposition of the %d x %d covariance failed (LAPACK ssyevd "
+                   "info %d); check the features for NaN or Inf", d, d, (int) info);
+      return NULL;
+    }
+  for (int c = 0; c < k; c++)
+    {
+      int src = d - 1 - c;
+      float *v = pca->components + (gsize) c * d;
+      int big = 0;
+      for (int j = 0; j < d; j++)
+        {
+          v[j] = cov[(gsize) j * d + src];
+          if (fabsf (v[j]) > fabsf (v[big]))
+            big = j;
+        }
+      if (v[big] < 0.0f)
+        for (int j = 0; j < d; j++)
+          v[j] = -v[j];
+      float lam = MAX (w[src], 0.0f);
+      pca->variance[c] = lam;
+      pca->ratio[c] = trace > 0.0 ? (float) (lam / trace) : 0.0f;
+    }
+  return g_steal_pointer (&pca);
+}
+
+void
+fw_pca_transform (const FwPca *pca, const float *x, int n, float *y)
+{
+  int d = pca->d, k = pca->k;
+  /* Y [n x k] <- X V_k^T ... then (X - 1 mu^T) V_k^T = X V_k^T - 1 (V_k mu)^T */
+  fw_sgemm (FALSE, TRUE, n, k, d, 1.0f, x, d, pca->components, d, 0.0f, y, k);
+  g_autofree float *off = g_new (float, k);
+  for (int c = 0; c < k; c++)
+    {
+      double s = 0.0;
+      const float *v = pca->components + (gsize) c * d;
+      for (int j = 0; j < d; j++)
+        s += (double) v[j] * pca->mean[j];
+      off[c] = (float) s;
+    }
+  for (int i = 0; i < n; i++)
+    for (int c = 0; c < k; c++)
+      y[(gsize) i * k + c] -= off[c];
+}
+
+/* ------------------------------------------------------------------------------------------
+ * t-SNE affinities
+ * ---------------------------------------------------------------------------------------- */
+
+void
+fw_tsne_p_free (FwTsneP *p)
+{
+  if (p == NULL)
+    return;
+  g_free (p->row);
+  g_free (p->col);
+  g_free (p->val);
+  g_free (p);
+}
+
+/* Row i's conditional distribution p_{.|i} over m neighbours at squared distances d2[m]:
+ * binary search on beta for entropy H = log(perplexity). Writes p[m]. */
+static void
+calibrate_row (const double *d2, int m, double perplexity, double *p)
+{
+  double target = log (perplexity);
+  double dmin = d2[0];
+  for (int j = 1; j < m; j++)
+    dmin = MIN (dmin, d2[j]);
+  double beta = 1.0, lo = 0.0, hi = INFINITY;
+  for (int it = 0; it < 200; it++)
+    {
+      /* p_j = exp(-beta (d_j - dmin)) / S;  H = log S + beta * sum_j p_j (d_j - dmin) */
+      double s = 0.0, sd = 0.0;
+      for (int j = 0; j < m; j++)
+        {
+          double e = exp (-beta * (d2[j] - dmin));
+          p[j] = e;
+          s += e;
+          sd += e * (d2[j] - dmin);
+        }
+      double h = log (s) + beta * sd / s;
+      for (int j = 0; j < m; j++)
+        p[j] /= s;
+      if (fabs (h - target) < 1e-5)
+        break;
+      if (h > target)
+        {
+          /* too flat: narrower kernel */
+          lo = beta;
+          beta = isinf (hi) ? beta * 2.0 : 0.5 * (beta + hi);
+        }
+      else
+        {
+          hi = beta;
+          beta = 0.5 * (beta + lo);
+        }
+    }
+}
+
+/* A max-heap of (distance, index) of capacity k: keeps the k smallest distances. */
+static void
+heap_push (float *hd, gint32 *hi, int *len, int k, float dist, gint32 idx)
+{
+  if (*len < k)
+    {
+      int c = (*len)++;
+      while (c > 0)
+        {
+          int p = (c - 1) / 2;
+          if (hd[p] >= dist)
+            break;
+          hd[c] = hd[p];
+          hi[c] = hi[p];
+          c = p;
+        }
+      hd[c] = dist;
+      hi[c] = idx;
+      return;
+    }
+  if (dist >= hd[0])
+    return;
+  /* replace the root and sift down */
+  int c = 0;
+  for (;;)
+    {
+      int l = 2 * c + 1, r = l + 1, big = c;
+      float bv = dist;
+      if (l < k && hd[l] > bv)
+        {
+          big = l;
+          bv = hd[l];
+        }
+      if (r < k && hd[r] > bv)
+        big = r;
+      if (big == c)
+        break;
+      hd[c] = hd[big];
+      hi[c] = hi[big];
+      c = big;
+    }
+  hd[c] = dist;
+  hi[c] = idx;
+}
+
+FwTsneP *
+fw_tsne_affinities (const float *x, int n, int d, double perplexity, int k_neighbours,
+                    GError **error)
+{
+  if (n < 2)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "t-SNE needs at least 2 points (got %d)", n);
+      return NULL;
+    }
+  int k = (k_neighbours <= 0 || k_neighbours >= n - 1) ? n - 1 : k_neighbours;
+  if (!(perplexity >= 1.0) || perplexity >= k)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "t-SNE: the perplexity (%g) must be at least 1 and below the number of "
+                   "neighbours (%d); lower it or use more points", perplexity, k);
+      return NULL;
+    }
+
+  /* |x_i|^2 */
+  g_autofree float *sq = g_new (float, n);
+  for (int i = 0; i < n; i++)
+    {
+      double s = 0.0;
+      const float *r = x + (gsize) i * d;
+      for (int j = 0; j < d; j++)
+        s += (double) r[j] * r[j];
+      sq[i] = (float) s;
+    }
+
+  /* conditional P, k entries per row */
+  g_autofree gint32 *nb = g_new (gint32, (gsize) n * k);
+  g_autofree double *pc = g_new (double, (gsize) n * k);
+  const int block = 256;
+  g_autofree float *g = g_new (float, (gsize) block * n);
+  g_autofree float *hd = g_new (float, k);
+  g_autofree gint32 *hidx = g_new (gint32, k);
+  g_autofree double *d2 = g_new (double, k);
+  for (int i0 = 0; i0 < n; i0 += block)
+    {
+      int b = MIN (block, n - i0);
+      /* G [b x n] <- X_block X^T;  |x_i - x_j|^2 = |x_i|^2 + |x_j|^2 - 2 G_ij */
+      fw_sgemm (FALSE, TRUE, b, n, d, 1.0f, x + (gsize) i0 * d, d, x, d, 0.0f, g, n);
+      for (int r = 0; r < b; r++)
+        {
+          int i = i0 + r;
+          const float *gr = g + (gsize) r * n;
+          gint32 *nbi = nb + (gsize) i * k;
+          if (k == n - 1)
+            {
+              int m = 0;
+              for (int j = 0; j < n; j++)
+                if (j != i)
+                  {
+                    nbi[m] = j;
+                    d2[m++] = MAX (0.0, (double) sq[i] + sq[j] - 2.0 * gr[j]);
+                  }
+            }
+          else
+            {
+              int len = 0;
+              for (int j = 0; j < n; j++)
+                if (j != i)
+                  heap_push (hd, hidx, &len, k, MAX (0.0f, sq[i] + sq[j] - 2.0f * gr[j]), j);
+              for (int m = 0; m < k; m++)
+                {
+                  nbi[m] = hidx[m];
+                  d2[m] = hd[m];
+                }
+            }
+          calibrate_row (d2, k, perplexity, pc + (gsize) i * k);
+        }
+    }
+  g_clear_pointer (&g, g_free);
+
+  /* transpose of the conditional pattern: for each j, the rows i that chose j */
+  g_autofree gint64 *tr = g_new0 (gint64, n + 1);
+  for (gsize e = 0; e < (gsize) n * k; e++)
+    tr[nb[e] + 1]++;
+  for (int j = 0; j < n; j++)
+    tr[j + 1] += tr[j];
+  g_autofree gint32 *tcol = g_new (gint32, (gsize) n * k);
+  g_autofree double *tval = g_new (double, (gsize) n * k);
+  g_autofree gint64 *fill = g_memdup2 (tr, sizeof (gint64) * n);
+  for (int i = 0; i < n; i++)
+    for (int m = 0; m < k; m++)
+      {
+        gsize e = (gsize) i * k + m;
+        gint64 at = fill[nb[e]]++;
+        tcol[at] = i;
+        tval[at] = pc[e];
+      }
+
+  /* p_ij = (p_{j|i} + p_{i|j}) / 2n: row i merges row i of Pc and row i of Pc^T */
+  g_autoptr (FwTsneP) p = g_new0 (FwTsneP, 1);
+  p->n = n;
+  p->row = g_new (gint64, n + 1);
+  gsize cap = (gsize) n * k * 2;
+  p->col = g_new (gint32, cap);
+  p->val = g_new (double, cap);
+  g_autofree gint64 *pos = g_new (gint64, n);
+  for (int j = 0; j < n; j++)
+    pos[j] = -1;
+  gint64 nnz = 0;
+  double scale = 1.0 / (2.0 * n);
+  for (int i = 0; i < n; i++)
+    {
+      p->row[i] = nnz;
+      for (int m = 0; m < k; m++)
+        {
+          gsize e = (gsize) i * k + m;
+          pos[nb[e]] = nnz;
+          p->col[nnz] = nb[e];
+          p->val[nnz++] = pc[e] * scale;
+        }
+      for (gint64 e = tr[i]; e < tr[i + 1]; e++)
+        {
+          int j = tcol[e];
+          if (pos[j] >= 0)
+            p->val[pos[j]] += tval[e] * scale;
+          else
+            {
+              p->col[nnz] = j;
+              p->val[nnz++] = tval[e] * scale;
+            }
+        }
+      for (gint64 e = p->row[i]; e < nnz; e++)
+        pos[p->col[e]] = -1;
+    }
+  p->row[n] = nnz;
+  p->col = g_renew (gint32, p->col, MAX (nnz, 1));
+  p->val = g_renew (double, p->val, MAX (nnz, 1));
+  return g_steal_pointer (&p);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Gradients
+ * ---------------------------------------------------------------------------------------- */
+
+/* attr_i = sum_j p_ij w_ij (y_i - y_j) into grad (scaled by 4 * ex); returns
+ * sum_ij p_ij log(p_ij / w_ij) so that KL = that + log Z (as sum p = 1). */
+static double
+attractive (const FwTsneP *p, const double *y, double ex, double *grad)
+{
+  double klpart = 0.0;
+  for (int i = 0; i < p->n; i++)
+    {
+      double gx = 0.0, gy = 0.0;
+      double yx = y[2 * i], yy = y[2 * i + 1];
+      for (gint64 e = p->row[i]; e < p->row[i + 1]; e++)
+        {
+          int j = p->col[e];
+          double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
+          double w = 1.0 / (1.0 + dx * dx + dy * dy);
+          double pw = p->val[e] * w;
+          gx += pw * dx;
+          gy += pw * dy;
+          if (p->val[e] > 0.0)
+            klpart += p->val[e] * log (p->val[e] / w);
+        }
+      grad[2 * i] = 4.0 * ex * gx;
+      grad[2 * i + 1] = 4.0 * ex * gy;
+    }
+  return klpart;
+}
+
+double
+fw_tsne_gradient_exact (const FwTsneP *p, const double *y, double exaggeration, double *grad)
+{
+  int n = p->n;
+  double klpart = attractive (p, y, exaggeration, grad);
+  /* rep_i = sum_j w_ij^2 (y_i - y_j), Z = sum_{i != j} w_ij: each unordered pair once */
+  g_autofree double *rep = g_new0 (double, 2 * (gsize) n);
+  double z = 0.0;
+  for (int i = 0; i < n; i++)
+    {
+      double yx = y[2 * i], yy = y[2 * i + 1];
+      double rx = 0.0, ry = 0.0;
+      for (int j = i + 1; j < n; j++)
+        {
+          double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
+          double w = 1.0 / (1.0 + dx * dx + dy * dy);
+          double w2 = w * w;
+          z += 2.0 * w;
+          rx += w2 * dx;
+          ry += w2 * dy;
+          rep[2 * j] -= w2 * dx;
+          rep[2 * j + 1] -= w2 * dy;
+        }
+      rep[2 * i] += rx;
+      rep[2 * i + 1] += ry;
+    }
+  /* dKL/dy_i = 4 (ex * attr_i - rep_i / Z) */
+  for (gsize e = 0; e < 2 * (gsize) n; e++)
+    grad[e] -= 4.0 * rep[e] / z;
+  return klpart + log (z);
+}
+
+/* Quadtree over the layout: node 0 is the root; children are 4 consecutive nodes. */
+typedef struct {
+  double cx, cy, hw;      /* cell centre and half width */
+  double mx, my;          /* centre of mass (sum while building) */
+  int count;              /* points in the cell */
+  int child;              /* first child, or -1 for a leaf */
+  int point;              /* a leaf's point (the first inserted), or -1 when empty */
+} QNode;
+
+typedef struct {
+  QNode *nodes;
+  int len, cap;
+} QTree;
+
+static int
+qtree_add (QTree *t, double cx, double cy, double hw)
+{
+  if (t->len == t->cap)
+    {
+      t->cap = MAX (64, t->cap * 2);
+      t->nodes = g_renew (QNode, t->nodes, t->cap);
+    }
+  QNode *q = &t->nodes[t->len];
+  *q = (QNode) { cx, cy, hw, 0.0, 0.0, 0, -1, -1 };
+  return t->len++;
+}
+
+static int
+qtree_quadrant (const QNode *q, double x, double y)
+{
+  return (x >= q->cx ? 1 : 0) + (y >= q->cy ? 2 : 0);
+}
+
+static void
+qtree_insert (QTree *t, const double *y, int i)
+{
+  double px = y[2 * i], py = y[2 * i + 1];
+  int at = 0;
+  for (int depth = 0;; depth++)
+    {
+      QNode *q = &t->nodes[at];
+      q->mx += px;
+      q->my += py;
+      q->count++;
+      if (q->child < 0)
+        {
+          if (q->count == 1)
+            {
+              q->point = i;
+              return;
+            }
+          int o = q->point;
+          /* identical positions (or absurd depth) share the leaf */
+          if (depth > 48 || (y[2 * o] == px && y[2 * o + 1] == py))
+            return;
+          /* split: push the old point into its child */
+          double h = q->hw * 0.5, cx = q->cx, cy = q->cy;
+          int first = qtree_add (t, cx - h, cy - h, h);
+          qtree_add (t, cx + h, cy - h, h);
+          qtree_add (t, cx - h, cy + h, h);
+          qtree_add (t, cx + h, cy + h, h);
+          q = &t->nodes[at];            /* the array may have moved */
+          q->child = first;
+          int old_count = q->count - 1;
+          QNode *c = &t->nodes[first + qtree_quadrant (q, y[2 * o], y[2 * o + 1])];
+          c->mx = y[2 * o] * old_count;
+          c->my = y[2 * o + 1] * old_count;
+          c->count = old_count;
+          c->point = o;
+        }
+      at = q->child + qtree_quadrant (q, px, py);
+    }
+}
+
+double
+fw_tsne_gradient_bh (const FwTsneP *p, const double *y, double theta, double exaggeration,
+                     double *grad)
+{
+  int n = p->n;
+  double klpart = attractive (p, y, exaggeration, grad);
+
+  double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
+  for (int i = 1; i < n; i++)
+    {
+      x0 = MIN (x0, y[2 * i]);
+      x1 = MAX (x1, y[2 * i]);
+      y0 = MIN (y0, y[2 * i + 1]);
+      y1 = MAX (y1, y[2 * i + 1]);
+    }
+  QTree t = { NULL, 0, 0 };
+  double hw = 0.5 * MAX (x1 - x0, y1 - y0) * (1.0 + 1e-6) + 1e-9;
+  qtree_add (&t, 0.5 * (x0 + x1), 0.5 * (y0 + y1), hw);
+  for (int i = 0; i < n; i++)
+    qtree_insert (&t, y, i);
+  for (int e = 0; e < t.len; e++)
+    if (t.nodes[e].count > 0)
+      {
+        t.nodes[e].mx /= t.nodes[e].count;
+        t.nodes[e].my /= t.nodes[e].count;
+      }
+
+  /* rep_i = sum over cells of count * w^2 (y_i - com), w = 1 / (1 + |y_i - com|^2) */
+  g_autofree double *rep = g_new (double, 2 * (gsize) n);
+  g_autofree int *stack = g_new (int, 4 * 64 + 8);
+  double z = 0.0, th2 = theta * theta;
+  for (int i = 0; i < n; i++)
+    {
+      double px = y[2 * i], py = y[2 * i + 1];
+      double rx = 0.0, ry = 0.0, zi = 0.0;
+      int sp = 0;
+      stack[sp++] = 0;
+      while (sp > 0)
+        {
+          const QNode *q = &t.nodes[stack[--sp]];
+          if (q->count == 0)
+            continue;
+          double dx = px - q->mx, dy = py - q->my;
+          double d2 = dx * dx + dy * dy;
+          int cnt = q->count;
+          if (q->child < 0)
+            {
+              /* a leaf of several points holds identical positions: when they sit on y_i,
+               * y_i is one of them */
+              if (q->point == i || (dx == 0.0 && dy == 0.0))
+                cnt -= 1;
+              if (cnt <= 0)
+                continue;
+            }
+          else if ((2.0 * q->hw) * (2.0 * q->hw) >= th2 * d2)
+            {
+              int c = q->child;
+              stack[sp++] = c;
+              stack[sp++] = c + 1;
+              stack[sp++] = c + 2;
+              stack[sp++] = c + 3;
+              continue;
+            }
+          double w = 1.0 / (1.0 + d2);
+          double cw = cnt * w;
+          zi += cw;
+          rx += cw * w * dx;
+          ry += cw * w * dy;
+        }
+      rep[2 * i] = rx;
+      rep[2 * i + 1] = ry;
+      z += zi;
+    }
+  g_free (t.nodes);
+  for (gsize e = 0; e < 2 * (gsize) n; e++)
+    grad[e] -= 4.0 * rep[e] / z;
+  return klpart + log (z);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The optimisation
+ * ---------------------------------------------------------------------------------------- */
+
+void
+fw_tsne_params_init (FwTsneParams *params)
+{
+  *params = (FwTsneParams) {
+    .perplexity = 30.0,
+    .n_iter = 1000,
+    .theta = 0.5,
+    .exact_max = 1000,
+    .early_exaggeration = 12.0,
+    .exaggeration_iters = 250,
+    .learning_rate = 0.0,
+    .pca_dims = 50,
+    .seed = 1,
+    .callback_every = 10,
+  };
+}
+
+gboolean
+fw_tsne_run (const float *x, int n, int d, const FwTsneParams *params, float *y_out,
+             GError **error)
+{
+  FwTsneParams def;
+  if (params == NULL)
+    {
+      fw_tsne_params_init (&def);
+      params = &def;
+    }
+  if (n < 4)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "t-SNE needs at least 4 points (got %d): choose more samples", n);
+      return FALSE;
+    }
+  if (params->n_iter < 1 || params->theta < 0.0 || params->early_exaggeration <= 0.0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "t-SNE: iterations must be >= 1, theta >= 0 and the exaggeration > 0 "
+                   "(got %d, %g, %g)", params->n_iter, params->theta,
+                   params->early_exaggeration);
+      return FALSE;
+    }
+  if (!(params->perplexity >= 1.0))
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "t-SNE: the perplexity must be at least 1 (got %g); 5 to 50 is usual",
+                   params->perplexity);
+      return FALSE;
+    }
+
+  /* reduce wide inputs by PCA first (the usual practice: faster neighbours, less noise) */
+  g_autofree float *xr = NULL;
+  if (params->pca_dims > 0 && d > params->pca_dims && n > params->pca_dims)
+    {
+      g_autoptr (FwPca) pca = fw_pca_fit (x, n, d, params->pca_dims, error);
+      if (pca == NULL)
+        return FALSE;
+      xr = g_new (float, (gsize) n * params->pca_dims);
+      fw_pca_transform (pca, x, n, xr);
+      x = xr;
+      d = params->pca_dims;
+    }
+
+  gboolean exact = n <= params->exact_max;
+  double perp = MIN (params->perplexity, (n - 1) / 3.0);
+  perp = MAX (perp, 1.0);
+  int k = exact ? n - 1 : MIN (n - 1, (int) floor (3.0 * perp));
+  if (perp >= k)
+    perp = MAX (1.0, k - 1.0);
+  g_autoptr (FwTsneP) p = fw_tsne_affinities (x, n, d, perp, k, error);
+  if (p == NULL)
+    return FALSE;
+
+  gsize m = 2 * (gsize) n;
+  g_autofree double *y = g_new (double, m);
+  g_autofree double *grad = g_new (double, m);
+  g_autofree double *upd = g_new0 (double, m);
+  g_autofree double *gains = g_new (double, m);
+  g_autofree float *snap = g_new (float, m);
+  for (gsize e = 0; e < m; e++)
+    gains[e] = 1.0;
+  if (params->init != NULL)
+    for (gsize e = 0; e < m; e++)
+      y[e] = params->init[e];
+  else
+    {
+      FwRng rng;
+      fw_rng_init (&rng, params->seed);
+      for (gsize e = 0; e < m; e++)
+        y[e] = 1e-4 * fw_rng_normal (&rng);
+    }
+  double lr = params->learning_rate > 0.0
+    ? params->learning_rate : MAX (n / params->early_exaggeration / 4.0, 50.0);
+  int every = params->callback_every > 0 ? params->callback_every : 10;
+
+  for (int it = 0; it < params->n_iter; it++)
+    {
+      if (g_cancellable_is_cancelled (params->cancellable))
+        {
+          g_set_error (error, FW_ERROR, FW_ERROR_CANCELLED, "t-SNE cancelled");
+          return FALSE;
+        }
+      gboolean exag_phase = it < params->exaggeration_iters;
+      double ex = exag_phase ? params->early_exaggeration : 1.0;
+      double mom = exag_phase ? 0.5 : 0.8;
+      double kl = exact ? fw_tsne_gradient_exact (p, y, ex, grad)
+                        : fw_tsne_gradient_bh (p, y, params->theta, ex, grad);
+      /* gains grow where the gradient turned against the last step, shrink otherwise */
+      for (gsize e = 0; e < m; e++)
+        {
+          gains[e] = upd[e] * grad[e] < 0.0 ? gains[e] + 0.2 : gains[e] * 0.8;
+          if (gains[e] < 0.01)
+            gains[e] = 0.01;
+          upd[e] = mom * upd[e] - lr * gains[e] * grad[e];
+          y[e] += upd[e];
+        }
+      double cx = 0.0, cy = 0.0;
+      for (int i = 0; i < n; i++)
+        {
+          cx += y[2 * i];
+          cy += y[2 * i + 1];
+        }
+      cx /= n;
+      cy /= n;
+      for (int i = 0; i < n; i++)
+        {
+          y[2 * i] -= cx;
+          y[2 * i + 1] -= cy;
+        }
+      if (params->callback != NULL && ((it + 1) % every == 0 || it + 1 == params->n_iter))
+        {
+          for (gsize e = 0; e < m; e++)
+            snap[e] = (float) y[e];
+          if (!params->callback (it + 1, params->n_iter, snap, n, kl, params->user_data))
+            break;
+        }
+    }
+  for (gsize e = 0; e < m; e++)
+    y_out[e] = (float) y[e];
+  return TRUE;
+}
