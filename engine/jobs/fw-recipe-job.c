@@ -16,6 +16,8 @@
 #include "fw-error.h"
 #include "fw-gemm.h"
 #include "fw-model.h"
+#include "fw-noise.h"
+#include "fw-robust.h"
 #include "fw-safetensors.h"
 #include "fw-train.h"
 #include "fw-util.h"
@@ -78,6 +80,10 @@ recipe_file (const FwRecipe *r)
 
 typedef struct {
   FwDataset *train, *val, *test;
+  /* [noise]: labels flipped in train (validation and test stay clean) */
+  int noise_flipped;
+  double noise_rate;
+  gint32 *y_true;          /* train's true labels with noise, else NULL */
 } Data;
 
 static void
@@ -86,6 +92,7 @@ data_clear (Data *d)
   g_clear_pointer (&d->train, fw_dataset_unref);
   g_clear_pointer (&d->val, fw_dataset_unref);
   g_clear_pointer (&d->test, fw_dataset_unref);
+  g_clear_pointer (&d->y_true, g_free);
 }
 
 static gboolean
@@ -98,6 +105,7 @@ load_data (const FwRecipe *r, FwJob *job, GCancellable *cancellable, Data *d, GE
   guint64 limit_seed = fw_rng_next (&rng);
   guint64 per_class_seed = fw_rng_next (&rng);
   guint64 val_seed = fw_rng_next (&rng);
+  guint64 noise_seed = fw_rng_next (&rng);
 
   run_log (job, "loading %s", r->dataset);
   g_autoptr (GError) local = NULL;
@@ -152,6 +160,28 @@ load_data (const FwRecipe *r, FwJob *job, GCancellable *cancellable, Data *d, GE
                    "after train_limit, per_class and val_fraction — use more data or a smaller "
                    "val_fraction", recipe_file (r));
       return FALSE;
+    }
+
+  FwNoiseKind nk = FW_NOISE_NONE;
+  fw_noise_kind_from_string (r->noise_kind, &nk);
+  if (nk != FW_NOISE_NONE)
+    {
+      g_autoptr (FwNoisyLabels) nl = fw_noise_apply_kind (d->train, nk, r->noise_rate,
+                                                          r->noise_matrix, noise_seed, &local);
+      if (nl == NULL)
+        {
+          g_set_error (error, local->domain, local->code, "%s: [noise]: %s", recipe_file (r),
+                       local->message);
+          return FALSE;
+        }
+      fw_dataset_unref (d->train);
+      d->train = fw_dataset_ref (nl->noisy);
+      d->y_true = g_steal_pointer (&nl->y_true);
+      d->noise_flipped = nl->n_flipped;
+      d->noise_rate = nl->rate;
+      run_log (job, "label noise (%s): %d of %d training labels flipped (%.2f%%); validation "
+               "and test labels are clean", r->noise_kind, nl->n_flipped, d->train->n,
+               100.0 * nl->rate);
     }
 
   if (!check_cancel (cancellable, error))
@@ -420,6 +450,17 @@ summary_json (const FwRecipe *r, const FwModel *m, const Data *d, GArray *metric
   else
     json_builder_add_null_value (b);
 
+  json_builder_set_member_name (b, "noise");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, r->noise_kind);
+  json_number (b, "requested_rate", g_strcmp0 (r->noise_kind, "none") == 0 ? 0 : r->noise_rate);
+  json_number (b, "realised_rate", d->noise_rate);
+  json_builder_set_member_name (b, "flipped");
+  json_builder_add_int_value (b, d->noise_flipped);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "loss");
+  json_builder_add_string_value (b, r->coteaching ? "coteaching" : r->loss);
   json_number (b, "train_seconds", train_seconds);
   json_builder_set_member_name (b, "threads");
   json_builder_add_int_value (b, r->threads);
@@ -594,6 +635,39 @@ write_run_folder (const FwRecipe *r, FwModel *m, const Data *d, GArray *metrics,
 
 /* ---- the whole run ---- */
 
+/* co-teaching's epochs as the trainer's metrics (network a) */
+typedef struct {
+  GArray *metrics;
+  const FwTrainHooks *hooks;
+  FwDataset *val;
+  FwModel *m;
+  GCancellable *cancellable;
+  const FwTrainConfig *cfg;
+} CoteachHook;
+
+static void
+coteach_epoch (gpointer user, const FwCoteachEpoch *e)
+{
+  CoteachHook *ch = user;
+  FwEpochMetrics em = { 0 };
+  em.epoch = e->epoch;
+  em.train_loss = e->train_loss;
+  em.train_acc = NAN;
+  em.val_loss = em.val_acc = NAN;
+  if (ch->val != NULL)
+    {
+      g_autoptr (FwEvalResult) v = fw_evaluate (ch->m, ch->val, 1000, ch->cancellable, NULL);
+      if (v != NULL)
+        em.val_loss = v->loss, em.val_acc = v->accuracy;
+    }
+  em.test_acc = e->test_acc_a;
+  em.lr = fw_train_lr_at (ch->cfg, e->epoch - 1);
+  em.seconds = e->seconds;
+  g_array_append_val (ch->metrics, em);
+  if (ch->hooks != NULL && ch->hooks->epoch != NULL)
+    ch->hooks->epoch (ch->hooks->user, &em);
+}
+
 static FwRunResult *
 recipe_run_data (const FwRecipe *r, FwJob *job, const FwTrainHooks *hooks, Data *d,
                  GCancellable *cancellable, GError **error)
@@ -619,7 +693,20 @@ recipe_run_data (const FwRecipe *r, FwJob *job, const FwTrainHooks *hooks, Data 
            cfg.epochs, cfg.batch, cfg.lr, r->threads, r->threads == 1 ? "" : "s", r->seed);
   g_autoptr (GArray) metrics = g_array_new (FALSE, FALSE, sizeof (FwEpochMetrics));
   double t0 = fw_now ();
-  if (!fw_train (m, &cfg, d->train, d->val, d->test, hooks, cancellable, metrics, error))
+  if (r->coteaching)
+    {
+      /* the peer network: the same architecture, another initialisation */
+      g_autoptr (FwModel) peer = fw_model_copy (m);
+      if (r->init == NULL || *r->init == '\0')
+        fw_model_init (peer, r->seed + 0x9e3779b97f4a7c15ull);
+      FwCoteachConfig ct = { .tau = r->forget_rate, .tk = r->forget_epochs };
+      CoteachHook ch = { metrics, hooks, d->val, m, cancellable, &cfg };
+      run_log (job, "co-teaching: forget rate %g reached after %d epochs", ct.tau, ct.tk);
+      if (!fw_train_coteaching (m, peer, &cfg, &ct, d->train, d->y_true, d->test,
+                                coteach_epoch, &ch, cancellable, NULL, error))
+        return NULL;
+    }
+  else if (!fw_train (m, &cfg, d->train, d->val, d->test, hooks, cancellable, metrics, error))
     return NULL;
   double train_seconds = fw_now () - t0;
   if (!check_cancel (cancellable, error))

@@ -10,6 +10,8 @@
 
 #include "fw-error.h"
 #include "fw-model.h"
+#include "fw-noise.h"
+#include "fw-robust.h"
 
 typedef enum {
   KEY_STRING,
@@ -107,6 +109,33 @@ static const KeyDef keys[] = {
   { "train", "patience", KEY_INT, T (patience), 0, 100000, 0, 0,
     "early stopping after this many epochs without a better validation loss (restores the "
     "best weights); 0 = off", "give 0 (off) or a positive number of epochs" },
+  { "train", "loss", KEY_STRING, R (loss), 0, 0, 0, 0,
+    "loss: ce (cross-entropy) | gce (generalised CE, robust to label noise) | sce "
+    "(symmetric CE)", "write ce, gce or sce" },
+  { "train", "gce_q", KEY_DOUBLE, T (gce_q), 0, 1, 1, 0,
+    "gce: q in (0, 1]; q -> 0 is CE, q = 1 is MAE", "give a value in (0, 1], e.g. 0.7" },
+  { "train", "sce_alpha", KEY_DOUBLE, T (sce_alpha), 0, 100, 0, 0,
+    "sce: weight of the cross-entropy term", "give 0 or more, e.g. 0.1" },
+  { "train", "sce_beta", KEY_DOUBLE, T (sce_beta), 0, 100, 0, 0,
+    "sce: weight of the reverse cross-entropy term", "give 0 or more, e.g. 1.0" },
+  { "train", "coteaching", KEY_BOOL, R (coteaching), 0, 0, 0, 0,
+    "co-teaching: two networks train each other on their small-loss samples: true | false",
+    NULL },
+  { "train", "forget_rate", KEY_DOUBLE, R (forget_rate), 0, 1, 0, 1,
+    "co-teaching: the final fraction of each batch left out (about the noise rate)",
+    "give a value in [0, 1), e.g. 0.2" },
+  { "train", "forget_epochs", KEY_INT, R (forget_epochs), 0, 100000, 0, 0,
+    "co-teaching: epochs of the linear ramp of the forget rate from 0; 0 = at once",
+    "give 0 or more, e.g. 10" },
+
+  { "noise", "kind", KEY_STRING, R (noise_kind), 0, 0, 0, 0,
+    "label noise on the training set: none | symmetric | pair | matrix",
+    "write none, symmetric, pair or matrix" },
+  { "noise", "rate", KEY_DOUBLE, R (noise_rate), 0, 1, 0, 0,
+    "fraction of training labels flipped (exactly, stratified per class)",
+    "give a fraction in [0, 1], e.g. 0.2" },
+  { "noise", "matrix", KEY_STRING, R (noise_matrix), 0, 0, 0, 0,
+    "kind = matrix: a text file of k rows of k numbers, P(given j | true i)", NULL },
 
   { "output", "dir", KEY_STRING, R (out_dir), 0, 0, 0, 0,
     "run folder; empty = runs/<recipe name>-YYYYmmdd-HHMMSS", NULL },
@@ -119,7 +148,8 @@ static const KeyDef keys[] = {
     "OpenBLAS threads; same seed and threads give the same numbers", "give at least 1" },
 };
 
-static const char *const groups[] = { "data", "model", "train", "output", "run", NULL };
+static const char *const groups[] = { "data", "model", "train", "output", "run", "noise",
+                                      NULL };
 static const char *const optimizer_names[] = { "sgd", "adam", "adamw", NULL };
 static const char *const schedule_names[] = { "constant", "step", "cosine", NULL };
 
@@ -146,6 +176,16 @@ fw_recipe_new_default (void)
   r->seed = 1;
   r->threads = 1;
   r->train.seed = r->seed;
+  r->noise_kind = g_strdup ("none");
+  r->noise_rate = 0.2;
+  r->noise_matrix = g_strdup ("");
+  r->loss = g_strdup ("ce");
+  r->train.gce_q = 0.7;
+  r->train.sce_alpha = 0.1;
+  r->train.sce_beta = 1.0;
+  r->coteaching = FALSE;
+  r->forget_rate = 0.2;
+  r->forget_epochs = 10;
   return r;
 }
 
@@ -343,6 +383,22 @@ validate (FwRecipe *r, const char *file, GError **error)
   if (*r->test == '\0')
     return key_error (error, file, find_key ("data", "test"), NULL,
                       "is empty — write auto, none or a dataset spec");
+
+  FwNoiseKind nk;
+  g_strstrip (r->noise_kind);
+  if (!fw_noise_kind_from_string (r->noise_kind, &nk))
+    return key_error (error, file, find_key ("noise", "kind"), r->noise_kind,
+                      "is not a noise kind — use one of: none, symmetric, pair, matrix");
+  g_strstrip (r->noise_matrix);
+  if (nk == FW_NOISE_MATRIX && *r->noise_matrix == '\0')
+    return key_error (error, file, find_key ("noise", "matrix"), NULL,
+                      "is empty — kind = matrix needs a file of k rows of k numbers");
+  FwLossKind lk;
+  g_strstrip (r->loss);
+  if (!fw_loss_kind_from_string (r->loss, &lk))
+    return key_error (error, file, find_key ("train", "loss"), r->loss,
+                      "is not a known loss — use one of: ce, gce, sce");
+  r->train.loss = (int) lk;
 
   g_strstrip (r->arch);
   const char *const *archs = fw_model_arch_names ();

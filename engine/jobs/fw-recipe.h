@@ -14,6 +14,10 @@
  *   [train]    epochs, batch, optimizer (sgd|adam|adamw), lr, momentum, nesterov,
  *              weight_decay, schedule (constant|step|cosine), step_epochs, step_gamma,
  *              warmup_epochs, min_lr, clip_norm, label_smoothing, patience
+ *              loss = ce (ce|gce|sce), gce_q, sce_alpha, sce_beta, coteaching = false,
+ *              forget_rate = 0.2, forget_epochs = 10
+ *   [noise]    kind = none (none|symmetric|pair|matrix), rate = 0.2, matrix = FILE: label
+ *              noise injected into the training set only (validation/test stay clean)
  *   [output]   dir = runs/<recipe name>-<date> ; save_model = true
  *   [run]      seed = 1, threads = 1
  */
@@ -48,6 +52,15 @@ typedef struct {
   /* [run] */
   guint64 seed;
   int threads;
+  /* [noise] label noise on the training set only (fw-noise.h) */
+  char *noise_kind;       /* none | symmetric | pair | matrix */
+  double noise_rate;
+  char *noise_matrix;     /* kind = matrix: a file of k rows of k numbers */
+  /* [train] robust training (fw-robust.h); train.loss etc. are set from loss */
+  char *loss;             /* ce | gce | sce */
+  gboolean coteaching;
+  double forget_rate;
+  int forget_epochs;
 } FwRecipe;
 
 FwRecipe *fw_recipe_new_default (void);

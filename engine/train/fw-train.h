@@ -33,6 +33,11 @@ typedef struct {
   double label_smoothing;  /* 0 */
   int patience;            /* early stopping on validation loss, 0 = off; restores the best */
   guint64 seed;            /* shuffling (and dropout through the model) */
+  /* the loss (fw-robust.h): 0 = cross-entropy (with label_smoothing), 1 = generalised CE
+   * with gce_q (0 -> 0.7), 2 = symmetric CE sce_alpha CE + sce_beta RCE (0, 0 -> 0.1, 1) */
+  int loss;
+  double gce_q;
+  double sce_alpha, sce_beta;
 } FwTrainConfig;
 
 void fw_train_config_defaults (FwTrainConfig *cfg);

@@ -17,6 +17,7 @@
 
 #include "fw-error.h"
 #include "fw-loss.h"
+#include "fw-robust.h"
 #include "fw-util.h"
 
 /* as in fw-optimizer.c: an AVX2 copy of the per-batch loops next to the x86-64-v2 one */
@@ -241,8 +242,9 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
               yb[i] = train->y[j];
             }
           const float *logits = fw_model_forward (m, xb, nb, TRUE);
-          double loss = fw_loss_softmax_xent (logits, nb, k, yb, NULL,
-                                              (float) cfg->label_smoothing, dlogits, NULL);
+          double loss = fw_loss_select ((FwLossKind) cfg->loss, cfg->gce_q, cfg->sce_alpha,
+                                        cfg->sce_beta, (float) cfg->label_smoothing, logits,
+                                        nb, k, yb, dlogits);
           int bc = 0;
           for (int i = 0; i < nb; i++)
             {
