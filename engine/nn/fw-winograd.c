@@ -49,7 +49,7 @@
 #endif
 
 /* The transforms are short vector loops; on x86-64 an AVX2 copy runs where the CPU has it. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && !defined(FW_NO_IFUNC)
 #define FW_WINO_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
 #else
 #define FW_WINO_CLONES

@@ -22,7 +22,7 @@
  * so on x86-64 GCC also compiles an AVX2/FMA copy chosen at load time (ifunc): SGD about 1.6x,
  * Adam about 2x faster per step on this machine. The same machine always picks the same copy,
  * so runs stay reproducible. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && !defined(FW_NO_IFUNC)
 #define FW_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
 #else
 #define FW_VECTOR_CLONES
