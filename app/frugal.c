@@ -21,6 +21,8 @@ static const FrugalCommand commands[] = {
   { "layers",   frugal_cmd_layers,   "list the layer kinds and named architectures" },
   { "bench",    frugal_cmd_bench,    "time training and inference on Fashion-MNIST "
                                      "(the counterpart of torch_fmnist.py)" },
+  { "noise-curve", frugal_cmd_noise_curve, "test accuracy vs label-noise rate per training-set "
+                                     "size and seed, as CSV" },
 };
 
 static void
@@ -34,7 +36,7 @@ print_usage (FILE *out)
            "\n"
            "Commands:\n");
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
   fprintf (out,
            "\n"
            "Run 'frugal COMMAND --help' for a command's options.\n");

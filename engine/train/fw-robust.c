@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "fw-error.h"
+#include "fw-gemm.h"
+#include "fw-job.h"
+#include "fw-noise.h"
 #include "fw-loss.h"
 #include "fw-util.h"
 
@@ -333,4 +336,140 @@ fw_train_coteaching (FwModel *a, FwModel *b, const FwTrainConfig *cfg,
   if (opt[1])
     fw_optimizer_free (opt[1]);
   return ok;
+}
+
+/* ---- label-noise curves ---- */
+
+FwNoiseCurveConfig *
+fw_noise_curve_config_new (FwDataset *train, FwDataset *test)
+{
+  FwNoiseCurveConfig *c = g_new0 (FwNoiseCurveConfig, 1);
+  c->train = fw_dataset_ref (train);
+  c->test = test != NULL ? fw_dataset_ref (test) : NULL;
+  static const double rates[] = { 0, 0.1, 0.2, 0.5, 0.8, 0.9 };
+  c->n_rates = G_N_ELEMENTS (rates);
+  c->rates = g_memdup2 (rates, sizeof rates);
+  c->n_sizes = 1;
+  c->sizes = g_new0 (int, 1);
+  c->seeds = 3;
+  c->base_seed = 1;
+  c->kind = FW_NOISE_SYMMETRIC;
+  c->arch = g_strdup ("mlp");
+  c->widths = g_strdup ("256,128");
+  fw_train_config_defaults (&c->cfg);
+  c->cfg.epochs = 3;
+  c->threads = 1;
+  return c;
+}
+
+void
+fw_noise_curve_config_free (FwNoiseCurveConfig *c)
+{
+  if (c == NULL)
+    return;
+  fw_dataset_unref (c->train);
+  if (c->test)
+    fw_dataset_unref (c->test);
+  g_free (c->rates);
+  g_free (c->sizes);
+  g_free (c->arch);
+  g_free (c->widths);
+  g_free (c);
+}
+
+gboolean
+fw_noise_curve_run (const FwNoiseCurveConfig *c,
+                    void (*point) (gpointer user, const FwNoisePoint *p), gpointer user,
+                    GCancellable *cancellable, GError **error)
+{
+  if (c->test == NULL)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "noise curve: '%s' has no test set — give a dataset with a test split",
+                   c->train->name);
+      return FALSE;
+    }
+  if (c->n_rates < 1 || c->n_sizes < 1 || c->seeds < 1)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "noise curve: give at least one rate, one size and one seed");
+      return FALSE;
+    }
+  for (int r = 0; r < c->n_rates; r++)
+    if (!(c->rates[r] >= 0 && c->rates[r] <= 1))
+      {
+        g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                     "noise curve: rate %g is outside [0, 1]", c->rates[r]);
+        return FALSE;
+      }
+  fw_blas_set_threads (MAX (c->threads, 1));
+  int total = c->n_rates * c->n_sizes * c->seeds, index = 0;
+  for (int s = 0; s < c->seeds; s++)
+    for (int z = 0; z < c->n_sizes; z++)
+      {
+        guint64 seed = c->base_seed + (guint64) s;
+        g_autoptr (FwDataset) sub = NULL;
+        int size = c->sizes[z];
+        if (size > 0 && size < c->train->n)
+          {
+            FwDataset *rest = NULL;
+            fw_dataset_split (c->train, (double) size / c->train->n, seed * 7919 + size, &sub,
+                              &rest);
+            fw_dataset_unref (rest);
+          }
+        else
+          sub = fw_dataset_ref (c->train);
+        for (int r = 0; r < c->n_rates; r++)
+          {
+            g_autoptr (FwNoisyLabels) nl = fw_noise_apply_kind (sub, (FwNoiseKind) c->kind,
+                                                                c->rates[r], NULL, seed, error);
+            if (nl == NULL)
+              return FALSE;
+            g_autofree char *spec = fw_model_arch_spec (c->arch, c->widths, sub->shape,
+                                                        sub->n_classes, error);
+            if (spec == NULL)
+              return FALSE;
+            g_autoptr (FwModel) m = fw_model_new (c->arch, spec, sub->shape, error);
+            if (m == NULL)
+              return FALSE;
+            fw_model_init (m, seed);
+            float mean, sd;
+            fw_dataset_stats (sub, &mean, &sd);
+            m->in_mean = mean;
+            m->in_std = sd > 1e-6f ? sd : 1.0f;
+            FwTrainConfig cfg = c->cfg;
+            cfg.seed = seed;
+            gint64 t0 = g_get_monotonic_time ();
+            if (!fw_train (m, &cfg, nl->noisy, NULL, NULL, NULL, cancellable, NULL, error))
+              return FALSE;
+            double secs = (g_get_monotonic_time () - t0) / 1e6;
+            g_autoptr (FwEvalResult) ev = fw_evaluate (m, c->test, 1000, cancellable, error);
+            if (ev == NULL)
+              return FALSE;
+            FwNoisePoint p = { c->rates[r], nl->rate, sub->n, s, ev->accuracy, secs, index++,
+                               total };
+            if (point)
+              point (user, &p);
+          }
+      }
+  return TRUE;
+}
+
+static void
+job_point (gpointer user, const FwNoisePoint *p)
+{
+  FwJob *job = user;
+  fw_job_emit_snapshot (job, "noise-point", g_memdup2 (p, sizeof *p), g_free);
+  fw_job_log (job, "noise %.0f%% (realised %.2f%%), %d samples, seed %d: test accuracy %.2f%% "
+              "(%.1f s)", 100 * p->rate, 100 * p->realised_rate, p->size, p->seed + 1,
+              100 * p->test_acc, p->seconds);
+  fw_job_progress (job, (double) (p->index + 1) / p->total, p->index + 1, p->total, 0, 0,
+                   NAN, p->test_acc);
+}
+
+gboolean
+fw_noise_curve_job_run (FwJob *job, gpointer config, GCancellable *cancellable,
+                        GError **error)
+{
+  return fw_noise_curve_run (config, job_point, job, cancellable, error);
 }

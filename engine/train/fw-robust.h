@@ -66,4 +66,49 @@ gboolean fw_train_coteaching (FwModel *a, FwModel *b, const FwTrainConfig *cfg,
                               gpointer user, GCancellable *cancellable, GArray *epochs,
                               GError **error);
 
+/* ---- label-noise curves: test accuracy vs noise rate per training-set size ----
+ *
+ * For every seed, size and rate (in that order, so that whole curves arrive first): a seeded
+ * stratified subset of `size` training samples (all when size <= 0 or >= n), noise of `kind`
+ * at `rate` (exact), a fresh model (arch, widths) initialised with the seed, trained with cfg
+ * (loss, epochs ...) and evaluated on the clean test set. */
+typedef struct {
+  double rate;             /* requested */
+  double realised_rate;
+  int size;                /* training samples used */
+  int seed;                /* 0-based seed index */
+  double test_acc;
+  double seconds;          /* training time */
+  int index, total;        /* this point's number and the number of points */
+} FwNoisePoint;
+
+typedef struct {
+  FwDataset *train, *test; /* references, owned by the config */
+  double *rates;           /* [n_rates] */
+  int n_rates;
+  int *sizes;              /* [n_sizes] */
+  int n_sizes;
+  int seeds;
+  guint64 base_seed;
+  int kind;                /* FwNoiseKind (fw-noise.h) */
+  char *arch, *widths;     /* "mlp", "256,128" */
+  FwTrainConfig cfg;
+  int threads;             /* OpenBLAS threads */
+} FwNoiseCurveConfig;
+
+FwNoiseCurveConfig *fw_noise_curve_config_new  (FwDataset *train, FwDataset *test);
+void                fw_noise_curve_config_free (FwNoiseCurveConfig *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwNoiseCurveConfig, fw_noise_curve_config_free)
+
+gboolean fw_noise_curve_run (const FwNoiseCurveConfig *c,
+                             void (*point) (gpointer user, const FwNoisePoint *p),
+                             gpointer user, GCancellable *cancellable, GError **error);
+
+/* The same as a job (fw-job.h): data = an FwNoiseCurveConfig (freed with
+ * fw_noise_curve_config_free); every point is emitted as a SNAPSHOT of payload type
+ * "noise-point" (an FwNoisePoint, g_free), with progress after each point. */
+struct _FwJob;
+gboolean fw_noise_curve_job_run (struct _FwJob *job, gpointer config,
+                                 GCancellable *cancellable, GError **error);
+
 G_END_DECLS
