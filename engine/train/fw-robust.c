@@ -377,6 +377,89 @@ fw_noise_curve_config_free (FwNoiseCurveConfig *c)
   g_free (c);
 }
 
+/* A fresh model for ds: arch (+ widths) for its shape and classes, initialised with seed,
+ * input normalisation from ds. */
+static FwModel *
+new_model (const char *arch, const char *widths, const FwDataset *ds, guint64 seed,
+           GError **error)
+{
+  g_autofree char *spec = fw_model_arch_spec (arch, widths, ds->shape, ds->n_classes, error);
+  if (spec == NULL)
+    return NULL;
+  FwModel *m = fw_model_new (arch, spec, ds->shape, error);
+  if (m == NULL)
+    return NULL;
+  fw_model_init (m, seed);
+  float mean, sd;
+  fw_dataset_stats (ds, &mean, &sd);
+  m->in_mean = mean;
+  m->in_std = sd > 1e-6f ? sd : 1.0f;
+  return m;
+}
+
+gboolean
+fw_cross_val_probs (const FwDataset *ds, const char *arch, const char *widths,
+                    const FwTrainConfig *cfg, int folds, guint64 seed,
+                    GCancellable *cancellable, float *probs, GError **error)
+{
+  int n = ds->n, k = ds->n_classes;
+  if (folds < 2 || n < folds)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "cross-validation needs at least 2 folds and a sample per fold (%d folds, "
+                   "%d samples)", folds, n);
+      return FALSE;
+    }
+  g_autofree gint32 *perm = g_new (gint32, n);
+  for (int i = 0; i < n; i++)
+    perm[i] = i;
+  FwRng root, rng;
+  fw_rng_init (&root, seed);
+  fw_rng_split (&root, FW_RNG_SPLIT, &rng);
+  fw_rng_shuffle (&rng, perm, n);
+  g_autofree gint32 *in_idx = g_new (gint32, n);
+  g_autofree gint32 *out_idx = g_new (gint32, n);
+  gsize sz = fw_dataset_sample_size (ds);
+  for (int f = 0; f < folds; f++)
+    {
+      /* fold f = perm[lo .. hi) */
+      int lo = (int) ((gint64) n * f / folds), hi = (int) ((gint64) n * (f + 1) / folds);
+      int n_in = 0, n_out = 0;
+      for (int i = 0; i < n; i++)
+        {
+          if (i >= lo && i < hi)
+            out_idx[n_out++] = perm[i];
+          else
+            in_idx[n_in++] = perm[i];
+        }
+      g_autoptr (FwDataset) part = fw_dataset_subset (ds, in_idx, n_in, NULL);
+      g_autoptr (FwModel) m = new_model (arch, widths, part, seed + (guint64) f, error);
+      if (m == NULL)
+        return FALSE;
+      FwTrainConfig c = *cfg;
+      c.seed = seed + (guint64) f;
+      if (!fw_train (m, &c, part, NULL, NULL, NULL, cancellable, NULL, error))
+        return FALSE;
+      /* probabilities of the held-out samples, in batches */
+      const int B = 500;
+      g_autofree float *xb = g_new (float, (gsize) B * sz);
+      g_autofree float *pb = g_new (float, (gsize) B * m->n_classes);
+      for (int s = 0; s < n_out; s += B)
+        {
+          int nb = MIN (B, n_out - s);
+          for (int i = 0; i < nb; i++)
+            memcpy (xb + (gsize) i * sz, ds->x + (gsize) out_idx[s + i] * sz,
+                    sizeof (float) * sz);
+          const float *logits = fw_model_forward (m, xb, nb, FALSE);
+          fw_softmax (logits, nb, m->n_classes, 1.0f, pb);
+          for (int i = 0; i < nb; i++)
+            memcpy (probs + (gsize) out_idx[s + i] * k, pb + (gsize) i * m->n_classes,
+                    sizeof (float) * k);
+        }
+    }
+  return TRUE;
+}
+
 gboolean
 fw_noise_curve_run (const FwNoiseCurveConfig *c,
                     void (*point) (gpointer user, const FwNoisePoint *p), gpointer user,
@@ -425,18 +508,9 @@ fw_noise_curve_run (const FwNoiseCurveConfig *c,
                                                                 c->rates[r], NULL, seed, error);
             if (nl == NULL)
               return FALSE;
-            g_autofree char *spec = fw_model_arch_spec (c->arch, c->widths, sub->shape,
-                                                        sub->n_classes, error);
-            if (spec == NULL)
-              return FALSE;
-            g_autoptr (FwModel) m = fw_model_new (c->arch, spec, sub->shape, error);
+            g_autoptr (FwModel) m = new_model (c->arch, c->widths, sub, seed, error);
             if (m == NULL)
               return FALSE;
-            fw_model_init (m, seed);
-            float mean, sd;
-            fw_dataset_stats (sub, &mean, &sd);
-            m->in_mean = mean;
-            m->in_std = sd > 1e-6f ? sd : 1.0f;
             FwTrainConfig cfg = c->cfg;
             cfg.seed = seed;
             gint64 t0 = g_get_monotonic_time ();

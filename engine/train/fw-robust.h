@@ -104,6 +104,13 @@ gboolean fw_noise_curve_run (const FwNoiseCurveConfig *c,
                              void (*point) (gpointer user, const FwNoisePoint *p),
                              gpointer user, GCancellable *cancellable, GError **error);
 
+/* Out-of-sample class probabilities for confident learning: the samples are split into
+ * `folds` seeded folds; for each fold a fresh model (arch, widths, seed) is trained with cfg on
+ * the other folds (their labels as given) and predicts the held-out fold. probs[n x k]. */
+gboolean fw_cross_val_probs (const FwDataset *ds, const char *arch, const char *widths,
+                             const FwTrainConfig *cfg, int folds, guint64 seed,
+                             GCancellable *cancellable, float *probs, GError **error);
+
 /* The same as a job (fw-job.h): data = an FwNoiseCurveConfig (freed with
  * fw_noise_curve_config_free); every point is emitted as a SNAPSHOT of payload type
  * "noise-point" (an FwNoisePoint, g_free), with progress after each point. */

@@ -349,6 +349,38 @@ test_detection_recovers_flips (void)
   g_assert_error (err, FW_ERROR, FW_ERROR_INVALID);
 }
 
+/* detection with probabilities from 2-fold cross-validation of a small MLP on noisy labels */
+static void
+test_detection_cross_validated (void)
+{
+  g_autoptr (FwDataset) ds = make_clusters (1500, 4, 6, 41);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (FwNoisyLabels) nl = fw_noise_apply_kind (ds, FW_NOISE_SYMMETRIC, 0.2, NULL, 3,
+                                                      &err);
+  g_assert_no_error (err);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 8;
+  cfg.batch = 50;
+  g_autofree float *probs = g_new (float, (gsize) ds->n * 4);
+  g_assert_true (fw_cross_val_probs (nl->noisy, "mlp", "32", &cfg, 2, 5, NULL, probs, &err));
+  g_assert_no_error (err);
+  for (int i = 0; i < ds->n; i++)
+    {
+      double s = 0;
+      for (int c = 0; c < 4; c++)
+        s += probs[i * 4 + c];
+      g_assert_cmpfloat (fabs (s - 1), <, 1e-4);
+    }
+  g_autoptr (FwMislabelReport) rep = fw_noise_detect (probs, ds->n, 4, nl->noisy->y,
+                                                      nl->y_true, &err);
+  g_assert_no_error (err);
+  g_assert_cmpfloat (rep->precision, >, 0.85);
+  g_assert_cmpfloat (rep->recall, >, 0.7);
+  g_assert_false (fw_cross_val_probs (nl->noisy, "mlp", "32", &cfg, 1, 5, NULL, probs, &err));
+  g_assert_error (err, FW_ERROR, FW_ERROR_INVALID);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -360,5 +392,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Robust/gce_limits_and_gradients", test_gce_limits_and_gradient);
   g_test_add_func ("/Robust/coteaching_follows_schedule", test_coteaching_schedule);
   g_test_add_func ("/Noise/detection_recovers_flips", test_detection_recovers_flips);
+  g_test_add_func ("/Noise/detection_with_cross_validated_mlp", test_detection_cross_validated);
   return g_test_run ();
 }
