@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-augment.c: augmentation operations against independent computations, pipelines. */
+#include <math.h>
+#include <string.h>
+
+#include "fw-augment.h"
+#include "fw-error.h"
+#include "fw-util.h"
+
+static void
+fill_random (float *a, gsize n, guint64 seed)
+{
+  FwRng r;
+  fw_rng_init (&r, seed);
+  for (gsize i = 0; i < n; i++)
+    a[i] = (float) fw_rng_uniform (&r);
+}
+
+static FwAugPipeline *
+parse_ok (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  FwAugPipeline *p = fw_aug_pipeline_parse (text, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (p);
+  return p;
+}
+
+static void
+test_rot90_is_transpose_and_flip (void)
+{
+  for (int c = 1; c <= 3; c += 2)
+    for (int n = 5; n <= 8; n++)
+      {
+        int h = n, w = n;
+        gsize plane = (gsize) h * w;
+        g_autofree float *src = g_new (float, c * plane);
+        g_autofree float *dst = g_new (float, c * plane);
+        fill_random (src, c * plane, 7 + n);
+        double A[6];
+        fw_aug_matrix_rotate (A, 90, h, w);
+        fw_aug_warp_affine (src, dst, c, h, w, A, FW_AUG_BORDER_ZERO);
+        /* counter-clockwise on screen: out[y][x] = in[x][w-1-y] (transpose of a mirrored
+         * image), computed here by index shuffling alone */
+        for (int ch = 0; ch < c; ch++)
+          for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+              g_assert_cmpfloat (dst[ch * plane + y * w + x], ==,
+                                 src[ch * plane + x * w + (w - 1 - y)]);
+        /* and 4 quarter turns through the pipeline give the image back exactly */
+        g_autofree float *img = g_memdup2 (src, sizeof (float) * c * plane);
+        g_autoptr (FwAugPipeline) p = fw_aug_pipeline_new ();
+        for (int i = 0; i < 4; i++)
+          {
+            int s = fw_aug_pipeline_add (p, FW_AUG_ROTATE);
+            fw_aug_step_set (fw_aug_pipeline_step (p, s), "deg", 0);
+          }
+        FwRng rng;
+        fw_rng_init (&rng, 1);
+        for (int i = 0; i < 4; i++)
+          {
+            fw_aug_warp_affine (img, dst, c, h, w, A, FW_AUG_BORDER_ZERO);
+            memcpy (img, dst, sizeof (float) * c * plane);
+          }
+        g_assert_cmpmem (img, sizeof (float) * c * plane, src, sizeof (float) * c * plane);
+      }
+}
+
+static void
+test_integer_translation_exact (void)
+{
+  int c = 3, h = 9, w = 11;
+  gsize plane = (gsize) h * w;
+  float src[3 * 99], dst[3 * 99];
+  fill_random (src, c * plane, 3);
+  for (int dy = -3; dy <= 3; dy++)
+    for (int dx = -4; dx <= 4; dx++)
+      {
+        /* content moves by (dx, dy): out(x, y) = in(x - dx, y - dy), 0 outside */
+        double A[6] = { 1, 0, -dx, 0, 1, -dy };
+        fw_aug_warp_affine (src, dst, c, h, w, A, FW_AUG_BORDER_ZERO);
+        for (int ch = 0; ch < c; ch++)
+          for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+              {
+                int xs = x - dx, ys = y - dy;
+                float want = (xs >= 0 && xs < w && ys >= 0 && ys < h)
+                               ? src[ch * plane + ys * w + xs] : 0.f;
+                g_assert_cmpfloat (dst[ch * plane + y * w + x], ==, want);
+              }
+        /* edge border: clamped indices */
+        fw_aug_warp_affine (src, dst, c, h, w, A, FW_AUG_BORDER_EDGE);
+        for (int y = 0; y < h; y++)
+          for (int x = 0; x < w; x++)
+            g_assert_cmpfloat (dst[y * w + x], ==,
+                               src[CLAMP (y - dy, 0, h - 1) * w + CLAMP (x - dx, 0, w - 1)]);
+        /* reflect border: mirrored about the edge pixels */
+        fw_aug_warp_affine (src, dst, c, h, w, A, FW_AUG_BORDER_REFLECT);
+        for (int y = 0; y < h; y++)
+          for (int x = 0; x < w; x++)
+            {
+              int xs = x - dx, ys = y - dy;
+              xs = xs < 0 ? -xs : xs >= w ? 2 * (w - 1) - xs : xs;
+              ys = ys < 0 ? -ys : ys >= h ? 2 * (h - 1) - ys : ys;
+              g_assert_cmpfloat (dst[y * w + x], ==, src[ys * w + xs]);
+            }
+      }
+}
+
+static void
+test_half_pixel_shift_is_bilinear (void)
+{
+  /* a shift by 0.5 in x averages neighbours: out(x) = (in(x - 1) + in(x)) / 2 */
+  int h = 4, w = 6;
+  float src[24], dst[24];
+  fill_random (src, 24, 5);
+  double A[6] = { 1, 0, -0.5, 0, 1, 0 };
+  fw_aug_warp_affine (src, dst, 1, h, w, A, FW_AUG_BORDER_EDGE);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        float want = 0.5f * (src[y * w + MAX (x - 1, 0)] + src[y * w + x]);
+        g_assert_cmpfloat_with_epsilon (dst[y * w + x], want, 1e-6);
+      }
+}
+
+static void
+test_double_flip_identity (void)
+{
+  int c = 3, h = 7, w = 10;
+  gsize size = (gsize) c * h * w;
+  g_autofree float *src = g_new (float, size);
+  g_autofree float *img = g_new (float, size);
+  fill_random (src, size, 11);
+  memcpy (img, src, sizeof (float) * size);
+  g_autoptr (FwAugPipeline) p = parse_ok ("hflip:p=1;vflip:p=1;hflip:p=1;vflip:p=1");
+  FwRng rng;
+  fw_rng_init (&rng, 2);
+  fw_aug_apply (p, img, c, h, w, &rng, NULL, NULL);
+  g_assert_cmpmem (img, sizeof (float) * size, src, sizeof (float) * size);
+  /* one hflip alone mirrors the columns exactly */
+  g_autoptr (FwAugPipeline) one = parse_ok ("hflip:p=1");
+  fw_aug_apply (one, img, c, h, w, &rng, NULL, NULL);
+  for (int ch = 0; ch < c; ch++)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        g_assert_cmpfloat (img[(ch * h + y) * w + x], ==, src[(ch * h + y) * w + (w - 1 - x)]);
+}
+
+static void
+test_elastic_alpha_zero_identity (void)
+{
+  int c = 1, h = 28, w = 28;
+  gsize size = (gsize) c * h * w;
+  g_autofree float *src = g_new (float, size);
+  g_autofree float *img = g_new (float, size);
+  fill_random (src, size, 13);
+  memcpy (img, src, sizeof (float) * size);
+  g_autoptr (FwAugPipeline) p = parse_ok ("elastic:alpha=0,sigma=3");
+  FwRng rng;
+  fw_rng_init (&rng, 4);
+  fw_aug_apply (p, img, c, h, w, &rng, NULL, NULL);
+  g_assert_cmpmem (img, sizeof (float) * size, src, sizeof (float) * size);
+  /* with alpha > 0 the image changes, and the field is smooth: neighbouring displacements
+   * differ far less than independent ones would */
+  g_autoptr (FwAugPipeline) q = parse_ok ("elastic:alpha=8,sigma=3");
+  fw_aug_apply (q, img, c, h, w, &rng, NULL, NULL);
+  g_assert_true (memcmp (img, src, sizeof (float) * size) != 0);
+  float dx[784], dy[784];
+  fw_aug_elastic_field (&rng, h, w, 8, 3, dx, dy, NULL);
+  double var = 0, dvar = 0;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x + 1 < w; x++)
+      {
+        var += dx[y * w + x] * dx[y * w + x];
+        double d = dx[y * w + x + 1] - dx[y * w + x];
+        dvar += d * d;
+      }
+  g_assert_cmpfloat (var, >, 0);
+  g_assert_cmpfloat (dvar, <, 0.2 * var);
+}
+
+static void
+test_cutmix_weight_is_area_fraction (void)
+{
+  int n = 6, c = 1, h = 12, w = 10, k = 4;
+  gsize size = (gsize) c * h * w;
+  g_autofree float *x = g_new (float, n * size);
+  gint32 y[6];
+  /* sample i is constant (i + 1) / 8 with label i % k: every pixel tells where it came from */
+  for (int i = 0; i < n; i++)
+    {
+      y[i] = i % k;
+      for (gsize q = 0; q < size; q++)
+        x[i * size + q] = (float) (i + 1) / 8;
+    }
+  g_autoptr (FwAugPipeline) p = parse_ok ("cutmix:alpha=1");
+  g_autofree float *soft = g_new (float, n * k);
+  FwRng rng;
+  fw_rng_init (&rng, 21);
+  int mixed = 0;
+  for (int round = 0; round < 20; round++)
+    {
+      for (int i = 0; i < n; i++)
+        for (gsize q = 0; q < size; q++)
+          x[i * size + q] = (float) (i + 1) / 8;
+      fw_aug_apply_batch (p, x, y, n, c, h, w, k, &rng, NULL, soft);
+      for (int i = 0; i < n; i++)
+        {
+          /* count kept pixels; the partner is whichever other value appears */
+          int kept = 0, partner = -1;
+          for (gsize q = 0; q < size; q++)
+            {
+              int who = (int) lroundf (x[i * size + q] * 8) - 1;
+              if (who == i)
+                kept++;
+              else
+                partner = who;
+            }
+          double frac = (double) kept / size;
+          float want[4] = { 0 };
+          want[y[i]] += (float) frac;
+          if (partner >= 0)
+            {
+              want[y[partner]] += 1.f - (float) frac;
+              mixed++;
+            }
+          else
+            want[y[i]] = 1.f;
+          float sum = 0;
+          for (int j = 0; j < k; j++)
+            {
+              g_assert_cmpfloat_with_epsilon (soft[i * k + j], want[j], 1e-6);
+              sum += soft[i * k + j];
+            }
+          g_assert_cmpfloat_with_epsilon (sum, 1, 1e-6);
+        }
+    }
+  g_assert_cmpint (mixed, >, 20);
+  /* the box helper itself */
+  float a[120] = { 0 }, b[120];
+  for (int q = 0; q < 120; q++)
+    b[q] = 1;
+  double keep = fw_aug_cutmix_box (a, b, 1, 12, 10, 2, 3, 7, 11);
+  g_assert_cmpfloat (keep, ==, 1.0 - 5.0 * 8.0 / 120.0);
+  float ones = 0;
+  for (int q = 0; q < 120; q++)
+    ones += a[q];
+  g_assert_cmpfloat (ones, ==, 40);
+}
+
+static void
+test_mixup_weights_sum_to_one (void)
+{
+  int n = 8, c = 1, h = 5, w = 5, k = 3;
+  gsize size = (gsize) c * h * w;
+  g_autofree float *x = g_new (float, n * size);
+  g_autofree float *x0 = g_new (float, n * size);
+  gint32 y[8];
+  for (int i = 0; i < n; i++)
+    y[i] = i % k;
+  fill_random (x0, n * size, 8);
+  memcpy (x, x0, sizeof (float) * n * size);
+  g_autoptr (FwAugPipeline) p = parse_ok ("mixup:alpha=0.4");
+  g_autofree float *soft = g_new (float, n * k);
+  FwRng rng;
+  fw_rng_init (&rng, 31);
+  fw_aug_apply_batch (p, x, y, n, c, h, w, k, &rng, NULL, soft);
+  int changed = 0;
+  for (int i = 0; i < n; i++)
+    {
+      float sum = 0;
+      for (int j = 0; j < k; j++)
+        {
+          g_assert_cmpfloat (soft[i * k + j], >=, 0);
+          sum += soft[i * k + j];
+        }
+      g_assert_cmpfloat_with_epsilon (sum, 1, 1e-6);
+      /* the image is lam x_i + (1 - lam) x_j for some j with lam = weight of y_i when
+       * y_j != y_i: find a j that explains every pixel */
+      double lam = soft[i * k + y[i]];
+      gboolean explained = FALSE;
+      for (int j = 0; j < n && !explained; j++)
+        {
+          double l = (y[j] == y[i]) ? NAN : lam;
+          if (isnan (l))
+            {
+              /* same class: lam unknown from labels; fit it from one pixel */
+              double den = x0[i * size] - x0[j * size];
+              l = fabs (den) > 1e-3 ? (x[i * size] - x0[j * size]) / den : 1;
+            }
+          gboolean ok = TRUE;
+          for (gsize q = 0; q < size && ok; q++)
+            ok = fabs (x[i * size + q] - (l * x0[i * size + q] + (1 - l) * x0[j * size + q]))
+                 < 1e-4;
+          explained = ok;
+        }
+      g_assert_true (explained);
+      changed += memcmp (x + i * size, x0 + i * size, sizeof (float) * size) != 0;
+    }
+  g_assert_cmpint (changed, >, 0);
+}
+
+static void
+test_brightness_contrast_closed_form (void)
+{
+  float img[50], ref[50];
+  fill_random (ref, 50, 17);
+  memcpy (img, ref, sizeof img);
+  fw_aug_brightness (img, 50, 0.25);
+  for (int i = 0; i < 50; i++)
+    g_assert_cmpfloat_with_epsilon (img[i], MIN (ref[i] + 0.25, 1.0), 1e-7);
+  memcpy (img, ref, sizeof img);
+  fw_aug_contrast (img, 50, 1.5);
+  double m = 0;
+  for (int i = 0; i < 50; i++)
+    m += ref[i];
+  m /= 50;
+  for (int i = 0; i < 50; i++)
+    g_assert_cmpfloat_with_epsilon (img[i], CLAMP (m + 1.5 * (ref[i] - m), 0, 1), 1e-6);
+  /* through the pipeline: one constant b in [-delta, delta] explains every unclipped pixel */
+  for (int i = 0; i < 50; i++)
+    ref[i] = 0.3f + 0.4f * ref[i];
+  memcpy (img, ref, sizeof img);
+  g_autoptr (FwAugPipeline) p = parse_ok ("brightness:delta=0.2");
+  FwRng rng;
+  fw_rng_init (&rng, 9);
+  fw_aug_apply (p, img, 1, 5, 10, &rng, NULL, NULL);
+  double b = img[0] - ref[0];
+  g_assert_cmpfloat (fabs (b), <=, 0.2 + 1e-6);
+  g_assert_cmpfloat (fabs (b), >, 0);
+  for (int i = 0; i < 50; i++)
+    g_assert_cmpfloat_with_epsilon (img[i] - ref[i], b, 1e-6);
+}
+
+static void
+test_same_seed_same_images (void)
+{
+  const char *text = "rotate:deg=20;translate:px=3;scale;shear;crop;hflip;elastic;perspective;"
+                     "grid;brightness;contrast;gamma;color;hsv;noise;saltpepper;speckle;blur;"
+                     "cutout;randaugment:n=3,m=7";
+  g_autoptr (FwAugPipeline) p = parse_ok (text);
+  int c = 3, h = 16, w = 16;
+  gsize size = (gsize) c * h * w;
+  g_autofree float *src = g_new (float, size);
+  g_autofree float *a = g_new (float, size);
+  g_autofree float *b = g_new (float, size);
+  fill_random (src, size, 19);
+  FwRng r1, r2;
+  fw_rng_init (&r1, 99);
+  fw_rng_init (&r2, 99);
+  for (int rep = 0; rep < 5; rep++)
+    {
+      memcpy (a, src, sizeof (float) * size);
+      memcpy (b, src, sizeof (float) * size);
+      fw_aug_apply (p, a, c, h, w, &r1, NULL, NULL);
+      fw_aug_apply (p, b, c, h, w, &r2, NULL, NULL);
+      g_assert_cmpmem (a, sizeof (float) * size, b, sizeof (float) * size);
+      g_assert_true (memcmp (a, src, sizeof (float) * size) != 0);
+      for (gsize i = 0; i < size; i++)
+        g_assert_true (a[i] >= 0 && a[i] <= 1);
+    }
+  /* another seed, other images */
+  FwRng r3;
+  fw_rng_init (&r3, 100);
+  memcpy (b, src, sizeof (float) * size);
+  fw_aug_apply (p, b, c, h, w, &r3, NULL, NULL);
+  g_assert_true (memcmp (a, b, sizeof (float) * size) != 0);
+}
+
+static void
+test_pipeline_round_trip (void)
+{
+  const char *text = "rotate:deg=15;translate:px=2;elastic:alpha=8,sigma=3;cutmix:p=0.5";
+  g_autoptr (FwAugPipeline) p = parse_ok (text);
+  g_assert_cmpint (fw_aug_pipeline_n_steps (p), ==, 4);
+  g_assert_cmpint (fw_aug_pipeline_step (p, 2)->op, ==, FW_AUG_ELASTIC);
+  g_assert_cmpfloat (fw_aug_step_get (fw_aug_pipeline_step (p, 3), "p"), ==, 0.5);
+  g_assert_true (fw_aug_pipeline_has_batch_ops (p));
+  g_autofree char *s = fw_aug_pipeline_to_string (p);
+  /* default values are left out: deg=15, px=2, alpha=8, sigma=3 are the defaults */
+  g_assert_cmpstr (s, ==, "rotate;translate;elastic;cutmix:p=0.5");
+  /* non-defaults, choices and disabled steps survive print -> parse -> print */
+  const char *text2 = " !rotate:deg=30,border=reflect ; scale:min=0.5,max=2;hflip;"
+                      "randaugment:n=3,m=7.5;mixup:alpha=0.3\n";
+  g_autoptr (FwAugPipeline) q = parse_ok (text2);
+  g_autofree char *s2 = fw_aug_pipeline_to_string (q);
+  g_assert_cmpstr (s2, ==,
+                   "!rotate:deg=30,border=reflect;scale:min=0.5,max=2;hflip;"
+                   "randaugment:n=3,m=7.5;mixup:alpha=0.3");
+  g_autoptr (FwAugPipeline) q2 = parse_ok (s2);
+  g_assert_cmpint (fw_aug_pipeline_n_steps (q2), ==, fw_aug_pipeline_n_steps (q));
+  for (int i = 0; i < fw_aug_pipeline_n_steps (q); i++)
+    {
+      FwAugStep *x = fw_aug_pipeline_step (q, i), *y = fw_aug_pipeline_step (q2, i);
+      g_assert_cmpint (x->op, ==, y->op);
+      g_assert_cmpint (x->enabled, ==, y->enabled);
+      for (int j = 0; j < FW_AUG_MAX_PARAMS; j++)
+        g_assert_cmpfloat (x->v[j], ==, y->v[j]);
+    }
+  g_assert_false (fw_aug_pipeline_step (q, 0)->enabled);
+  /* editing: move and remove */
+  fw_aug_pipeline_move (q, 0, 4);
+  g_assert_cmpint (fw_aug_pipeline_step (q, 4)->op, ==, FW_AUG_ROTATE);
+  fw_aug_pipeline_remove (q, 4);
+  g_autofree char *s3 = fw_aug_pipeline_to_string (q);
+  g_assert_cmpstr (s3, ==, "scale:min=0.5,max=2;hflip;randaugment:n=3,m=7.5;mixup:alpha=0.3");
+  /* empty text, empty pipeline */
+  g_autoptr (FwAugPipeline) e = parse_ok (" ; ");
+  g_assert_cmpint (fw_aug_pipeline_n_steps (e), ==, 0);
+}
+
+static void
+test_bad_text_names_the_op (void)
+{
+  static const struct { const char *text, *needle; } cases[] = {
+    { "rotate;rotat:deg=3", "rotat" },
+    { "rotate:dg=3", "dg" },
+    { "rotate:deg=abc", "abc" },
+    { "rotate:deg=500", "deg=500" },
+    { "elastic:alpha", "alpha" },
+    { "scale:min=0.9,max=1,border=wavy", "wavy" },
+    { "scale:min=1,max=1.5;scale:min=1,max=1;scale:min=1,max=2;", NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwAugPipeline) p = fw_aug_pipeline_parse (cases[i].text, &error);
+      if (cases[i].needle == NULL)
+        {
+          g_assert_no_error (error);
+          continue;
+        }
+      g_assert_null (p);
+      g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+      g_test_message ("%s -> %s", cases[i].text, error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].needle));
+    }
+  /* colour operations on grayscale: disabled with a reason, and a pipeline check error */
+  const char *reason = NULL;
+  g_assert_false (fw_aug_op_applies (FW_AUG_COLOR, 1, &reason));
+  g_assert_nonnull (strstr (reason, "grayscale"));
+  g_assert_true (fw_aug_op_applies (FW_AUG_COLOR, 3, NULL));
+  g_autoptr (FwAugPipeline) p = parse_ok ("rotate;color");
+  g_autoptr (GError) error = NULL;
+  g_assert_false (fw_aug_pipeline_check (p, 1, &error));
+  g_assert_nonnull (strstr (error->message, "color"));
+  g_assert_true (fw_aug_pipeline_check (p, 3, NULL));
+}
+
+static void
+test_affine_composite_matches_steps (void)
+{
+  /* rotate then translate composed into one resample equals resampling twice where no
+   * interpolation happens in between (quarter turn + integer shift) */
+  int c = 1, h = 9, w = 9;
+  float src[81], a[81], b[81], t[81];
+  fill_random (src, 81, 23);
+  double R[6], T[6] = { 1, 0, -2, 0, 1, 1 };
+  fw_aug_matrix_rotate (R, 90, h, w);
+  fw_aug_warp_affine (src, t, c, h, w, R, FW_AUG_BORDER_ZERO);
+  fw_aug_warp_affine (t, a, c, h, w, T, FW_AUG_BORDER_ZERO);
+  /* one resample with the composite C = R T (3x3 products written out): I2(p) = I0(R T p) */
+  double C[6] = { R[0] * T[0] + R[1] * T[3], R[0] * T[1] + R[1] * T[4],
+                  R[0] * T[2] + R[1] * T[5] + R[2], R[3] * T[0] + R[4] * T[3],
+                  R[3] * T[1] + R[4] * T[4], R[3] * T[2] + R[4] * T[5] + R[5] };
+  fw_aug_warp_affine (src, b, c, h, w, C, FW_AUG_BORDER_ZERO);
+  g_assert_cmpmem (a, sizeof a, b, sizeof b);
+  /* the pipeline draws random angles; instead check that steps_out and the fused result agree
+   * for random draws */
+  g_autoptr (FwAugPipeline) q = parse_ok ("rotate:deg=40;translate:px=3;scale;shear");
+  float fused[81], steps[4 * 81];
+  FwRng r1, r2;
+  fw_rng_init (&r1, 5);
+  fw_rng_init (&r2, 5);
+  memcpy (fused, src, sizeof src);
+  fw_aug_apply (q, fused, c, h, w, &r1, NULL, NULL);
+  float stepped[81];
+  memcpy (stepped, src, sizeof src);
+  fw_aug_apply (q, stepped, c, h, w, &r2, NULL, steps);
+  /* step-by-step resampling blurs a little more, but the two agree on the content */
+  double err = 0, norm = 0;
+  for (int i = 0; i < 81; i++)
+    {
+      err += fabs (fused[i] - steps[3 * 81 + i]);
+      norm += fabs (fused[i]);
+    }
+  g_assert_cmpmem (stepped, sizeof stepped, steps + 3 * 81, sizeof stepped);
+  g_assert_cmpfloat (err, <, 0.35 * norm);
+}
+
+static void
+bench_pipeline (void)
+{
+  g_autoptr (FwAugPipeline) p = parse_ok ("rotate:deg=15;translate:px=2;elastic:alpha=8,sigma=3;"
+                                          "brightness");
+  int c = 1, h = 28, w = 28;
+  float src[784], img[784];
+  fill_random (src, 784, 1);
+  g_autofree float *scratch = g_new (float, fw_aug_scratch_floats (c, h, w));
+  FwRng rng;
+  fw_rng_init (&rng, 1);
+  int reps = 2000;
+  double t0 = fw_now ();
+  for (int i = 0; i < reps; i++)
+    {
+      memcpy (img, src, sizeof img);
+      fw_aug_apply (p, img, c, h, w, &rng, scratch, NULL);
+    }
+  double us = (fw_now () - t0) / reps * 1e6;
+  g_test_message ("4-op pipeline (rotate, translate, elastic, brightness) on 28x28: %.2f us",
+                  us);
+  g_test_minimized_result (us, "us per 4-op pipeline on 28x28");
+  g_autoptr (FwAugPipeline) q = parse_ok ("rotate;translate;scale;noise");
+  t0 = fw_now ();
+  for (int i = 0; i < reps; i++)
+    {
+      memcpy (img, src, sizeof img);
+      fw_aug_apply (q, img, c, h, w, &rng, scratch, NULL);
+    }
+  g_test_message ("rotate, translate, scale, noise on 28x28: %.2f us",
+                  (fw_now () - t0) / reps * 1e6);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/Augment/rot90_is_transpose_and_flip", test_rot90_is_transpose_and_flip);
+  g_test_add_func ("/Augment/integer_translation_exact", test_integer_translation_exact);
+  g_test_add_func ("/Augment/half_pixel_shift_is_bilinear", test_half_pixel_shift_is_bilinear);
+  g_test_add_func ("/Augment/double_flip_identity", test_double_flip_identity);
+  g_test_add_func ("/Augment/elastic_alpha_zero_identity", test_elastic_alpha_zero_identity);
+  g_test_add_func ("/Augment/cutmix_weight_is_area_fraction",
+                   test_cutmix_weight_is_area_fraction);
+  g_test_add_func ("/Augment/mixup_weights_sum_to_one", test_mixup_weights_sum_to_one);
+  g_test_add_func ("/Augment/brightness_contrast_closed_form",
+                   test_brightness_contrast_closed_form);
+  g_test_add_func ("/Augment/same_seed_same_images", test_same_seed_same_images);
+  g_test_add_func ("/Augment/pipeline_round_trip", test_pipeline_round_trip);
+  g_test_add_func ("/Augment/bad_text_names_the_op", test_bad_text_names_the_op);
+  g_test_add_func ("/Augment/affine_composite_matches_steps",
+                   test_affine_composite_matches_steps);
+  g_test_add_func ("/Augment/bench_pipeline", bench_pipeline);
+  return g_test_run ();
+}
