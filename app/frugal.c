@@ -23,6 +23,8 @@ static const FrugalCommand commands[] = {
                                      "(the counterpart of torch_fmnist.py)" },
   { "noise-curve", frugal_cmd_noise_curve, "test accuracy vs label-noise rate per training-set "
                                      "size and seed, as CSV" },
+  { "embed",    frugal_cmd_embed,    "project pixels or a model layer's features to 2-D "
+                                     "(PCA, t-SNE) as CSV" },
 };
 
 static void

@@ -82,24 +82,48 @@ fw_pca_fit (const float *x, int n, int d, int k, GError **error)
     trace += cov[(gsize) j * d + j];
   pca->total_variance = trace;
 
-  /* C = V diag(w) V^T, w ascending; row-major: column c of cov is eigenvector c */
+  /* C = V diag(w) V^T, w ascending. Few components: ssyevr computes only the top k
+   * eigenvectors (saves the O(d^3) back-transformation); otherwise ssyevd computes all.
+   * Row-major results: column c of vec [d x ld] is the eigenvector of w[c]. */
   g_autofree float *w = g_new (float, d);
-  lapack_int info = LAPACKE_ssyevd (LAPACK_ROW_MAJOR, 'V', 'U', d, cov, d, w);
+  g_autofree float *vec = NULL;
+  int ld, first;
+  lapack_int info;
+  if (4 * k < d)
+    {
+      vec = g_new (float, (gsize) d * k);
+      g_autofree lapack_int *support = g_new (lapack_int, 2 * (gsize) k);
+      lapack_int found = 0;
+      info = LAPACKE_ssyevr (LAPACK_ROW_MAJOR, 'V', 'I', 'U', d, cov, d, 0.0f, 0.0f,
+                             d - k + 1, d, 0.0f, &found, w, vec, k, support);
+      if (info == 0 && found != k)
+        info = -1000;
+      ld = k;
+      first = 0;
+    }
+  else
+    {
+      info = LAPACKE_ssyevd (LAPACK_ROW_MAJOR, 'V', 'U', d, cov, d, w);
+      vec = g_steal_pointer (&cov);
+      ld = d;
+      first = d - k;
+    }
   if (info != 0)
     {
       g_set_error (error, FW_ERROR, FW_ERROR_NUMERIC,
-                   "PCA: the eigendecomposition of the %d x %d covariance failed (LAPACK ssyevd "
+                   "PCA: the eigendecomposition of the %d x %d covariance failed (LAPACK "
                    "info %d); check the features for NaN or Inf", d, d, (int) info);
       return NULL;
     }
   for (int c = 0; c < k; c++)
     {
-      int src = d - 1 - c;
+      /* largest first: the last of the k ascending eigenpairs */
+      int src = first + k - 1 - c;
       float *v = pca->components + (gsize) c * d;
       int big = 0;
       for (int j = 0; j < d; j++)
         {
-          v[j] = cov[(gsize) j * d + src];
+          v[j] = vec[(gsize) j * ld + src];
           if (fabsf (v[j]) > fabsf (v[big]))
             big = j;
         }
@@ -372,10 +396,10 @@ fw_tsne_affinities (const float *x, int n, int d, double perplexity, int k_neigh
  * Gradients
  * ---------------------------------------------------------------------------------------- */
 
-/* attr_i = sum_j p_ij w_ij (y_i - y_j) into grad (scaled by 4 * ex); returns
- * sum_ij p_ij log(p_ij / w_ij) so that KL = that + log Z (as sum p = 1). */
-static double
-attractive (const FwTsneP *p, const double *y, double ex, double *grad)
+/* attr_i = sum_j p_ij w_ij (y_i - y_j) into grad (scaled by 4 * ex). When kl != NULL,
+ * *kl <- sum_ij p_ij log(p_ij / w_ij), so that KL = that + log Z (as sum p = 1). */
+static void
+attractive (const FwTsneP *p, const double *y, double ex, double *grad, double *kl)
 {
   double klpart = 0.0;
   for (int i = 0; i < p->n; i++)
@@ -390,20 +414,29 @@ attractive (const FwTsneP *p, const double *y, double ex, double *grad)
           double pw = p->val[e] * w;
           gx += pw * dx;
           gy += pw * dy;
-          if (p->val[e] > 0.0)
-            klpart += p->val[e] * log (p->val[e] / w);
         }
       grad[2 * i] = 4.0 * ex * gx;
       grad[2 * i + 1] = 4.0 * ex * gy;
     }
-  return klpart;
+  if (kl == NULL)
+    return;
+  for (int i = 0; i < p->n; i++)
+    for (gint64 e = p->row[i]; e < p->row[i + 1]; e++)
+      if (p->val[e] > 0.0)
+        {
+          int j = p->col[e];
+          double dx = y[2 * i] - y[2 * j], dy = y[2 * i + 1] - y[2 * j + 1];
+          klpart += p->val[e] * log (p->val[e] * (1.0 + dx * dx + dy * dy));
+        }
+  *kl = klpart;
 }
 
-double
-fw_tsne_gradient_exact (const FwTsneP *p, const double *y, double exaggeration, double *grad)
+void
+fw_tsne_gradient_exact (const FwTsneP *p, const double *y, double exaggeration, double *grad,
+                        double *kl)
 {
   int n = p->n;
-  double klpart = attractive (p, y, exaggeration, grad);
+  attractive (p, y, exaggeration, grad, kl);
   /* rep_i = sum_j w_ij^2 (y_i - y_j), Z = sum_{i != j} w_ij: each unordered pair once */
   g_autofree double *rep = g_new0 (double, 2 * (gsize) n);
   double z = 0.0;
@@ -428,160 +461,191 @@ fw_tsne_gradient_exact (const FwTsneP *p, const double *y, double exaggeration, 
   /* dKL/dy_i = 4 (ex * attr_i - rep_i / Z) */
   for (gsize e = 0; e < 2 * (gsize) n; e++)
     grad[e] -= 4.0 * rep[e] / z;
-  return klpart + log (z);
+  if (kl != NULL)
+    *kl += log (z);
 }
 
-/* Quadtree over the layout: node 0 is the root; children are 4 consecutive nodes. */
+/* Quadtree over the layout with leaf buckets: the points are permuted so that every cell's
+ * points are contiguous (px, py, id in [start, end)); a cell of at most QT_LEAF points (or
+ * of identical points) is a leaf, whose points are visited one by one when it is opened.
+ * Children of a cell are consecutive nodes, empty quadrants omitted. */
+#define QT_LEAF 8
+
 typedef struct {
-  double cx, cy, hw;      /* cell centre and half width */
-  double mx, my;          /* centre of mass (sum while building) */
+  double mx, my;          /* centre of mass */
+  double size2;           /* (cell side)^2 */
   int count;              /* points in the cell */
-  int child;              /* first child, or -1 for a leaf */
-  int point;              /* a leaf's point (the first inserted), or -1 when empty */
+  int start;              /* first point (in the permuted order) */
+  int child, n_child;     /* first child and number of children; n_child = 0 for a leaf */
 } QNode;
 
 typedef struct {
   QNode *nodes;
   int len, cap;
+  double *px, *py;        /* [n] permuted positions */
+  int *id, *tmp;          /* [n] original index of each permuted point; scratch */
 } QTree;
 
 static int
-qtree_add (QTree *t, double cx, double cy, double hw)
+qtree_new_nodes (QTree *t, int k)
 {
-  if (t->len == t->cap)
+  if (t->len + k > t->cap)
     {
-      t->cap = MAX (64, t->cap * 2);
+      t->cap = MAX (t->len + k, MAX (64, t->cap * 2));
       t->nodes = g_renew (QNode, t->nodes, t->cap);
     }
-  QNode *q = &t->nodes[t->len];
-  *q = (QNode) { cx, cy, hw, 0.0, 0.0, 0, -1, -1 };
-  return t->len++;
+  int at = t->len;
+  t->len += k;
+  return at;
 }
 
-static int
-qtree_quadrant (const QNode *q, double x, double y)
-{
-  return (x >= q->cx ? 1 : 0) + (y >= q->cy ? 2 : 0);
-}
-
+/* Fills node `at` for the points [start, start + count) inside the square of centre (cx, cy)
+ * and half width hw, partitioning them into quadrants as needed. */
 static void
-qtree_insert (QTree *t, const double *y, int i)
+qtree_build (QTree *t, int at, int start, int count, double cx, double cy, double hw, int depth)
 {
-  double px = y[2 * i], py = y[2 * i + 1];
-  int at = 0;
-  for (int depth = 0;; depth++)
+  double sx = 0.0, sy = 0.0;
+  gboolean same = TRUE;
+  for (int e = start; e < start + count; e++)
     {
-      QNode *q = &t->nodes[at];
-      q->mx += px;
-      q->my += py;
-      q->count++;
-      if (q->child < 0)
-        {
-          if (q->count == 1)
-            {
-              q->point = i;
-              return;
-            }
-          int o = q->point;
-          /* identical positions (or absurd depth) share the leaf */
-          if (depth > 48 || (y[2 * o] == px && y[2 * o + 1] == py))
-            return;
-          /* split: push the old point into its child */
-          double h = q->hw * 0.5, cx = q->cx, cy = q->cy;
-          int first = qtree_add (t, cx - h, cy - h, h);
-          qtree_add (t, cx + h, cy - h, h);
-          qtree_add (t, cx - h, cy + h, h);
-          qtree_add (t, cx + h, cy + h, h);
-          q = &t->nodes[at];            /* the array may have moved */
-          q->child = first;
-          int old_count = q->count - 1;
-          QNode *c = &t->nodes[first + qtree_quadrant (q, y[2 * o], y[2 * o + 1])];
-          c->mx = y[2 * o] * old_count;
-          c->my = y[2 * o + 1] * old_count;
-          c->count = old_count;
-          c->point = o;
-        }
-      at = q->child + qtree_quadrant (q, px, py);
+      sx += t->px[e];
+      sy += t->py[e];
+      same = same && t->px[e] == t->px[start] && t->py[e] == t->py[start];
     }
+  QNode *q = &t->nodes[at];
+  q->mx = sx / count;
+  q->my = sy / count;
+  q->size2 = 4.0 * hw * hw;
+  q->count = count;
+  q->start = start;
+  q->child = -1;
+  q->n_child = 0;
+  if (count <= QT_LEAF || same || depth > 48)
+    return;
+
+  /* counting sort of [start, start + count) by quadrant: (x >= cx) + 2 (y >= cy) */
+  int cnt[4] = { 0, 0, 0, 0 };
+  for (int e = start; e < start + count; e++)
+    {
+      int qd = (t->px[e] >= cx) + 2 * (t->py[e] >= cy);
+      t->tmp[e] = qd;
+      cnt[qd]++;
+    }
+  int off[4], pos[4];
+  off[0] = start;
+  for (int k = 1; k < 4; k++)
+    off[k] = off[k - 1] + cnt[k - 1];
+  memcpy (pos, off, sizeof pos);
+  /* permute through scratch copies */
+  g_autofree double *bx = g_memdup2 (t->px + start, sizeof (double) * count);
+  g_autofree double *by = g_memdup2 (t->py + start, sizeof (double) * count);
+  g_autofree int *bi = g_memdup2 (t->id + start, sizeof (int) * count);
+  g_autofree int *bq = g_memdup2 (t->tmp + start, sizeof (int) * count);
+  for (int e = 0; e < count; e++)
+    {
+      int dst = pos[bq[e]]++;
+      t->px[dst] = bx[e];
+      t->py[dst] = by[e];
+      t->id[dst] = bi[e];
+    }
+  int n_child = (cnt[0] > 0) + (cnt[1] > 0) + (cnt[2] > 0) + (cnt[3] > 0);
+  int first = qtree_new_nodes (t, n_child);
+  q = &t->nodes[at];   /* the array may have moved */
+  q->child = first;
+  q->n_child = n_child;
+  double h = 0.5 * hw;
+  int c = first;
+  for (int k = 0; k < 4; k++)
+    if (cnt[k] > 0)
+      qtree_build (t, c++, off[k], cnt[k], cx + ((k & 1) ? h : -h), cy + ((k & 2) ? h : -h),
+                   h, depth + 1);
 }
 
-double
+void
 fw_tsne_gradient_bh (const FwTsneP *p, const double *y, double theta, double exaggeration,
-                     double *grad)
+                     double *grad, double *kl)
 {
   int n = p->n;
-  double klpart = attractive (p, y, exaggeration, grad);
+  attractive (p, y, exaggeration, grad, kl);
 
+  QTree t = { 0 };
+  t.px = g_new (double, n);
+  t.py = g_new (double, n);
+  t.id = g_new (int, n);
+  t.tmp = g_new (int, n);
   double x0 = y[0], x1 = y[0], y0 = y[1], y1 = y[1];
-  for (int i = 1; i < n; i++)
+  for (int i = 0; i < n; i++)
     {
-      x0 = MIN (x0, y[2 * i]);
-      x1 = MAX (x1, y[2 * i]);
-      y0 = MIN (y0, y[2 * i + 1]);
-      y1 = MAX (y1, y[2 * i + 1]);
+      t.px[i] = y[2 * i];
+      t.py[i] = y[2 * i + 1];
+      t.id[i] = i;
+      x0 = MIN (x0, t.px[i]);
+      x1 = MAX (x1, t.px[i]);
+      y0 = MIN (y0, t.py[i]);
+      y1 = MAX (y1, t.py[i]);
     }
-  QTree t = { NULL, 0, 0 };
-  double hw = 0.5 * MAX (x1 - x0, y1 - y0) * (1.0 + 1e-6) + 1e-9;
-  qtree_add (&t, 0.5 * (x0 + x1), 0.5 * (y0 + y1), hw);
-  for (int i = 0; i < n; i++)
-    qtree_insert (&t, y, i);
-  for (int e = 0; e < t.len; e++)
-    if (t.nodes[e].count > 0)
-      {
-        t.nodes[e].mx /= t.nodes[e].count;
-        t.nodes[e].my /= t.nodes[e].count;
-      }
+  double hw = 0.5 * MAX (x1 - x0, y1 - y0) * (1.0 + 1e-9) + 1e-12;
+  qtree_new_nodes (&t, 1);
+  qtree_build (&t, 0, 0, n, 0.5 * (x0 + x1), 0.5 * (y0 + y1), hw, 0);
 
-  /* rep_i = sum over cells of count * w^2 (y_i - com), w = 1 / (1 + |y_i - com|^2) */
+  /* rep_i = sum over accepted cells of count * w^2 (y_i - com) (w = 1 / (1 + |y_i - com|^2))
+   * plus the exact terms of the points of opened leaves; Z likewise with count * w.
+   * Points are visited in tree order: neighbours in turn walk the same cells. */
   g_autofree double *rep = g_new (double, 2 * (gsize) n);
-  g_autofree int *stack = g_new (int, 4 * 64 + 8);
+  g_autofree int *stack = g_new (int, 4 * 52 + 8);
   double z = 0.0, th2 = theta * theta;
-  for (int i = 0; i < n; i++)
+  for (int s = 0; s < n; s++)
     {
-      double px = y[2 * i], py = y[2 * i + 1];
+      double px = t.px[s], py = t.py[s];
       double rx = 0.0, ry = 0.0, zi = 0.0;
       int sp = 0;
       stack[sp++] = 0;
       while (sp > 0)
         {
           const QNode *q = &t.nodes[stack[--sp]];
-          if (q->count == 0)
-            continue;
           double dx = px - q->mx, dy = py - q->my;
           double d2 = dx * dx + dy * dy;
-          int cnt = q->count;
-          if (q->child < 0)
+          if (q->n_child > 0)
             {
-              /* a leaf of several points holds identical positions: when they sit on y_i,
-               * y_i is one of them */
-              if (q->point == i || (dx == 0.0 && dy == 0.0))
-                cnt -= 1;
-              if (cnt <= 0)
-                continue;
-            }
-          else if ((2.0 * q->hw) * (2.0 * q->hw) >= th2 * d2)
-            {
-              int c = q->child;
-              stack[sp++] = c;
-              stack[sp++] = c + 1;
-              stack[sp++] = c + 2;
-              stack[sp++] = c + 3;
+              if (q->size2 >= th2 * d2)
+                {
+                  for (int c = 0; c < q->n_child; c++)
+                    stack[sp++] = q->child + c;
+                  continue;
+                }
+              double w = 1.0 / (1.0 + d2);
+              double cw = q->count * w;
+              zi += cw;
+              rx += cw * w * dx;
+              ry += cw * w * dy;
               continue;
             }
-          double w = 1.0 / (1.0 + d2);
-          double cw = cnt * w;
-          zi += cw;
-          rx += cw * w * dx;
-          ry += cw * w * dy;
+          /* an opened leaf: each point but this one (duplicates count: w = 1, no force) */
+          for (int e = q->start; e < q->start + q->count; e++)
+            {
+              if (e == s)
+                continue;
+              double ex = px - t.px[e], ey = py - t.py[e];
+              double w = 1.0 / (1.0 + ex * ex + ey * ey);
+              zi += w;
+              rx += w * w * ex;
+              ry += w * w * ey;
+            }
         }
+      int i = t.id[s];
       rep[2 * i] = rx;
       rep[2 * i + 1] = ry;
       z += zi;
     }
   g_free (t.nodes);
+  g_free (t.px);
+  g_free (t.py);
+  g_free (t.id);
+  g_free (t.tmp);
   for (gsize e = 0; e < 2 * (gsize) n; e++)
     grad[e] -= 4.0 * rep[e] / z;
-  return klpart + log (z);
+  if (kl != NULL)
+    *kl += log (z);
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -692,8 +756,13 @@ fw_tsne_run (const float *x, int n, int d, const FwTsneParams *params, float *y_
       gboolean exag_phase = it < params->exaggeration_iters;
       double ex = exag_phase ? params->early_exaggeration : 1.0;
       double mom = exag_phase ? 0.5 : 0.8;
-      double kl = exact ? fw_tsne_gradient_exact (p, y, ex, grad)
-                        : fw_tsne_gradient_bh (p, y, params->theta, ex, grad);
+      gboolean report = params->callback != NULL
+                        && ((it + 1) % every == 0 || it + 1 == params->n_iter);
+      double kl = NAN;
+      if (exact)
+        fw_tsne_gradient_exact (p, y, ex, grad, report ? &kl : NULL);
+      else
+        fw_tsne_gradient_bh (p, y, params->theta, ex, grad, report ? &kl : NULL);
       /* gains grow where the gradient turned against the last step, shrink otherwise */
       for (gsize e = 0; e < m; e++)
         {
@@ -716,7 +785,7 @@ fw_tsne_run (const float *x, int n, int d, const FwTsneParams *params, float *y_
           y[2 * i] -= cx;
           y[2 * i + 1] -= cy;
         }
-      if (params->callback != NULL && ((it + 1) % every == 0 || it + 1 == params->n_iter))
+      if (report)
         {
           for (gsize e = 0; e < m; e++)
             snap[e] = (float) y[e];

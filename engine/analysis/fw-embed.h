@@ -2,8 +2,8 @@
 /* fw-embed.h: 2-D (or k-D) embeddings of feature vectors: PCA and t-SNE.
  *
  * PCA: centre X [n x d] on its column means mu, covariance C = Xc^T Xc / (n - 1) [d x d],
- * eigendecomposition C = V diag(lambda) V^T (LAPACK ssyevd), keep the k largest eigenpairs;
- * projections Y = Xc V_k [n x k]; explained variance ratio lambda_i / trace(C).
+ * eigendecomposition C = V diag(lambda) V^T (LAPACK ssyevd; ssyevr when k < d/4), keep the
+ * k largest eigenpairs; projections Y = Xc V_k [n x k]; explained variance ratio lambda_i / trace(C).
  *
  * t-SNE (van der Maaten & Hinton 2008; Barnes-Hut: van der Maaten 2014):
  *   p_{j|i} = exp(-beta_i |x_i - x_j|^2) / sum_k exp(-beta_i |x_i - x_k|^2), beta_i found by
@@ -69,13 +69,14 @@ FwTsneP *fw_tsne_affinities (const float *x, int n, int d, double perplexity,
                              int k_neighbours, GError **error);
 
 /* Gradient of KL(exaggeration * P || Q) at y [n x 2] (in double): grad [n x 2].
- * Exact: O(n^2) sums. Returns KL(P || Q) (without exaggeration). */
-double   fw_tsne_gradient_exact (const FwTsneP *p, const double *y, double exaggeration,
-                                 double *grad);
-/* Barnes-Hut: theta = 0 visits every point (same value as exact up to rounding). Returns
- * an estimate of KL(P || Q) from the estimated Z. */
-double   fw_tsne_gradient_bh    (const FwTsneP *p, const double *y, double theta,
-                                 double exaggeration, double *grad);
+ * Exact: O(n^2) sums. When kl != NULL, *kl <- KL(P || Q) (without exaggeration; costs a
+ * log per entry of P). */
+void     fw_tsne_gradient_exact (const FwTsneP *p, const double *y, double exaggeration,
+                                 double *grad, double *kl);
+/* Barnes-Hut: theta = 0 visits every point (same value as exact up to rounding); *kl is
+ * then estimated with the estimated Z. */
+void     fw_tsne_gradient_bh    (const FwTsneP *p, const double *y, double theta,
+                                 double exaggeration, double *grad, double *kl);
 
 /* Called every `callback_every` iterations with the current layout y [n x 2] (valid during
  * the call only), the KL divergence of it, the iteration (1-based) and the total. Return
