@@ -4,6 +4,8 @@
 
 #include "fw-error.h"
 #include "fw-model-shelf.h"
+#include "fw-page-noise.h"
+#include "fw-page-embed.h"
 #include "fw-util.h"
 
 struct _FwWindow {
@@ -392,6 +394,8 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_JOB_INDICATOR);
   g_type_ensure (FW_TYPE_PAGE_DATA);
   g_type_ensure (FW_TYPE_PAGE_TRAIN);
+  g_type_ensure (FW_TYPE_PAGE_NOISE);
+  g_type_ensure (FW_TYPE_PAGE_EMBED);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/frugal/Workbench/ui/fw-window.ui");
