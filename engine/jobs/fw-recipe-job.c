@@ -683,6 +683,17 @@ recipe_run_data (const FwRecipe *r, FwJob *job, const FwTrainHooks *hooks, Data 
 
   FwTrainConfig cfg = r->train;
   cfg.seed = r->seed;
+  /* [data] augment: validated when the recipe was loaded */
+  g_autoptr (FwAugPipeline) augment = NULL;
+  if (r->augment != NULL && *r->augment != '\0')
+    {
+      augment = fw_aug_pipeline_parse (r->augment, error);
+      if (augment == NULL)
+        return NULL;
+      cfg.augment = augment;
+      g_autofree char *text = fw_aug_pipeline_to_string (augment);
+      run_log (job, "augmentation on the fly: %s", text);
+    }
   FwTrainHooks job_hooks;
   if (job != NULL)
     {

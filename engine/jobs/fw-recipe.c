@@ -56,6 +56,11 @@ static const KeyDef keys[] = {
   { "data", "train_limit", KEY_INT, R (train_limit), 0, G_MAXINT, 0, 0,
     "use at most this many training samples (seeded, stratified); 0 = all",
     "give 0 (all) or a positive count" },
+  { "data", "augment", KEY_STRING, R (augment), 0, 0, 0, 0,
+    "augmentation on the fly, each epoch new variants: op:key=value,...;op... e.g. "
+    "rotate:deg=15;translate:px=2;elastic:alpha=8,sigma=3;cutmix:p=0.5; empty = none",
+    "write a pipeline such as rotate:deg=15;translate:px=2 (docs/recipes.md lists the "
+    "operations) or leave it empty" },
 
   { "model", "arch", KEY_STRING, R (arch), 0, 0, 0, 0,
     "architecture: mlp | lenet5 | cnn-small | mobilenet-tiny | squeezenet-tiny | custom",
@@ -186,6 +191,7 @@ fw_recipe_new_default (void)
   r->coteaching = FALSE;
   r->forget_rate = 0.2;
   r->forget_epochs = 10;
+  r->augment = g_strdup ("");
   return r;
 }
 
@@ -383,6 +389,16 @@ validate (FwRecipe *r, const char *file, GError **error)
   if (*r->test == '\0')
     return key_error (error, file, find_key ("data", "test"), NULL,
                       "is empty — write auto, none or a dataset spec");
+
+  g_strstrip (r->augment);
+  if (*r->augment != '\0')
+    {
+      g_autoptr (GError) aug_error = NULL;
+      g_autoptr (FwAugPipeline) pipe = fw_aug_pipeline_parse (r->augment, &aug_error);
+      if (pipe == NULL)
+        return key_error (error, file, find_key ("data", "augment"), r->augment, "— %s",
+                          aug_error->message);
+    }
 
   FwNoiseKind nk;
   g_strstrip (r->noise_kind);

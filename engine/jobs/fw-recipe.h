@@ -6,6 +6,8 @@
  *              val_fraction = 0.1             part of train held out for validation
  *              test = auto                    auto (the dataset's own test split) | none | SPEC
  *              train_limit = 0                use at most this many training samples (0 = all)
+ *              augment =                      on-the-fly augmentation pipeline (fw-augment.h),
+ *                                             e.g. rotate:deg=15;translate:px=2;cutmix:p=0.5
  *   [model]    arch = mlp                     mlp | lenet5 | cnn-small | mobilenet-tiny |
  *                                             squeezenet-tiny | custom
  *              widths = 256,128               mlp hidden widths
@@ -61,6 +63,8 @@ typedef struct {
   gboolean coteaching;
   double forget_rate;
   int forget_epochs;
+  /* [data] augment: a pipeline text (fw-augment.h), "" = none; validated on load */
+  char *augment;
 } FwRecipe;
 
 FwRecipe *fw_recipe_new_default (void);

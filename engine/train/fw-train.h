@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "fw-augment.h"
 #include "fw-dataset.h"
 #include "fw-model.h"
 
@@ -38,6 +39,10 @@ typedef struct {
   int loss;
   double gce_q;
   double sce_alpha, sce_beta;
+  /* on-the-fly augmentation of every gathered minibatch (borrowed, not freed; NULL = none):
+   * per-sample steps on each sample, then CutMix/Mixup with soft targets. Its randomness is
+   * split from seed (FW_RNG_AUGMENT, then the epoch), so each epoch sees new variants. */
+  const FwAugPipeline *augment;
 } FwTrainConfig;
 
 void fw_train_config_defaults (FwTrainConfig *cfg);

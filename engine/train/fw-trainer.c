@@ -9,7 +9,9 @@
  *   dlogits[batch x k]     d(mean loss)/d(logits)
  *   best_params[n_params], best_state[n_state]   early stopping's snapshot (patience > 0)
  * plus the optimizer state (FwOptimizer). The epoch loop adds one memcpy per sample (the
- * gather) and a few passes over the logits to the model's own forward/backward work. */
+ * gather) and a few passes over the logits to the model's own forward/backward work.
+ * With cfg->augment: aug_scratch[fw_aug_scratch_floats] for the per-sample steps and, when the
+ * pipeline mixes samples, soft[batch x k] targets and mix_scratch for the batch copy. */
 #include "fw-train.h"
 
 #include <math.h>
@@ -203,11 +205,43 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
   float *best_state = early ? fw_alloc_floats (MAX (m->n_state, 1)) : NULL;
   g_autoptr (FwOptimizer) opt = fw_optimizer_new (m, cfg);
 
+  /* augmentation: only when a pipeline with steps is given (NULL leaves the loop as it was) */
+  const FwAugPipeline *aug = cfg->augment;
+  if (aug != NULL && fw_aug_pipeline_n_steps (aug) == 0)
+    aug = NULL;
+  gboolean aug_ok = TRUE;
+  if (aug != NULL && fw_aug_pipeline_has_batch_ops (aug) && cfg->loss != 0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "training configuration: CutMix and Mixup train on soft targets with the "
+                   "cross-entropy loss; set loss = ce or remove them from the augmentation");
+      aug_ok = FALSE;
+    }
+  else if (aug != NULL)
+    aug_ok = fw_aug_pipeline_check (aug, train->shape.c, error);
+  if (!aug_ok)
+    {
+      fw_free_aligned (xb);
+      fw_free_aligned (dlogits);
+      fw_free_aligned (best_params);
+      fw_free_aligned (best_state);
+      return FALSE;
+    }
+  const gboolean mixing = aug != NULL && fw_aug_pipeline_has_batch_ops (aug);
+  const int ac = train->shape.c, ah = train->shape.h, aw = train->shape.w;
+  g_autofree float *aug_scratch = aug != NULL ? g_new (float, fw_aug_scratch_floats (ac, ah, aw))
+                                              : NULL;
+  g_autofree float *soft = mixing ? g_new (float, (gsize) batch * k) : NULL;
+  g_autofree float *mix_scratch = mixing
+    ? g_new (float, fw_aug_batch_scratch_floats (batch, ac, ah, aw, k)) : NULL;
+
   /* randomness of the run: shuffling and dropout, both from cfg->seed */
   FwRng root, shuffle_rng;
   fw_rng_init (&root, cfg->seed);
   fw_rng_split (&root, FW_RNG_SHUFFLE, &shuffle_rng);
   fw_rng_split (&root, FW_RNG_DROPOUT, &m->dropout_rng);
+  FwRng aug_root;
+  fw_rng_split (&root, FW_RNG_AUGMENT, &aug_root);
 
   gboolean ok = TRUE;
   double best_val = INFINITY;
@@ -222,6 +256,8 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
       for (int i = 0; i < n; i++)
         idx[i] = i;
       fw_rng_shuffle (&rng, idx, n);
+      FwRng arng;
+      fw_rng_split (&aug_root, (guint64) e, &arng);
 
       double loss_sum = 0, lr = fw_train_lr_at (cfg, e);
       gint64 correct = 0;
@@ -241,10 +277,20 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
               memcpy (xb + (gsize) i * in, train->x + (gsize) j * in, sizeof (float) * in);
               yb[i] = train->y[j];
             }
+          if (aug != NULL)
+            {
+              for (int i = 0; i < nb; i++)
+                fw_aug_apply (aug, xb + (gsize) i * in, ac, ah, aw, &arng, aug_scratch, NULL);
+              if (mixing)
+                fw_aug_apply_batch (aug, xb, yb, nb, ac, ah, aw, k, &arng, mix_scratch, soft);
+            }
           const float *logits = fw_model_forward (m, xb, nb, TRUE);
-          double loss = fw_loss_select ((FwLossKind) cfg->loss, cfg->gce_q, cfg->sce_alpha,
-                                        cfg->sce_beta, (float) cfg->label_smoothing, logits,
-                                        nb, k, yb, dlogits);
+          /* CutMix/Mixup train on soft targets with cross-entropy (checked above) */
+          double loss = mixing
+            ? fw_loss_softmax_xent (logits, nb, k, yb, soft, 0.f, dlogits, NULL)
+            : fw_loss_select ((FwLossKind) cfg->loss, cfg->gce_q, cfg->sce_alpha,
+                              cfg->sce_beta, (float) cfg->label_smoothing, logits, nb, k, yb,
+                              dlogits);
           int bc = 0;
           for (int i = 0; i < nb; i++)
             {

@@ -5,6 +5,8 @@
 
 #include "fw-augment.h"
 #include "fw-error.h"
+#include "fw-recipe.h"
+#include "fw-train.h"
 #include "fw-util.h"
 
 static void
@@ -522,6 +524,148 @@ bench_pipeline (void)
                   (fw_now () - t0) / reps * 1e6);
 }
 
+/* n images c x 8 x 8 of 3 classes: a bright bar whose position depends on the class */
+static FwDataset *
+bars (int n, int c, guint64 seed)
+{
+  FwDataset *ds = fw_dataset_new ("bars", n, (FwShape) { c, 8, 8 }, 3);
+  FwRng r;
+  fw_rng_init (&r, seed);
+  gsize size = (gsize) c * 64;
+  for (int i = 0; i < n; i++)
+    {
+      int y = i % 3;
+      ds->y[i] = y;
+      float *x = ds->x + i * size;
+      for (gsize q = 0; q < size; q++)
+        x[q] = 0.2f * (float) fw_rng_uniform (&r);
+      for (int ch = 0; ch < c; ch++)
+        for (int row = 0; row < 8; row++)
+          x[ch * 64 + row * 8 + 1 + 2 * y] = 0.9f;
+    }
+  return ds;
+}
+
+static FwModel *
+small_model (int c)
+{
+  g_autoptr (GError) error = NULL;
+  FwModel *m = fw_model_new ("custom", "flatten,dense:16,relu,dense:3", (FwShape) { c, 8, 8 },
+                             &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 3);
+  return m;
+}
+
+static void
+test_train_hflip_equals_flipped_data (void)
+{
+  /* training with "hflip:p=1" on the fly equals training on a dataset flipped beforehand
+   * (by index arithmetic), with the same seed: the same weights, bit for bit */
+  g_autoptr (FwDataset) ds = bars (60, 1, 4);
+  gint32 idx[60];
+  for (int i = 0; i < 60; i++)
+    idx[i] = i;
+  g_autoptr (FwDataset) flipped = fw_dataset_subset (ds, idx, 60, "flipped");
+  for (int i = 0; i < 60; i++)
+    for (int y = 0; y < 8; y++)
+      for (int x = 0; x < 8; x++)
+        flipped->x[i * 64 + y * 8 + x] = ds->x[i * 64 + y * 8 + (7 - x)];
+  g_autoptr (FwAugPipeline) p = parse_ok ("hflip:p=1");
+  g_autoptr (FwModel) a = small_model (1);
+  g_autoptr (FwModel) b = small_model (1);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 3;
+  cfg.batch = 16;
+  cfg.augment = p;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_train (a, &cfg, ds, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  cfg.augment = NULL;
+  g_assert_true (fw_train (b, &cfg, flipped, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_cmpmem (a->params, sizeof (float) * a->n_params, b->params,
+                   sizeof (float) * b->n_params);
+  /* and it is not the unflipped run */
+  g_autoptr (FwModel) u = small_model (1);
+  g_assert_true (fw_train (u, &cfg, ds, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_true (memcmp (a->params, u->params, sizeof (float) * a->n_params) != 0);
+}
+
+static void
+test_train_augmented_is_seeded (void)
+{
+  g_autoptr (FwDataset) ds = bars (90, 3, 5);
+  g_autoptr (FwAugPipeline) p = parse_ok ("rotate:deg=10;translate:px=1;color;noise;cutmix:p=0.5;"
+                                          "mixup:p=0.3");
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 4;
+  cfg.batch = 16;
+  cfg.augment = p;
+  g_autoptr (FwModel) a = small_model (3);
+  g_autoptr (FwModel) b = small_model (3);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) metrics = g_array_new (FALSE, FALSE, sizeof (FwEpochMetrics));
+  g_assert_true (fw_train (a, &cfg, ds, NULL, ds, NULL, NULL, metrics, &error));
+  g_assert_no_error (error);
+  g_assert_true (fw_train (b, &cfg, ds, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_cmpmem (a->params, sizeof (float) * a->n_params, b->params,
+                   sizeof (float) * b->n_params);
+  /* the bars stay learnable through the augmentation */
+  FwEpochMetrics *last = &g_array_index (metrics, FwEpochMetrics, metrics->len - 1);
+  g_assert_true (isfinite (last->train_loss));
+  g_assert_cmpfloat (last->test_acc, >, 0.6);
+  /* another seed, other augmentations, other weights */
+  cfg.seed = 2;
+  g_autoptr (FwModel) c = small_model (3);
+  g_assert_true (fw_train (c, &cfg, ds, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_true (memcmp (a->params, c->params, sizeof (float) * a->n_params) != 0);
+}
+
+static void
+test_train_rejects_colour_ops_on_grey (void)
+{
+  g_autoptr (FwDataset) ds = bars (30, 1, 6);
+  g_autoptr (FwAugPipeline) p = parse_ok ("rotate;hsv");
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 1;
+  cfg.augment = p;
+  g_autoptr (FwModel) m = small_model (1);
+  g_autoptr (GError) error = NULL;
+  g_assert_false (fw_train (m, &cfg, ds, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "hsv"));
+}
+
+static void
+test_recipe_augment_key (void)
+{
+  const char *good = "[data]\ndataset = sim:100\naugment = rotate:deg=15;translate:px=2;"
+                     "cutmix:p=0.5\n";
+  g_autoptr (GError) error = NULL;
+  FwRecipe *r = fw_recipe_load_data (good, -1, "good", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r->augment, ==, "rotate:deg=15;translate:px=2;cutmix:p=0.5");
+  /* written back and read again: the same text */
+  g_autofree char *data = fw_recipe_to_data (r);
+  FwRecipe *r2 = fw_recipe_load_data (data, -1, "again", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (r2->augment, ==, r->augment);
+  fw_recipe_free (r2);
+  fw_recipe_free (r);
+  /* a bad operation: the error names the file, the key and the operation */
+  const char *bad = "[data]\ndataset = sim:100\naugment = rotate;twirl:deg=3\n";
+  r = fw_recipe_load_data (bad, -1, "bad.ini", &error);
+  g_assert_null (r);
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "bad.ini"));
+  g_assert_nonnull (strstr (error->message, "augment"));
+  g_assert_nonnull (strstr (error->message, "twirl"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -542,5 +686,11 @@ main (int argc, char **argv)
   g_test_add_func ("/Augment/affine_composite_matches_steps",
                    test_affine_composite_matches_steps);
   g_test_add_func ("/Augment/bench_pipeline", bench_pipeline);
+  g_test_add_func ("/Augment/train_hflip_equals_flipped_data",
+                   test_train_hflip_equals_flipped_data);
+  g_test_add_func ("/Augment/train_augmented_is_seeded", test_train_augmented_is_seeded);
+  g_test_add_func ("/Augment/recipe_augment_key", test_recipe_augment_key);
+  g_test_add_func ("/Augment/train_rejects_colour_ops_on_grey",
+                   test_train_rejects_colour_ops_on_grey);
   return g_test_run ();
 }
