@@ -25,6 +25,7 @@ static const FrugalCommand commands[] = {
                                      "size and seed, as CSV" },
   { "embed",    frugal_cmd_embed,    "project pixels or a model layer's features to 2-D "
                                      "(PCA, t-SNE) as CSV" },
+  { "augment",  frugal_cmd_augment,  "a PNG grid of augmented samples; the pipeline's cost" },
 };
 
 static void
