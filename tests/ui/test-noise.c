@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-noise.c: the Noise page driven under Xvfb: the regression demo follows its sliders, a
+ * tiny noise curve fills the plot with what the engine computes, detection shows flagged
+ * samples, and a PNG of the page. */
+#include <math.h>
+#include <string.h>
+
+#include "fw-application.h"
+#include "fw-dataset.h"
+#include "fw-noise.h"
+#include "fw-page-noise.h"
+#include "fw-plot.h"
+#include "fw-robust.h"
+#include "fw-window-private.h"
+
+static FwApplication *app;
+static FwWindow *win;
+static FwPageNoise *page;
+static FwDataset *train, *test;
+
+typedef gboolean (*Cond) (gpointer data);
+
+static gboolean
+wait_until (Cond cond, gpointer data, double timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static void
+spin_for (double seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+static gboolean
+page_idle (gpointer p)
+{
+  return !fw_page_noise_is_running (page);
+}
+
+static FwPageNoise *
+find_page (void)
+{
+  GtkStack *stack = fw_window_get_stack (win);
+  GtkWidget *child = gtk_stack_get_child_by_name (stack, "noise");
+  g_assert_nonnull (child);
+  return FW_PAGE_NOISE (child);
+}
+
+static void
+test_sigma_slider (void)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                  g_variant_new_string ("noise"));
+  spin_for (0.2);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "noise");
+  FwLinePlot *plot = fw_page_noise_get_regression_plot (page);
+  gsize n = fw_line_plot_series_len (plot, 0);
+  g_assert_cmpuint (n, >, 3);
+  g_assert_cmpuint (fw_line_plot_series_len (plot, 1), ==, n);
+  double s1 = gtk_range_get_value (fw_page_noise_get_sigma_scale (page));
+  g_autofree double *before = g_new (double, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      double x, y, xt, yt;
+      g_assert_true (fw_line_plot_get_point (plot, 0, i, &x, &y));
+      g_assert_true (fw_line_plot_get_point (plot, 1, i, &xt, &yt));
+      before[i] = y;
+      /* theory: sigma^2 / N at x = log10 N */
+      g_assert_cmpfloat (fabs (yt - s1 * s1 / pow (10, x)), <, 1e-9 * yt);
+      /* measured within a factor 2 of the theory (hundreds of trials) */
+      g_assert_cmpfloat (y / yt, >, 0.5);
+      g_assert_cmpfloat (y / yt, <, 2.0);
+    }
+  /* move the slider: the same draws scaled by sigma, so every error by (s2 / s1)^2 */
+  double s2 = 3.0;
+  gtk_range_set_value (fw_page_noise_get_sigma_scale (page), s2);
+  spin_for (0.05);
+  g_assert_cmpuint (fw_line_plot_series_len (plot, 0), ==, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      double x, y;
+      g_assert_true (fw_line_plot_get_point (plot, 0, i, &x, &y));
+      g_assert_cmpfloat (y, !=, before[i]);
+      g_assert_cmpfloat (fabs (y / before[i] - (s2 / s1) * (s2 / s1)), <, 1e-6);
+    }
+  /* the N slider sets the largest N: the last point sits at log10 N */
+  gtk_range_set_value (fw_page_noise_get_n_scale (page), 2.0);
+  spin_for (0.05);
+  gsize n2 = fw_line_plot_series_len (plot, 0);
+  double x, y;
+  g_assert_true (fw_line_plot_get_point (plot, 0, n2 - 1, &x, &y));
+  g_assert_cmpfloat (fabs (x - 2.0), <, 1e-9);
+  g_assert_cmpuint (n2, <, n);
+}
+
+static void
+collect (gpointer user, const FwNoisePoint *p)
+{
+  GArray *a = user;
+  g_array_append_val (a, *p);
+}
+
+static void
+test_tiny_curve (void)
+{
+  fw_page_noise_set_datasets (page, train, test);
+  fw_page_noise_set_curve_form (page, "0,0.5", "300", 2, 2);
+  fw_page_noise_run_curve (page);
+  g_assert_true (fw_page_noise_is_running (page));
+  /* points arrive while the job runs, before it is over */
+  g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
+  g_assert_cmpuint (fw_page_noise_get_n_curve_points (page), ==, 4);
+  g_assert_null (fw_window_get_error_text (win));
+
+  /* the plot shows the mean over the seeds of what the engine computes for the same config */
+  g_autoptr (FwNoiseCurveConfig) c = fw_noise_curve_config_new (train, test);
+  double rates[] = { 0, 0.5 };
+  int sizes[] = { 300 };
+  g_free (c->rates);
+  c->rates = g_memdup2 (rates, sizeof rates);
+  c->n_rates = 2;
+  g_free (c->sizes);
+  c->sizes = g_memdup2 (sizes, sizeof sizes);
+  c->n_sizes = 1;
+  c->seeds = 2;
+  c->cfg.epochs = 2;
+  g_free (c->widths);
+  c->widths = g_strdup ("128");
+  g_autoptr (GArray) pts = g_array_new (FALSE, FALSE, sizeof (FwNoisePoint));
+  g_autoptr (GError) err = NULL;
+  g_assert_true (fw_noise_curve_run (c, collect, pts, NULL, &err));
+  g_assert_no_error (err);
+  FwLinePlot *plot = fw_page_noise_get_curve_plot (page);
+  g_assert_cmpuint (fw_line_plot_get_n_series (plot), ==, 1);
+  g_assert_cmpuint (fw_line_plot_series_len (plot, 0), ==, 2);
+  for (int r = 0; r < 2; r++)
+    {
+      double mean = 0;
+      for (guint i = 0; i < pts->len; i++)
+        if (g_array_index (pts, FwNoisePoint, i).rate == rates[r])
+          mean += 100 * g_array_index (pts, FwNoisePoint, i).test_acc / 2;
+      double x, y;
+      g_assert_true (fw_line_plot_get_point (plot, 0, r, &x, &y));
+      g_assert_cmpfloat (fabs (x - 100 * rates[r]), <, 1e-9);
+      g_assert_cmpfloat (fabs (y - mean), <, 1e-6);
+    }
+}
+
+static void
+test_detection (void)
+{
+  fw_page_noise_set_datasets (page, train, test);
+  fw_page_noise_set_detect_form (page, 0.2, 600);
+  fw_page_noise_find_mislabelled (page);
+  g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
+  g_assert_null (fw_window_get_error_text (win));
+  double precision, recall;
+  int n_flagged;
+  fw_page_noise_get_detection (page, &precision, &recall, &n_flagged);
+  g_assert_cmpint (n_flagged, >, 0);
+  g_assert_true (isfinite (precision) && isfinite (recall));
+  /* better than flagging at random (20% of the labels are wrong) */
+  g_assert_cmpfloat (precision, >, 0.3);
+  FwImageGrid *grid = fw_page_noise_get_detect_grid (page);
+  g_assert_cmpuint (fw_image_grid_get_n_tiles (grid), ==, MIN (n_flagged, 40));
+  const char *cap = fw_image_grid_get_caption (grid, 0);
+  g_assert_nonnull (cap);
+  g_assert_nonnull (strstr (cap, "→"));
+}
+
+static void
+test_png (void)
+{
+  /* the page as the user sees it, for a look (path in the log) */
+  const char *dir = g_getenv ("FW_NOISE_SHOT_DIR");
+  if (dir == NULL)
+    {
+      g_test_skip ("set FW_NOISE_SHOT_DIR to write the page PNGs");
+      return;
+    }
+  const char *pages[] = { "regression", "curves", "mislabelled" };
+  GtkWidget *w = GTK_WIDGET (win);
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      GtkWidget *viz = NULL;
+      /* find the page's GtkStack by walking its children */
+      GPtrArray *todo = g_ptr_array_new ();
+      g_ptr_array_add (todo, page);
+      while (todo->len > 0 && viz == NULL)
+        {
+          GtkWidget *c = g_ptr_array_steal_index (todo, todo->len - 1);
+          if (GTK_IS_STACK (c) && gtk_stack_get_child_by_name (GTK_STACK (c), pages[i]))
+            viz = c;
+          for (GtkWidget *k = gtk_widget_get_first_child (c); k != NULL;
+               k = gtk_widget_get_next_sibling (k))
+            g_ptr_array_add (todo, k);
+        }
+      g_ptr_array_unref (todo);
+      g_assert_nonnull (viz);
+      gtk_stack_set_visible_child_name (GTK_STACK (viz), pages[i]);
+      spin_for (0.5);
+      GdkPaintable *p = gtk_widget_paintable_new (w);
+      int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
+      GtkSnapshot *snap = gtk_snapshot_new ();
+      gdk_paintable_snapshot (p, snap, width, height);
+      g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snap);
+      g_assert_nonnull (node);
+      GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (w));
+      g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (renderer, node, NULL);
+      g_autofree char *path = g_strdup_printf ("%s/noise-%s.png", dir, pages[i]);
+      g_assert_true (gdk_texture_save_to_png (tex, path));
+      g_test_message ("wrote %s", path);
+      g_object_unref (p);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_autofree char *runs = g_dir_make_tmp ("fw-test-noise-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("FW_RUNS_DIR", runs, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  /* simulated digits made here, on the main thread, before any job runs */
+  train = fw_dataset_load ("sim:1000:20", 1, NULL, &error);
+  g_assert_no_error (error);
+  test = fw_dataset_load_test ("sim:1000:20", 1, NULL, &error);
+  g_assert_no_error (error);
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("no display (run under xvfb-run)");
+      return g_test_run ();
+    }
+  adw_init ();
+  app = fw_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_application_activate (G_APPLICATION (app));
+  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (win);
+  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  page = find_page ();
+
+  g_test_add_func ("/NoisePage/sigma_slider_moves_the_regression_plot", test_sigma_slider);
+  g_test_add_func ("/NoisePage/tiny_noise_curve_fills_the_plot", test_tiny_curve);
+  g_test_add_func ("/NoisePage/detection_shows_flagged_samples", test_detection);
+  g_test_add_func ("/NoisePage/renders_to_png", test_png);
+  int ret = g_test_run ();
+  gtk_window_destroy (GTK_WINDOW (win));
+  spin_for (0.1);
+  g_application_quit (G_APPLICATION (app));
+  g_object_unref (app);
+  fw_dataset_unref (train);
+  fw_dataset_unref (test);
+  return ret;
+}
