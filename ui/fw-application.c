@@ -122,7 +122,8 @@ fw_application_startup (GApplication *app)
     { "win.show-shelf", { "F9", NULL } },
     { "win.presentation", { "F5", NULL } },
     { "win.show-page('data')", { "<Alt>1", NULL } },
-    { "win.show-page('train')", { "<Alt>2", NULL } },
+    { "win.show-page('augment')", { "<Alt>2", NULL } },
+    { "win.show-page('train')", { "<Alt>3", NULL } },
     { "win.show-page('noise')", { "<Alt>9", NULL } },
     { "win.show-page('embed')", { "<Alt>0", NULL } },
   };

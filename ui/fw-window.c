@@ -6,6 +6,7 @@
 #include "fw-model-shelf.h"
 #include "fw-page-noise.h"
 #include "fw-page-embed.h"
+#include "fw-page-augment.h"
 #include "fw-util.h"
 
 struct _FwWindow {
@@ -396,6 +397,7 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_PAGE_TRAIN);
   g_type_ensure (FW_TYPE_PAGE_NOISE);
   g_type_ensure (FW_TYPE_PAGE_EMBED);
+  g_type_ensure (FW_TYPE_PAGE_AUGMENT);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/frugal/Workbench/ui/fw-window.ui");

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-page-augment.h: the Augment page: build an augmentation pipeline on one sample and see it
+ * live: a grid of freshly sampled variants, the image after each step, CutMix/Mixup with their
+ * label weights, and the pipeline as recipe text. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "fw-augment.h"
+#include "fw-dataset.h"
+#include "fw-plot.h"
+
+G_BEGIN_DECLS
+
+#define FW_TYPE_PAGE_AUGMENT (fw_page_augment_get_type ())
+G_DECLARE_FINAL_TYPE (FwPageAugment, fw_page_augment, FW, PAGE_AUGMENT, GtkWidget)
+
+/* The dataset to take samples from; NULL = the Data page's (looked up when the page is shown). */
+void         fw_page_augment_set_dataset   (FwPageAugment *self, FwDataset *ds);
+/* Appends an operation with its default parameters; returns its step index. */
+int          fw_page_augment_add_op        (FwPageAugment *self, FwAugOp op);
+/* Replaces the pipeline by one parsed from text (FALSE and the error bar on bad text). */
+gboolean     fw_page_augment_set_pipeline_text (FwPageAugment *self, const char *text,
+                                                GError **error);
+/* The pipeline as recipe text ([data] augment); free with g_free. */
+char        *fw_page_augment_get_pipeline_text (FwPageAugment *self);
+/* Draws new random variants (the Space key). */
+void         fw_page_augment_resample      (FwPageAugment *self);
+
+/* For tests: the slider of parameter key of step i (NULL when absent), the grids. */
+GtkRange    *fw_page_augment_get_scale     (FwPageAugment *self, int step, const char *key);
+FwImageGrid *fw_page_augment_get_grid      (FwPageAugment *self);
+FwImageGrid *fw_page_augment_get_steps_grid (FwPageAugment *self);
+FwImageGrid *fw_page_augment_get_mix_grid  (FwPageAugment *self);
+/* Milliseconds the last grid refresh took. */
+double       fw_page_augment_get_last_ms   (FwPageAugment *self);
+
+G_END_DECLS
