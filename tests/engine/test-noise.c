@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* test-noise.c: label-noise injection, the same-sample regression demo, robust losses,
  * co-teaching's schedule and mislabel detection. */
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "fw-loss.h"
 #include "fw-model.h"
 #include "fw-noise.h"
+#include "fw-recipe.h"
 #include "fw-robust.h"
 #include "fw-rng.h"
 #include "fw-test-util.h"
@@ -381,6 +383,106 @@ test_detection_cross_validated (void)
   g_assert_error (err, FW_ERROR, FW_ERROR_INVALID);
 }
 
+static FwRecipe *
+recipe_from (const char *ini, GError **error)
+{
+  return fw_recipe_load_data (ini, -1, "noisy.ini", error);
+}
+
+static void
+test_recipe_noise_on_training_set_only (void)
+{
+  g_autofree char *dir = g_build_filename (fw_test_tmpdir (), "noisy-run", NULL);
+  g_autofree char *ini = g_strdup_printf (
+      "[data]\ndataset = sim:400:20\nval_fraction = 0.25\n"
+      "[model]\narch = mlp\nwidths = 32\n"
+      "[train]\nepochs = 1\nloss = gce\ngce_q = 0.5\n"
+      "[noise]\nkind = symmetric\nrate = 0.3\n"
+      "[output]\ndir = %s\nsave_model = false\n", dir);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (FwRecipe) r = recipe_from (ini, &err);
+  g_assert_no_error (err);
+  g_assert_cmpint (r->train.loss, ==, FW_LOSS_GCE);
+  g_assert_cmpfloat (r->train.gce_q, ==, 0.5);
+  /* the resolved recipe round-trips */
+  g_autofree char *text = fw_recipe_to_data (r);
+  g_autoptr (FwRecipe) back = recipe_from (text, &err);
+  g_assert_no_error (err);
+  g_assert_true (fw_recipe_equal (r, back));
+
+  g_autoptr (FwRunResult) res = fw_recipe_run_sync (r, NULL, NULL, &err);
+  g_assert_no_error (err);
+  g_autofree char *js = g_build_filename (dir, "summary.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, js, &err));
+  JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+  int n_train = (int) json_object_get_int_member (o, "n_train");
+  JsonObject *noise = json_object_get_object_member (o, "noise");
+  g_assert_cmpstr (json_object_get_string_member (noise, "kind"), ==, "symmetric");
+  int flipped = (int) json_object_get_int_member (noise, "flipped");
+  g_assert_cmpint (flipped, ==, (int) llround (0.3 * n_train));
+  g_assert_cmpfloat (fabs (json_object_get_double_member (noise, "realised_rate")
+                           - (double) flipped / n_train), <, 1e-12);
+  g_assert_cmpstr (json_object_get_string_member (o, "loss"), ==, "gce");
+  /* the test set keeps its own labels */
+  g_autoptr (FwDataset) test = fw_dataset_load_test ("sim:400:20", r->seed, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_nonnull (res->test);
+  g_assert_cmpint (res->test->n, ==, test->n);
+  g_assert_cmpmem (res->test->y, sizeof (gint32) * test->n, test->y, sizeof (gint32) * test->n);
+
+  /* co-teaching through the recipe: one metrics row per epoch */
+  g_autofree char *dir2 = g_build_filename (fw_test_tmpdir (), "coteach-run", NULL);
+  g_autofree char *ini2 = g_strdup_printf (
+      "[data]\ndataset = sim:300:20\nval_fraction = 0\n[model]\nwidths = 16\n"
+      "[train]\nepochs = 2\ncoteaching = true\nforget_rate = 0.3\nforget_epochs = 1\n"
+      "[noise]\nkind = pair\nrate = 0.3\n[output]\ndir = %s\nsave_model = false\n", dir2);
+  g_autoptr (FwRecipe) r2 = recipe_from (ini2, &err);
+  g_assert_no_error (err);
+  g_autoptr (FwRunResult) res2 = fw_recipe_run_sync (r2, NULL, NULL, &err);
+  g_assert_no_error (err);
+  g_assert_cmpuint (res2->metrics->len, ==, 2);
+  g_assert_nonnull (res2->test_eval);
+}
+
+static void
+test_recipe_noise_errors (void)
+{
+  struct {
+    const char *ini, *needle;
+  } bad[] = {
+    { "[noise]\nkind = bogus\n", "[noise] kind" },
+    { "[noise]\nrate = 1.5\n", "[noise] rate" },
+    { "[noise]\nkind = matrix\n", "[noise] matrix" },
+    { "[train]\nloss = hinge\n", "[train] loss" },
+    { "[train]\ngce_q = 0\n", "[train] gce_q" },
+    { "[train]\nforget_rate = 1\n", "[train] forget_rate" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) err = NULL;
+      g_autoptr (FwRecipe) r = recipe_from (bad[i].ini, &err);
+      g_assert_null (r);
+      g_assert_error (err, FW_ERROR, FW_ERROR_INVALID);
+      g_assert_nonnull (strstr (err->message, "noisy.ini"));
+      g_assert_nonnull (strstr (err->message, bad[i].needle));
+    }
+  /* a matrix file that does not fit fails at run time, naming the recipe and [noise] */
+  g_autofree char *m = g_build_filename (fw_test_tmpdir (), "m2.txt", NULL);
+  g_assert_true (g_file_set_contents (m, "1 0\n0 1\n", -1, NULL));
+  g_autofree char *ini = g_strdup_printf ("[data]\ndataset = sim:100:20\n[noise]\nkind = "
+                                          "matrix\nmatrix = %s\n[output]\nsave_model = "
+                                          "false\n", m);
+  g_autoptr (GError) err = NULL;
+  g_autoptr (FwRecipe) r = recipe_from (ini, &err);
+  g_assert_no_error (err);
+  g_autoptr (FwRunResult) res = fw_recipe_run_sync (r, NULL, NULL, &err);
+  g_assert_null (res);
+  g_assert_nonnull (err);
+  g_assert_nonnull (strstr (err->message, "[noise]"));
+  g_assert_nonnull (strstr (err->message, "m2.txt"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -393,5 +495,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Robust/coteaching_follows_schedule", test_coteaching_schedule);
   g_test_add_func ("/Noise/detection_recovers_flips", test_detection_recovers_flips);
   g_test_add_func ("/Noise/detection_with_cross_validated_mlp", test_detection_cross_validated);
+  g_test_add_func ("/Noise/recipe_noise_on_training_set_only",
+                   test_recipe_noise_on_training_set_only);
+  g_test_add_func ("/Noise/recipe_noise_errors", test_recipe_noise_errors);
   return g_test_run ();
 }
