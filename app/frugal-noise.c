@@ -63,7 +63,8 @@ frugal_cmd_noise_curve (int argc, char **argv)
   g_autofree char *out_dir = NULL, *kind_s = g_strdup ("symmetric"), *loss_s = NULL;
   g_autofree char *arch = g_strdup ("mlp"), *widths = g_strdup ("256,128");
   int seeds = 3, epochs = 3, threads = 1, batch = 128;
-  double lr = 0.05, gce_q = 0.7;
+  double lr = 0.05, gce_q = 0.7, smoothing = 0;
+  gboolean coteaching = FALSE;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_STRING, &data, "Dataset spec (default fashion-mnist); "
       "needs a test split", "SPEC" },
@@ -76,6 +77,10 @@ frugal_cmd_noise_curve (int argc, char **argv)
     { "kind", 'k', 0, G_OPTION_ARG_STRING, &kind_s, "symmetric (default) | pair", "KIND" },
     { "loss", 0, 0, G_OPTION_ARG_STRING, &loss_s, "ce (default) | gce | sce", "LOSS" },
     { "gce-q", 0, 0, G_OPTION_ARG_DOUBLE, &gce_q, "q of the gce loss (default 0.7)", "Q" },
+    { "label-smoothing", 0, 0, G_OPTION_ARG_DOUBLE, &smoothing,
+      "Label smoothing of the ce loss (default 0)", "S" },
+    { "coteaching", 0, 0, G_OPTION_ARG_NONE, &coteaching,
+      "Co-teaching: two networks, forget rate = the noise rate (ce loss)", NULL },
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch, "Architecture (default mlp)", "ARCH" },
     { "widths", 0, 0, G_OPTION_ARG_STRING, &widths, "mlp widths (default 256,128)", "W" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "SGD learning rate (default 0.05)", "LR" },
@@ -110,6 +115,9 @@ frugal_cmd_noise_curve (int argc, char **argv)
   if (sizes_s != NULL && !parse_list (sizes_s, TRUE, sizes))
     return frugal_usage_error ("noise-curve", "--sizes %s: give positive whole numbers such "
                                "as 6000,60000", sizes_s);
+  if (!(smoothing >= 0 && smoothing < 1) || !(gce_q > 0 && gce_q <= 1))
+    return frugal_usage_error ("noise-curve", "--label-smoothing must be in [0, 1) and --gce-q "
+                               "in (0, 1]");
   if (seeds < 1 || epochs < 1 || threads < 1 || batch < 1 || !(lr > 0))
     return frugal_usage_error ("noise-curve", "--seeds, --epochs, --threads, --batch and --lr "
                                "must be positive");
@@ -154,6 +162,8 @@ frugal_cmd_noise_curve (int argc, char **argv)
   c->cfg.lr = lr;
   c->cfg.loss = loss;
   c->cfg.gce_q = gce_q;
+  c->cfg.label_smoothing = smoothing;
+  c->coteaching = coteaching;
   c->threads = threads;
 
   g_autofree char *csv_path = g_build_filename (out_dir, "noise-curve.csv", NULL);
@@ -162,8 +172,9 @@ frugal_cmd_noise_curve (int argc, char **argv)
     return frugal_failf ("%s: cannot write: %s", csv_path, g_strerror (errno));
   fprintf (csv, "rate,realised_rate,size,seed,test_acc,train_seconds\n");
   CurveState s = { csv, g_array_new (FALSE, FALSE, sizeof (FwNoisePoint)) };
-  printf ("noise curve: %s, %s noise, %s (%s), %d epochs, loss %s, %u rates x %d sizes x %d "
-          "seeds\n", data, kind_s, arch, widths, epochs, fw_loss_kind_to_string (loss),
+  printf ("noise curve: %s, %s noise, %s (%s), %d epochs, %s%s, %u rates x %d sizes x %d "
+          "seeds\n", data, kind_s, arch, widths, epochs,
+          coteaching ? "co-teaching" : "loss ", coteaching ? "" : fw_loss_kind_to_string (loss),
           rates->len, c->n_sizes, seeds);
   gint64 t0 = g_get_monotonic_time ();
   gboolean ok = fw_noise_curve_run (c, on_point, &s, NULL, &error);

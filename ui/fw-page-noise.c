@@ -205,7 +205,7 @@ typedef struct {
   FwDataset *train, *test;
   char *spec;
   GArray *rates, *sizes;
-  int seeds, epochs, kind, loss;
+  int seeds, epochs, kind, method;
 } CurveJob;
 
 static void
@@ -256,7 +256,10 @@ curve_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **er
   c->seeds = cj->seeds;
   c->kind = cj->kind;
   c->cfg.epochs = cj->epochs;
-  c->cfg.loss = cj->loss;
+  /* methods: ce, gce, sce, ce with label smoothing 0.1, co-teaching */
+  c->cfg.loss = cj->method <= FW_LOSS_SCE ? cj->method : FW_LOSS_CE;
+  c->cfg.label_smoothing = cj->method == 3 ? 0.1 : 0;
+  c->coteaching = cj->method == 4;
   g_free (c->widths);
   c->widths = g_strdup ("128");
   return fw_noise_curve_job_run (job, c, cancellable, error);
@@ -421,7 +424,7 @@ fw_page_noise_run_curve (FwPageNoise *self)
   cj->epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
   cj->kind = gtk_drop_down_get_selected (self->kind_dropdown) == 1 ? FW_NOISE_PAIR
                                                                    : FW_NOISE_SYMMETRIC;
-  cj->loss = (int) gtk_drop_down_get_selected (self->loss_dropdown);
+  cj->method = (int) gtk_drop_down_get_selected (self->loss_dropdown);
 
   g_array_set_size (self->points, 0);
   g_array_set_size (self->series_sizes, 0);

@@ -514,7 +514,18 @@ fw_noise_curve_run (const FwNoiseCurveConfig *c,
             FwTrainConfig cfg = c->cfg;
             cfg.seed = seed;
             gint64 t0 = g_get_monotonic_time ();
-            if (!fw_train (m, &cfg, nl->noisy, NULL, NULL, NULL, cancellable, NULL, error))
+            if (c->coteaching)
+              {
+                g_autoptr (FwModel) peer = new_model (c->arch, c->widths, sub,
+                                                      seed + 0x9e3779b97f4a7c15ull, error);
+                FwCoteachConfig ct = { MIN (c->rates[r], 0.9), MAX (1, cfg.epochs / 2) };
+                if (peer == NULL
+                    || !fw_train_coteaching (m, peer, &cfg, &ct, nl->noisy, NULL, NULL, NULL,
+                                             NULL, cancellable, NULL, error))
+                  return FALSE;
+              }
+            else if (!fw_train (m, &cfg, nl->noisy, NULL, NULL, NULL, cancellable, NULL,
+                                error))
               return FALSE;
             double secs = (g_get_monotonic_time () - t0) / 1e6;
             g_autoptr (FwEvalResult) ev = fw_evaluate (m, c->test, 1000, cancellable, error);

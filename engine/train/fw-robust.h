@@ -92,8 +92,10 @@ typedef struct {
   guint64 base_seed;
   int kind;                /* FwNoiseKind (fw-noise.h) */
   char *arch, *widths;     /* "mlp", "256,128" */
-  FwTrainConfig cfg;
+  FwTrainConfig cfg;       /* cfg.loss, cfg.label_smoothing pick the robust loss */
   int threads;             /* OpenBLAS threads */
+  gboolean coteaching;     /* co-teaching (CE) with forget rate = the noise rate (at most
+                            * 0.9), ramped over max(1, epochs / 2) epochs */
 } FwNoiseCurveConfig;
 
 FwNoiseCurveConfig *fw_noise_curve_config_new  (FwDataset *train, FwDataset *test);
