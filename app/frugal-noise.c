@@ -95,7 +95,10 @@ frugal_cmd_noise_curve (int argc, char **argv)
                                 "noise and measure its accuracy on the clean test set.\n"
                                 "Writes DIR/noise-curve.csv (one row per run, appended as runs "
                                 "finish) and DIR/noise-curve-summary.csv (mean and standard "
-                                "deviation over the seeds).");
+                                "deviation over the seeds). With several --sizes (ascending, "
+                                "with rate 0): DIR/noise-size-needed.csv, the size each rate "
+                                "needs to reach the clean accuracy of the smallest size, beside "
+                                "the prediction size / (1 - rate).");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!frugal_parse_options (ctx, "noise-curve", &argc, &argv))
     return FRUGAL_EXIT_USAGE;
@@ -190,6 +193,8 @@ frugal_cmd_noise_curve (int argc, char **argv)
   g_autofree char *sum_path = g_build_filename (out_dir, "noise-curve-summary.csv", NULL);
   GString *out = g_string_new ("rate,size,seeds,mean_test_acc,sd_test_acc\n");
   printf ("\n  rate    size   accuracy (mean +- sd over %d seeds)\n", seeds);
+  g_autofree double *acc = g_new (double, (gsize) c->n_sizes * c->n_rates);
+  g_autofree double *real_sizes = g_new (double, c->n_sizes);
   for (int z = 0; z < c->n_sizes; z++)
     for (int r = 0; r < c->n_rates; r++)
       {
@@ -204,6 +209,8 @@ frugal_cmd_noise_curve (int argc, char **argv)
         double mean = sum / MAX (n, 1);
         double sd = n > 1 ? sqrt (MAX (sq - n * mean * mean, 0) / (n - 1)) : 0;
         g_string_append_printf (out, "%g,%d,%d,%.6f,%.6f\n", c->rates[r], size, n, mean, sd);
+        acc[z * c->n_rates + r] = n > 0 ? mean : NAN;
+        real_sizes[z] = size;
         printf ("  %4.0f%%  %6d   %6.2f%% +- %.2f\n", 100 * c->rates[r], size, 100 * mean,
                 100 * sd);
       }
@@ -214,6 +221,36 @@ frugal_cmd_noise_curve (int argc, char **argv)
       return frugal_fail (error);
     }
   g_string_free (out, TRUE);
+
+  /* data-size compensation: the size each noise rate needs to match the clean accuracy at
+   * the smallest size (sizes ascending), beside n0 / (1 - rate) */
+  gboolean ascending = c->n_sizes > 1;
+  for (int z = 1; z < c->n_sizes; z++)
+    ascending = ascending && real_sizes[z] > real_sizes[z - 1];
+  g_autofree double *needed = g_new (double, c->n_rates);
+  g_autofree double *predicted = g_new (double, c->n_rates);
+  g_autofree char *need_path = g_build_filename (out_dir, "noise-size-needed.csv", NULL);
+  if (ascending && fw_noise_size_needed (real_sizes, c->n_sizes, c->rates, c->n_rates, acc,
+                                         needed, predicted))
+    {
+      GString *nd = g_string_new ("rate,needed_size,predicted_size\n");
+      printf ("\n  size needed to match the clean accuracy at %.0f samples (%.2f%%):\n"
+              "  rate    measured   n0/(1-rate)\n", real_sizes[0], 100 * acc[0]);
+      for (int r = 0; r < c->n_rates; r++)
+        {
+          g_string_append_printf (nd, "%g,%.1f,%.1f\n", c->rates[r], needed[r], predicted[r]);
+          if (isnan (needed[r]))
+            printf ("  %4.0f%%   > %6.0f   %9.0f\n", 100 * c->rates[r],
+                    real_sizes[c->n_sizes - 1], predicted[r]);
+          else
+            printf ("  %4.0f%%   %8.0f   %9.0f\n", 100 * c->rates[r], needed[r], predicted[r]);
+        }
+      gboolean ok_nd = g_file_set_contents (need_path, nd->str, -1, &error);
+      g_string_free (nd, TRUE);
+      if (!ok_nd)
+        return frugal_fail (error);
+      printf ("%s\n", need_path);
+    }
   printf ("\n%s\n%s\ntotal %.1f s\n", csv_path, sum_path, total);
   return FRUGAL_EXIT_OK;
 }

@@ -381,6 +381,46 @@ fw_noise_regression_curve (double target, double sigma, const int *ns, int m, in
     }
 }
 
+gboolean
+fw_noise_size_needed (const double *sizes, int n_sizes, const double *rates, int n_rates,
+                      const double *acc, double *needed, double *predicted)
+{
+  int r0 = -1;
+  for (int r = 0; r < n_rates; r++)
+    if (rates[r] == 0)
+      r0 = r;
+  if (r0 < 0 || n_sizes < 1 || !isfinite (acc[r0]))
+    return FALSE;
+  double a_ref = acc[r0];
+  for (int r = 0; r < n_rates; r++)
+    {
+      predicted[r] = rates[r] < 1 ? sizes[0] / (1 - rates[r]) : INFINITY;
+      needed[r] = NAN;
+      int prev = -1;  /* last measured size below the reference */
+      for (int s = 0; s < n_sizes; s++)
+        {
+          double a = acc[s * n_rates + r];
+          if (!isfinite (a))
+            continue;
+          if (a >= a_ref)
+            {
+              if (prev < 0)
+                needed[r] = sizes[s];
+              else
+                {
+                  /* log(size) linear in accuracy between prev and s */
+                  double ap = acc[prev * n_rates + r];
+                  double t = (a_ref - ap) / (a - ap);
+                  needed[r] = exp (log (sizes[prev]) + t * (log (sizes[s]) - log (sizes[prev])));
+                }
+              break;
+            }
+          prev = s;
+        }
+    }
+  return TRUE;
+}
+
 FwMislabelReport *
 fw_noise_detect (const float *probs, int n, int k, const gint32 *given, const gint32 *y_true,
                  GError **error)

@@ -65,6 +65,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwNoisyLabels, fw_noisy_labels_free)
 void fw_noise_regression_curve (double target, double sigma, const int *ns, int m,
                                 int trials, guint64 seed, double *mse);
 
+/* Data-size compensation. acc[s * n_rates + r] = mean test accuracy measured with sizes[s]
+ * training samples (ascending, > 0) at noise rates[r]; NaN = not measured. The reference is
+ * the clean accuracy a_ref at sizes[0] (the rate-0 column; FALSE without one). For every rate,
+ * needed[r] = the training-set size at which its curve first reaches a_ref, interpolated
+ * linearly in log(size) between the two measured sizes around the crossing (sizes[0] when it
+ * is reached there already, NaN when it is not reached within the measured sizes), and
+ * predicted[r] = sizes[0] / (1 - rates[r]): "keep the number of correct labels constant"
+ * (inf for rate 1). */
+gboolean fw_noise_size_needed (const double *sizes, int n_sizes, const double *rates,
+                               int n_rates, const double *acc, double *needed,
+                               double *predicted);
+
 /* Confident-learning style detection. probs[n x k] = predicted class probabilities
  * (preferably out-of-sample), given[n] = the labels as given. Per class j the threshold t[j]
  * is the mean of probs[i][j] over the samples given label j (their self-confidence). A sample

@@ -193,6 +193,34 @@ p_of (const float *z, int k, int j)
 }
 
 static void
+test_size_needed (void)
+{
+  /* accuracy that depends only on the number of correct labels, linearly in its log:
+   * a = 0.2 + 0.05 log(n (1 - r)); then the size that restores the clean accuracy at n0 is
+   * exactly n0 / (1 - r), which the log interpolation must find */
+  double sizes[] = { 1000, 2000, 4000, 8000, 16000 };
+  double rates[] = { 0, 0.2, 0.5, 0.8 };
+  double acc[5 * 4], needed[4], predicted[4];
+  for (int s = 0; s < 5; s++)
+    for (int r = 0; r < 4; r++)
+      acc[s * 4 + r] = 0.2 + 0.05 * log (sizes[s] * (1 - rates[r]));
+  g_assert_true (fw_noise_size_needed (sizes, 5, rates, 4, acc, needed, predicted));
+  for (int r = 0; r < 4; r++)
+    {
+      g_assert_cmpfloat (fabs (predicted[r] - 1000 / (1 - rates[r])), <, 1e-9);
+      g_assert_cmpfloat (fabs (needed[r] / predicted[r] - 1), <, 1e-9);
+    }
+  /* a curve that never reaches the reference within the measured sizes: NaN */
+  for (int s = 0; s < 5; s++)
+    acc[s * 4 + 3] = 0.1;
+  g_assert_true (fw_noise_size_needed (sizes, 5, rates, 4, acc, needed, predicted));
+  g_assert_true (isnan (needed[3]));
+  /* no clean column: FALSE */
+  double rates2[] = { 0.1, 0.2, 0.5, 0.8 };
+  g_assert_false (fw_noise_size_needed (sizes, 5, rates2, 4, acc, needed, predicted));
+}
+
+static void
 test_gce_limits_and_gradient (void)
 {
   enum { N = 6, K = 5 };
@@ -491,6 +519,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Noise/pair_flips_exact", test_pair_exact);
   g_test_add_func ("/Noise/matrix_file_and_errors", test_matrix_file);
   g_test_add_func ("/Noise/regression_error_is_sigma2_over_n", test_regression_sigma2_over_n);
+  g_test_add_func ("/Noise/size_needed_keeps_correct_labels", test_size_needed);
   g_test_add_func ("/Robust/gce_limits_and_gradients", test_gce_limits_and_gradient);
   g_test_add_func ("/Robust/coteaching_follows_schedule", test_coteaching_schedule);
   g_test_add_func ("/Noise/detection_recovers_flips", test_detection_recovers_flips);
