@@ -84,7 +84,7 @@ refresh (FwPageAugment *self)
   int index = CLAMP (gtk_spin_button_get_value_as_int (self->index_spin), 0, ds->n - 1);
   int n = gtk_spin_button_get_value_as_int (self->n_spin);
   const float *src = ds->x + (gsize) index * size;
-  g_autofree char *label = g_strdup_printf ("Sample %d of %d: %s (%dx%dx%d)", index, ds->n,
+  g_autofree char *label = g_strdup_printf ("Sample %d of %d, class %s (%dx%dx%d)", index, ds->n,
                                             class_name (ds, ds->y[index]), c, h, w);
   gtk_label_set_text (self->sample_label, label);
 

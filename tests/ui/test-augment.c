@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-augment.c: the Augment page driven under Xvfb: adding an operation and moving its
+ * slider change the preview's pixels, re-sampling draws new variants, the step and mix views
+ * and the recipe text follow the pipeline, colour operations are disabled on grey images, and
+ * a PNG of the page (FW_AUGMENT_SHOT_DIR). */
+#include <math.h>
+#include <string.h>
+
+#include "fw-application.h"
+#include "fw-augment.h"
+#include "fw-dataset.h"
+#include "fw-page-augment.h"
+#include "fw-plot.h"
+#include "fw-window-private.h"
+
+static FwApplication *app;
+static FwWindow *win;
+static FwPageAugment *page;
+static FwDataset *ds;
+
+static void
+spin_for (double seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+}
+
+/* the 8-bit pixels of one tile, copied */
+static GBytes *
+tile_pixels (FwImageGrid *g, guint tile)
+{
+  cairo_surface_t *s = fw_image_grid_get_surface (g, tile);
+  g_assert_nonnull (s);
+  cairo_surface_flush (s);
+  gsize n = (gsize) cairo_image_surface_get_stride (s) * cairo_image_surface_get_height (s);
+  return g_bytes_new (cairo_image_surface_get_data (s), n);
+}
+
+/* an asymmetric test card: a bright "L" on dark, so every geometric change shows */
+static FwDataset *
+make_dataset (void)
+{
+  FwDataset *d = fw_dataset_new ("L shapes", 4, (FwShape) { 1, 20, 20 }, 2);
+  for (int i = 0; i < 4; i++)
+    {
+      d->y[i] = i % 2;
+      float *x = d->x + i * 400;
+      for (int q = 0; q < 400; q++)
+        x[q] = 0.05f;
+      for (int y = 3; y < 17; y++)
+        x[y * 20 + 5 + i] = 1.f;
+      for (int xx = 5; xx < 15; xx++)
+        x[16 * 20 + xx] = 1.f;
+    }
+  return d;
+}
+
+static void
+test_add_op_and_slider_change_preview (void)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                  g_variant_new_string ("augment"));
+  spin_for (0.2);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "augment");
+  fw_page_augment_set_dataset (page, ds);
+  FwImageGrid *g = fw_page_augment_get_grid (page);
+  /* the original plus 32 variants; with an empty pipeline every variant is the original */
+  g_assert_cmpuint (fw_image_grid_get_n_tiles (g), ==, 33);
+  g_autoptr (GBytes) orig = tile_pixels (g, 0);
+  g_autoptr (GBytes) v0 = tile_pixels (g, 1);
+  g_assert_true (g_bytes_equal (orig, v0));
+
+  /* add a rotation: the variants change */
+  int i = fw_page_augment_add_op (page, FW_AUG_ROTATE);
+  g_assert_cmpint (i, ==, 0);
+  GtkRange *deg = fw_page_augment_get_scale (page, 0, "deg");
+  g_assert_nonnull (deg);
+  g_assert_cmpfloat (gtk_range_get_value (deg), ==, 15);
+  g = fw_page_augment_get_grid (page);
+  g_autoptr (GBytes) v1 = tile_pixels (g, 1);
+  g_assert_false (g_bytes_equal (orig, v1));
+
+  /* move the slider as a user would: same draw, another angle range, other pixels; and it is
+   * exactly what the engine gives for that pipeline and seed */
+  gtk_range_set_value (deg, 90);
+  spin_for (0.05);
+  g = fw_page_augment_get_grid (page);
+  g_autoptr (GBytes) v2 = tile_pixels (g, 1);
+  g_assert_false (g_bytes_equal (v1, v2));
+  g_autofree char *text = fw_page_augment_get_pipeline_text (page);
+  g_assert_cmpstr (text, ==, "rotate:deg=90");
+
+  /* Space-like re-sample: new variants, the original tile stays */
+  fw_page_augment_resample (page);
+  g = fw_page_augment_get_grid (page);
+  g_autoptr (GBytes) v3 = tile_pixels (g, 1);
+  g_autoptr (GBytes) o3 = tile_pixels (g, 0);
+  g_assert_false (g_bytes_equal (v2, v3));
+  g_assert_true (g_bytes_equal (orig, o3));
+  g_test_message ("preview of 32 variants: %.2f ms", fw_page_augment_get_last_ms (page));
+  g_assert_cmpfloat (fw_page_augment_get_last_ms (page), <, 1000);
+}
+
+static void
+test_steps_mix_and_text (void)
+{
+  GError *error = NULL;
+  g_assert_true (fw_page_augment_set_pipeline_text (page, "hflip:p=1;vflip:p=1;cutmix", &error));
+  g_assert_no_error (error);
+  /* step view: input + one tile per step; hflip then vflip of the test card is a half turn,
+   * which the test computes by index arithmetic */
+  FwImageGrid *sg = fw_page_augment_get_steps_grid (page);
+  g_assert_cmpuint (fw_image_grid_get_n_tiles (sg), ==, 4);
+  cairo_surface_t *in = fw_image_grid_get_surface (sg, 0);
+  cairo_surface_t *out = fw_image_grid_get_surface (sg, 2);
+  cairo_surface_flush (in);
+  cairo_surface_flush (out);
+  int w = cairo_image_surface_get_width (in), h = cairo_image_surface_get_height (in);
+  int st = cairo_image_surface_get_stride (in);
+  const guint8 *a = cairo_image_surface_get_data (in), *b = cairo_image_surface_get_data (out);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      g_assert_cmpmem (a + y * st + 4 * x, 4, b + (h - 1 - y) * st + 4 * (w - 1 - x), 4);
+  /* the mix view: 4 pairs of (source, partner, result) */
+  g_assert_cmpuint (fw_image_grid_get_n_tiles (fw_page_augment_get_mix_grid (page)), ==, 12);
+  /* the recipe text follows the pipeline; a bad text is an error naming the operation */
+  g_autofree char *t = fw_page_augment_get_pipeline_text (page);
+  g_assert_cmpstr (t, ==, "hflip:p=1;vflip:p=1;cutmix");
+  g_assert_false (fw_page_augment_set_pipeline_text (page, "hflip;wobble", &error));
+  g_assert_nonnull (strstr (error->message, "wobble"));
+  g_clear_error (&error);
+  /* colour balance on grey: its sliders are there but insensitive */
+  int i = fw_page_augment_add_op (page, FW_AUG_COLOR);
+  GtkRange *gain = fw_page_augment_get_scale (page, i, "gain");
+  g_assert_nonnull (gain);
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (gain)));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (fw_page_augment_get_scale (page, 0, "p"))));
+}
+
+static void
+test_png (void)
+{
+  const char *dir = g_getenv ("FW_AUGMENT_SHOT_DIR");
+  if (dir == NULL)
+    {
+      g_test_skip ("set FW_AUGMENT_SHOT_DIR to write the page PNG");
+      return;
+    }
+  g_autoptr (FwDataset) sim = fw_dataset_load ("sim:200", 3, NULL, NULL);
+  if (sim != NULL)
+    fw_page_augment_set_dataset (page, sim);
+  fw_page_augment_set_pipeline_text (page, "rotate:deg=20;translate:px=2;elastic;cutout:p=0.5",
+                                     NULL);
+  spin_for (0.5);
+  /* the X server's picture of the screen (a widget paintable has no node before a frame) */
+  g_autofree char *path = g_strdup_printf ("%s/augment.png", dir);
+  g_autofree char *cmd = g_strdup_printf ("import -window root %s", path);
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+  if (!g_spawn_command_line_sync (cmd, NULL, NULL, &status, &error) || status != 0)
+    {
+      g_test_skip ("import (imagemagick) could not take the screenshot");
+      return;
+    }
+  g_test_message ("wrote %s", path);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_autofree char *runs = g_dir_make_tmp ("fw-test-augment-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("FW_RUNS_DIR", runs, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  ds = make_dataset ();
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("no display (run under xvfb-run)");
+      return g_test_run ();
+    }
+  adw_init ();
+  app = fw_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_application_activate (G_APPLICATION (app));
+  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (win);
+  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  GtkWidget *child = gtk_stack_get_child_by_name (fw_window_get_stack (win), "augment");
+  g_assert_nonnull (child);
+  page = FW_PAGE_AUGMENT (child);
+
+  g_test_add_func ("/AugmentPage/add_op_and_slider_change_preview",
+                   test_add_op_and_slider_change_preview);
+  g_test_add_func ("/AugmentPage/steps_mix_and_text", test_steps_mix_and_text);
+  g_test_add_func ("/AugmentPage/renders_to_png", test_png);
+  int ret = g_test_run ();
+  gtk_window_destroy (GTK_WINDOW (win));
+  spin_for (0.1);
+  g_application_quit (G_APPLICATION (app));
+  g_object_unref (app);
+  fw_dataset_unref (ds);
+  return ret;
+}
