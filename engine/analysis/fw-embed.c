@@ -620,17 +620,25 @@ fw_tsne_gradient_bh (const FwTsneP *p, const double *y, double theta, double exa
               ry += cw * w * dy;
               continue;
             }
-          /* an opened leaf: each point but this one (duplicates count: w = 1, no force) */
-          for (int e = q->start; e < q->start + q->count; e++)
+          /* an opened leaf: each of its points exactly (duplicates count: w = 1, no force).
+           * This point itself, when in the leaf, adds w = 1 and no force: taken off after
+           * the loop, which keeps the loop branch-free (vectorised). */
+          double lz = 0.0, lx = 0.0, ly = 0.0;
+          const double *lpx = t.px + q->start, *lpy = t.py + q->start;
+          for (int e = 0; e < q->count; e++)
             {
-              if (e == s)
-                continue;
-              double ex = px - t.px[e], ey = py - t.py[e];
+              double ex = px - lpx[e], ey = py - lpy[e];
               double w = 1.0 / (1.0 + ex * ex + ey * ey);
-              zi += w;
-              rx += w * w * ex;
-              ry += w * w * ey;
+              double w2 = w * w;
+              lz += w;
+              lx += w2 * ex;
+              ly += w2 * ey;
             }
+          if (s >= q->start && s < q->start + q->count)
+            lz -= 1.0;
+          zi += lz;
+          rx += lx;
+          ry += ly;
         }
       int i = t.id[s];
       rep[2 * i] = rx;
