@@ -167,7 +167,8 @@ refresh (FwPageAugment *self)
   fw_image_grid_set_columns (self->mix_grid, 3);
   for (int pi = 0; pi < pairs && k <= 256; pi++)
     {
-      int other = (int) ((index + 1 + (gint64) (pi + 1) * ds->n / (pairs + 1)) % ds->n);
+      /* partners spread over the dataset by golden-ratio steps (classes vary) */
+      int other = (int) ((index + 1 + (gint64) ((pi + 1) * 0.6180339887 * ds->n)) % ds->n);
       memcpy (pair, src, sizeof (float) * size);
       memcpy (pair + size, ds->x + (gsize) other * size, sizeof (float) * size);
       labels[0] = ds->y[index];
@@ -190,8 +191,8 @@ refresh (FwPageAugment *self)
       to_hwc (pair, hwc, c, h, w);
       t = fw_image_grid_add (self->mix_grid, hwc);
       g_autofree char *cap = labels[0] == labels[1]
-        ? g_strdup_printf ("%s 1.00", class_name (ds, labels[0]))
-        : g_strdup_printf ("%s %.2f / %s %.2f", class_name (ds, labels[0]), soft[labels[0]],
+        ? g_strdup_printf ("%s: 1.00", class_name (ds, labels[0]))
+        : g_strdup_printf ("%s: %.2f · %s: %.2f", class_name (ds, labels[0]), soft[labels[0]],
                            class_name (ds, labels[1]), soft[labels[1]]);
       fw_image_grid_set_caption (self->mix_grid, t, cap, -1);
     }

@@ -154,17 +154,41 @@ test_png (void)
   fw_page_augment_set_pipeline_text (page, "rotate:deg=20;translate:px=2;elastic;cutout:p=0.5",
                                      NULL);
   spin_for (0.5);
-  /* the X server's picture of the screen (a widget paintable has no node before a frame) */
-  g_autofree char *path = g_strdup_printf ("%s/augment.png", dir);
-  g_autofree char *cmd = g_strdup_printf ("import -window root %s", path);
-  g_autoptr (GError) error = NULL;
-  int status = 0;
-  if (!g_spawn_command_line_sync (cmd, NULL, NULL, &status, &error) || status != 0)
+  /* the page's view stack, found by walking its children */
+  GtkWidget *viz = NULL;
+  GPtrArray *todo = g_ptr_array_new ();
+  g_ptr_array_add (todo, page);
+  while (todo->len > 0 && viz == NULL)
     {
-      g_test_skip ("import (imagemagick) could not take the screenshot");
-      return;
+      GtkWidget *c = g_ptr_array_steal_index (todo, todo->len - 1);
+      if (GTK_IS_STACK (c) && gtk_stack_get_child_by_name (GTK_STACK (c), "steps"))
+        viz = c;
+      for (GtkWidget *k = gtk_widget_get_first_child (c); k != NULL;
+           k = gtk_widget_get_next_sibling (k))
+        g_ptr_array_add (todo, k);
     }
-  g_test_message ("wrote %s", path);
+  g_ptr_array_unref (todo);
+  g_assert_nonnull (viz);
+  const char *views[] = { "variants", "steps", "mix" };
+  for (guint v = 0; v < G_N_ELEMENTS (views); v++)
+    {
+      if (v == 2)
+        fw_page_augment_set_pipeline_text (page, "rotate;cutmix;mixup:p=0.5", NULL);
+      gtk_stack_set_visible_child_name (GTK_STACK (viz), views[v]);
+      spin_for (0.5);
+      /* the X server's picture of the screen (a widget paintable has no node before a
+       * frame) */
+      g_autofree char *path = g_strdup_printf ("%s/augment-%s.png", dir, views[v]);
+      g_autofree char *cmd = g_strdup_printf ("import -window root %s", path);
+      g_autoptr (GError) error = NULL;
+      int status = 0;
+      if (!g_spawn_command_line_sync (cmd, NULL, NULL, &status, &error) || status != 0)
+        {
+          g_test_skip ("import (imagemagick) could not take the screenshot");
+          return;
+        }
+      g_test_message ("wrote %s", path);
+    }
 }
 
 int
