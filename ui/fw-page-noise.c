@@ -39,13 +39,15 @@ struct _FwPageNoise {
   GtkStack *viz_stack;
   GtkBox *regression_box;
   GtkBox *curves_box;
+  GtkBox *size_box;
   GtkBox *detect_box;
 
   /* plots (owned) and views (children) */
   FwLinePlot *regression;
   FwLinePlot *curves;
+  FwLinePlot *size_plot;
   FwImageGrid *grid;
-  FwPlotView *regression_view, *curves_view, *grid_view;
+  FwPlotView *regression_view, *curves_view, *size_view, *grid_view;
   GtkLabel *detect_label;
 
   /* owned */
@@ -61,6 +63,7 @@ G_DEFINE_FINAL_TYPE (FwPageNoise, fw_page_noise, GTK_TYPE_WIDGET)
 
 FwLinePlot *fw_page_noise_get_regression_plot (FwPageNoise *self) { return self->regression; }
 FwLinePlot *fw_page_noise_get_curve_plot (FwPageNoise *self) { return self->curves; }
+FwLinePlot *fw_page_noise_get_size_plot (FwPageNoise *self) { return self->size_plot; }
 FwImageGrid *fw_page_noise_get_detect_grid (FwPageNoise *self) { return self->grid; }
 GtkRange *fw_page_noise_get_sigma_scale (FwPageNoise *self) { return self->sigma_scale; }
 GtkRange *fw_page_noise_get_n_scale (FwPageNoise *self) { return self->n_scale; }
@@ -109,6 +112,7 @@ fw_page_noise_set_font_scale (FwPageNoise *self, double scale)
 {
   fw_plot_view_set_font_scale (self->regression_view, scale);
   fw_plot_view_set_font_scale (self->curves_view, scale);
+  fw_plot_view_set_font_scale (self->size_view, scale);
   fw_plot_view_set_font_scale (self->grid_view, scale);
 }
 
@@ -326,6 +330,72 @@ rebuild_series (FwPageNoise *self, int size)
   fw_plot_view_queue_update (self->curves_view);
 }
 
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The size-needed plot from all points so far (fw_noise_size_needed). */
+static void
+rebuild_size_needed (FwPageNoise *self)
+{
+  g_autoptr (GArray) sizes = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) rates = g_array_new (FALSE, FALSE, sizeof (double));
+  for (guint i = 0; i < self->points->len; i++)
+    {
+      FwNoisePoint *p = &g_array_index (self->points, FwNoisePoint, i);
+      double sz = p->size;
+      gboolean have_s = FALSE, have_r = FALSE;
+      for (guint j = 0; j < sizes->len; j++)
+        have_s = have_s || g_array_index (sizes, double, j) == sz;
+      for (guint j = 0; j < rates->len; j++)
+        have_r = have_r || g_array_index (rates, double, j) == p->rate;
+      if (!have_s)
+        g_array_append_val (sizes, sz);
+      if (!have_r)
+        g_array_append_val (rates, p->rate);
+    }
+  fw_line_plot_clear_series (self->size_plot, 0);
+  fw_line_plot_clear_series (self->size_plot, 1);
+  if (sizes->len >= 2)
+    {
+      qsort (sizes->data, sizes->len, sizeof (double), cmp_double);
+      qsort (rates->data, rates->len, sizeof (double), cmp_double);
+      int ns = sizes->len, nr = rates->len;
+      g_autofree double *acc = g_new (double, (gsize) ns * nr);
+      g_autofree int *cnt = g_new0 (int, (gsize) ns * nr);
+      for (int i = 0; i < ns * nr; i++)
+        acc[i] = 0;
+      for (guint i = 0; i < self->points->len; i++)
+        {
+          FwNoisePoint *p = &g_array_index (self->points, FwNoisePoint, i);
+          int s = 0, r = 0;
+          while (g_array_index (sizes, double, s) != p->size)
+            s++;
+          while (g_array_index (rates, double, r) != p->rate)
+            r++;
+          acc[s * nr + r] += p->test_acc;
+          cnt[s * nr + r]++;
+        }
+      for (int i = 0; i < ns * nr; i++)
+        acc[i] = cnt[i] > 0 ? acc[i] / cnt[i] : NAN;
+      g_autofree double *needed = g_new (double, nr), *pred = g_new (double, nr);
+      if (fw_noise_size_needed ((double *) sizes->data, ns, (double *) rates->data, nr, acc,
+                                needed, pred))
+        for (int r = 0; r < nr; r++)
+          {
+            double x = 100 * g_array_index (rates, double, r);
+            if (isfinite (needed[r]))
+              fw_line_plot_append (self->size_plot, 0, x, needed[r]);
+            if (isfinite (pred[r]))
+              fw_line_plot_append (self->size_plot, 1, x, pred[r]);
+          }
+    }
+  fw_plot_view_queue_update (self->size_view);
+}
+
 static void
 curve_event (FwJob *job, const FwEvent *ev, gpointer user_data)
 {
@@ -350,6 +420,7 @@ curve_event (FwJob *job, const FwEvent *ev, gpointer user_data)
       const FwNoisePoint *p = ev->payload;
       g_array_append_val (self->points, *p);
       rebuild_series (self, p->size);
+      rebuild_size_needed (self);
       g_autofree char *markup = g_markup_printf_escaped (
           "Run <b>%d/%d</b>: %.0f%% noise, %d samples, seed %d → test accuracy <b>%.1f%%</b>",
           p->index + 1, p->total, 100 * p->rate, p->size, p->seed + 1, 100 * p->test_acc);
@@ -430,6 +501,7 @@ fw_page_noise_run_curve (FwPageNoise *self)
   g_array_set_size (self->series_sizes, 0);
   fw_line_plot_clear (self->curves);
   fw_plot_view_queue_update (self->curves_view);
+  rebuild_size_needed (self);
   gtk_stack_set_visible_child_name (self->viz_stack, "curves");
   fw_window_clear_error (win);
   self->job = fw_window_submit_job (win, "Noise curve", curve_job_run, cj, curve_job_free,
@@ -658,6 +730,7 @@ fw_page_noise_finalize (GObject *object)
   FwPageNoise *self = FW_PAGE_NOISE (object);
   g_clear_pointer (&self->regression, fw_line_plot_unref);
   g_clear_pointer (&self->curves, fw_line_plot_unref);
+  g_clear_pointer (&self->size_plot, fw_line_plot_unref);
   g_clear_pointer (&self->grid, fw_image_grid_unref);
   g_clear_pointer (&self->train_override, fw_dataset_unref);
   g_clear_pointer (&self->test_override, fw_dataset_unref);
@@ -696,6 +769,7 @@ fw_page_noise_class_init (FwPageNoiseClass *klass)
   BIND (viz_stack);
   BIND (regression_box);
   BIND (curves_box);
+  BIND (size_box);
   BIND (detect_box);
 #undef BIND
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
@@ -731,6 +805,22 @@ fw_page_noise_init (FwPageNoise *self)
                                              "rate, size and seed on the current dataset");
   self->curves_view = add_view (self->curves_box, "label-noise-curves");
   fw_plot_view_set_line_plot (self->curves_view, self->curves);
+
+  self->size_plot = fw_line_plot_new ();
+  fw_line_plot_set_title (self->size_plot, "Training-set size needed to match the clean accuracy");
+  fw_line_plot_set_x_label (self->size_plot, "training labels flipped", "%");
+  fw_line_plot_set_y_label (self->size_plot, "training samples", "log scale");
+  fw_line_plot_set_log_y (self->size_plot, TRUE);
+  fw_line_plot_set_x_range (self->size_plot, 0, 100);
+  fw_line_plot_set_empty_text (self->size_plot, "Run a noise curve with several sizes "
+                                                "(e.g. 500,1000,2000,4000) and rate 0");
+  guint z0 = fw_line_plot_add_series (self->size_plot, "measured (interpolated)", 0);
+  guint z1 = fw_line_plot_add_series (self->size_plot, "same number of correct labels: "
+                                                       "n₀ / (1 − rate)", 1);
+  fw_line_plot_series_set_markers (self->size_plot, z0, TRUE);
+  fw_line_plot_series_set_dashed (self->size_plot, z1, TRUE);
+  self->size_view = add_view (self->size_box, "size-needed");
+  fw_plot_view_set_line_plot (self->size_view, self->size_plot);
 
   self->detect_label = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_wrap (self->detect_label, TRUE);

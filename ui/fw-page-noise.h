@@ -26,6 +26,7 @@ void        fw_page_noise_set_font_scale (FwPageNoise *self, double scale);
 /* For tests: the plots and controls. */
 FwLinePlot  *fw_page_noise_get_regression_plot (FwPageNoise *self);
 FwLinePlot  *fw_page_noise_get_curve_plot      (FwPageNoise *self);
+FwLinePlot  *fw_page_noise_get_size_plot       (FwPageNoise *self);
 FwImageGrid *fw_page_noise_get_detect_grid     (FwPageNoise *self);
 GtkRange    *fw_page_noise_get_sigma_scale     (FwPageNoise *self);
 GtkRange    *fw_page_noise_get_n_scale         (FwPageNoise *self);

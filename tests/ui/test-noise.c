@@ -116,24 +116,24 @@ static void
 test_tiny_curve (void)
 {
   fw_page_noise_set_datasets (page, train, test);
-  fw_page_noise_set_curve_form (page, "0,0.5", "300", 2, 2);
+  fw_page_noise_set_curve_form (page, "0,0.5", "150,300", 2, 2);
   fw_page_noise_run_curve (page);
   g_assert_true (fw_page_noise_is_running (page));
   /* points arrive while the job runs, before it is over */
   g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
-  g_assert_cmpuint (fw_page_noise_get_n_curve_points (page), ==, 4);
+  g_assert_cmpuint (fw_page_noise_get_n_curve_points (page), ==, 8);
   g_assert_null (fw_window_get_error_text (win));
 
   /* the plot shows the mean over the seeds of what the engine computes for the same config */
   g_autoptr (FwNoiseCurveConfig) c = fw_noise_curve_config_new (train, test);
   double rates[] = { 0, 0.5 };
-  int sizes[] = { 300 };
+  int sizes[] = { 150, 300 };
   g_free (c->rates);
   c->rates = g_memdup2 (rates, sizeof rates);
   c->n_rates = 2;
   g_free (c->sizes);
   c->sizes = g_memdup2 (sizes, sizeof sizes);
-  c->n_sizes = 1;
+  c->n_sizes = 2;
   c->seeds = 2;
   c->cfg.epochs = 2;
   g_free (c->widths);
@@ -143,19 +143,39 @@ test_tiny_curve (void)
   g_assert_true (fw_noise_curve_run (c, collect, pts, NULL, &err));
   g_assert_no_error (err);
   FwLinePlot *plot = fw_page_noise_get_curve_plot (page);
-  g_assert_cmpuint (fw_line_plot_get_n_series (plot), ==, 1);
-  g_assert_cmpuint (fw_line_plot_series_len (plot, 0), ==, 2);
+  g_assert_cmpuint (fw_line_plot_get_n_series (plot), ==, 2);
+  for (int z = 0; z < 2; z++)
+    {
+      g_assert_cmpuint (fw_line_plot_series_len (plot, z), ==, 2);
+      for (int r = 0; r < 2; r++)
+        {
+          double mean = 0;
+          for (guint i = 0; i < pts->len; i++)
+            {
+              FwNoisePoint *p = &g_array_index (pts, FwNoisePoint, i);
+              if (p->rate == rates[r] && p->size == sizes[z])
+                mean += 100 * p->test_acc / 2;
+            }
+          double x, y;
+          g_assert_true (fw_line_plot_get_point (plot, z, r, &x, &y));
+          g_assert_cmpfloat (fabs (x - 100 * rates[r]), <, 1e-9);
+          g_assert_cmpfloat (fabs (y - mean), <, 1e-6);
+        }
+    }
+  /* size needed: the prediction n0 / (1 - rate) with n0 = the smallest size */
+  FwLinePlot *need = fw_page_noise_get_size_plot (page);
+  g_assert_cmpuint (fw_line_plot_series_len (need, 1), ==, 2);
   for (int r = 0; r < 2; r++)
     {
-      double mean = 0;
-      for (guint i = 0; i < pts->len; i++)
-        if (g_array_index (pts, FwNoisePoint, i).rate == rates[r])
-          mean += 100 * g_array_index (pts, FwNoisePoint, i).test_acc / 2;
       double x, y;
-      g_assert_true (fw_line_plot_get_point (plot, 0, r, &x, &y));
-      g_assert_cmpfloat (fabs (x - 100 * rates[r]), <, 1e-9);
-      g_assert_cmpfloat (fabs (y - mean), <, 1e-6);
+      g_assert_true (fw_line_plot_get_point (need, 1, r, &x, &y));
+      g_assert_cmpfloat (fabs (y - 150 / (1 - rates[r])), <, 1e-9);
     }
+  /* measured: rate 0 needs the reference size itself */
+  double x0, y0;
+  g_assert_true (fw_line_plot_get_point (need, 0, 0, &x0, &y0));
+  g_assert_cmpfloat (x0, ==, 0);
+  g_assert_cmpfloat (y0, ==, 150);
 }
 
 static void
@@ -190,7 +210,7 @@ test_png (void)
       g_test_skip ("set FW_NOISE_SHOT_DIR to write the page PNGs");
       return;
     }
-  const char *pages[] = { "regression", "curves", "mislabelled" };
+  const char *pages[] = { "regression", "curves", "size", "mislabelled" };
   GtkWidget *w = GTK_WIDGET (win);
   for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
     {
