@@ -9,7 +9,12 @@
 G_BEGIN_DECLS
 
 /* colour modes (the "Colour by" drop-down's positions) */
-enum { FW_EMBED_COLOR_CLASS, FW_EMBED_COLOR_CORRECT, FW_EMBED_COLOR_CONFIDENCE };
+enum {
+  FW_EMBED_COLOR_CLASS,
+  FW_EMBED_COLOR_CORRECT,
+  FW_EMBED_COLOR_CONFIDENCE,
+  FW_EMBED_COLOR_NOISY,
+};
 
 FwScatterPlot *fw_page_embed_get_scatter        (FwPageEmbed *self);
 FwPlotView    *fw_page_embed_get_view           (FwPageEmbed *self);

@@ -286,7 +286,9 @@ struct _FwPageEmbed {
   GtkStringList *sources;     /* "Raw pixels" + shelf names */
   GtkStringList *layers;
   FwDataset *own_ds;          /* set by fw_page_embed_set_dataset, else NULL */
+  gint32 *own_truth;          /* [own_ds->n] true labels beside own_ds's noisy ones, or NULL */
   FwDataset *points_ds;       /* the dataset of the points shown */
+  gint32 *points_truth;       /* [points_ds->n] its true labels, or NULL */
   FwJob *job;
   FrameGate *gate;
   EmbedPoints *points;        /* of the layout shown (or being computed) */
@@ -370,10 +372,21 @@ update_dataset_label (FwPageEmbed *self)
 void
 fw_page_embed_set_dataset (FwPageEmbed *self, FwDataset *ds)
 {
+  fw_page_embed_set_noisy_dataset (self, ds, NULL);
+}
+
+void
+fw_page_embed_set_noisy_dataset (FwPageEmbed *self, FwDataset *ds, const gint32 *true_labels)
+{
   g_return_if_fail (FW_IS_PAGE_EMBED (self));
   g_clear_pointer (&self->own_ds, fw_dataset_unref);
+  g_clear_pointer (&self->own_truth, g_free);
   if (ds != NULL)
-    self->own_ds = fw_dataset_ref (ds);
+    {
+      self->own_ds = fw_dataset_ref (ds);
+      if (true_labels != NULL)
+        self->own_truth = g_memdup2 (true_labels, sizeof (gint32) * ds->n);
+    }
   update_dataset_label (self);
 }
 
@@ -469,7 +482,12 @@ set_class_names (FwPageEmbed *self)
   guint mode = gtk_drop_down_get_selected (self->color_dropdown);
   gboolean have_pred = self->points != NULL && self->points->pred != NULL;
 
-  if (mode == FW_EMBED_COLOR_CORRECT && have_pred)
+  if (mode == FW_EMBED_COLOR_NOISY && self->points_truth != NULL)
+    {
+      const char *const names[] = { "clean label", "flipped label" };
+      fw_scatter_plot_set_class_names (self->scatter, names, 2);
+    }
+  else if (mode == FW_EMBED_COLOR_CORRECT && have_pred)
     {
       const char *const names[] = { "correct", "wrong" };
       fw_scatter_plot_set_class_names (self->scatter, names, 2);
@@ -500,7 +518,9 @@ show_layout (FwPageEmbed *self)
   g_autofree int *cls = g_new (int, n);
   for (int i = 0; i < n; i++)
     {
-      if (mode == FW_EMBED_COLOR_CORRECT && have_pred)
+      if (mode == FW_EMBED_COLOR_NOISY && self->points_truth != NULL)
+        cls[i] = self->points_truth[self->points->index[i]] == self->points->label[i] ? 0 : 1;
+      else if (mode == FW_EMBED_COLOR_CORRECT && have_pred)
         cls[i] = self->points->pred[i] == self->points->label[i] ? 0 : 1;
       else if (mode == FW_EMBED_COLOR_CONFIDENCE && have_pred)
         cls[i] = self->points->conf[i] >= 0.9f ? 0 : self->points->conf[i] >= 0.5f ? 1 : 2;
@@ -516,10 +536,14 @@ static void
 color_changed (FwPageEmbed *self)
 {
   guint mode = gtk_drop_down_get_selected (self->color_dropdown);
-  if (mode != FW_EMBED_COLOR_CLASS && self->points != NULL && self->points->pred == NULL)
+  FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
+  if (win != NULL && self->points != NULL)
     {
-      FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
-      if (win != NULL)
+      if (mode == FW_EMBED_COLOR_NOISY && self->points_truth == NULL)
+        fw_window_show_toast (win, "This dataset has no known true labels: colours by class. "
+                                   "Noisy datasets come from the Noise page.");
+      else if ((mode == FW_EMBED_COLOR_CORRECT || mode == FW_EMBED_COLOR_CONFIDENCE)
+               && self->points->pred == NULL)
         fw_window_show_toast (win, "Raw pixels have no predictions: colours by class. "
                                    "Choose a shelf model as the source.");
     }
@@ -559,6 +583,14 @@ describe_point (FwPageEmbed *self, int i)
     {
       g_autofree char *esc = g_markup_escape_text (ln, -1);
       g_string_append_printf (s, " %s", esc);
+    }
+  if (self->points_truth != NULL && self->points_truth[p->index[i]] != lab)
+    {
+      int t = self->points_truth[p->index[i]];
+      const char *tn = class_name (self, t);
+      g_autofree char *esc = tn != NULL ? g_markup_escape_text (tn, -1) : g_strdup ("");
+      g_string_append_printf (s, "\n<b>flipped</b>: true class %d%s%s", t,
+                              tn != NULL ? " " : "", esc);
     }
   if (p->pred != NULL)
     {
@@ -783,7 +815,10 @@ fw_page_embed_run (FwPageEmbed *self)
   self->points_key = g_steal_pointer (&key);
 
   g_clear_pointer (&self->points_ds, fw_dataset_unref);
+  g_clear_pointer (&self->points_truth, g_free);
   self->points_ds = fw_dataset_ref (ds);
+  if (ds == self->own_ds && self->own_truth != NULL)
+    self->points_truth = g_memdup2 (self->own_truth, sizeof (gint32) * ds->n);
   g_clear_pointer (&self->gate, frame_gate_unref);
   self->gate = frame_gate_new ();
   in->gate = g_atomic_rc_box_acquire (self->gate);
@@ -858,7 +893,9 @@ fw_page_embed_finalize (GObject *object)
   g_clear_object (&self->sources);
   g_clear_object (&self->layers);
   g_clear_pointer (&self->own_ds, fw_dataset_unref);
+  g_clear_pointer (&self->own_truth, g_free);
   g_clear_pointer (&self->points_ds, fw_dataset_unref);
+  g_clear_pointer (&self->points_truth, g_free);
   g_clear_pointer (&self->gate, frame_gate_unref);
   g_clear_pointer (&self->points, embed_points_free);
   g_free (self->y);

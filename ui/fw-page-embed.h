@@ -14,6 +14,11 @@ G_DECLARE_FINAL_TYPE (FwPageEmbed, fw_page_embed, FW, PAGE_EMBED, GtkWidget)
 
 /* The dataset to embed; NULL (the default) follows the Data page's dataset. Takes a ref. */
 void      fw_page_embed_set_dataset   (FwPageEmbed *self, FwDataset *ds);
+/* The same for a dataset with noisy labels (ds->y) whose true labels are known
+ * (true_labels[ds->n], copied): "Colour by: noisy / clean label" marks the flipped samples
+ * (for the Noise page's data). */
+void      fw_page_embed_set_noisy_dataset (FwPageEmbed *self, FwDataset *ds,
+                                           const gint32 *true_labels);
 /* Starts the embedding job with the form's settings (the embed.run action, Ctrl+R). */
 void      fw_page_embed_run           (FwPageEmbed *self);
 gboolean  fw_page_embed_is_running    (FwPageEmbed *self);

@@ -193,6 +193,42 @@ test_model_layer_coloured_by_correctness (void)
 }
 
 static void
+test_noisy_labels_coloured_by_flip (void)
+{
+  /* a copy whose every fifth label is flipped to the next class; the true ones kept aside */
+  g_autofree gint32 *all = g_new (gint32, ds->n);
+  for (int i = 0; i < ds->n; i++)
+    all[i] = i;
+  g_autoptr (FwDataset) noisy = fw_dataset_subset (ds, all, ds->n, "noisy");
+  for (int i = 0; i < ds->n; i += 5)
+    noisy->y[i] = (noisy->y[i] + 1) % noisy->n_classes;
+  fw_page_embed_set_noisy_dataset (page, noisy, ds->y);
+  gtk_drop_down_set_selected (fw_page_embed_get_source_dropdown (page), 0);
+  configure (0, 200, 1000);
+  run_and_wait (60);
+  gtk_drop_down_set_selected (fw_page_embed_get_color_dropdown (page), FW_EMBED_COLOR_NOISY);
+
+  FwScatterPlot *sc = fw_page_embed_get_scatter (page);
+  int n = 0, flipped = 0;
+  const gint32 *idx = fw_page_embed_get_indices (page, &n);
+  g_assert_cmpint (n, ==, 200);
+  for (int i = 0; i < n; i++)
+    {
+      double x, y;
+      int k;
+      g_assert_true (fw_scatter_plot_get_point (sc, i, &x, &y, &k));
+      g_assert_cmpint (k, ==, idx[i] % 5 == 0 ? 1 : 0);
+      flipped += k;
+    }
+  g_test_message ("%d of %d shown flipped", flipped, n);
+  g_assert_cmpint (flipped, >, 0);
+  g_assert_cmpstr (fw_scatter_plot_get_class_name (sc, 1), ==, "flipped label");
+
+  gtk_drop_down_set_selected (fw_page_embed_get_color_dropdown (page), FW_EMBED_COLOR_CLASS);
+  fw_page_embed_set_dataset (page, ds);
+}
+
+static void
 test_cancel_keeps_the_layout (void)
 {
   configure (1, 300, 5000);
@@ -285,6 +321,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Embed/tsne_shows_live_frames", test_tsne_shows_live_frames);
   g_test_add_func ("/Embed/model_layer_coloured_by_correctness",
                    test_model_layer_coloured_by_correctness);
+  g_test_add_func ("/Embed/noisy_labels_coloured_by_flip", test_noisy_labels_coloured_by_flip);
   g_test_add_func ("/Embed/cancel_keeps_the_layout", test_cancel_keeps_the_layout);
   g_test_add_func ("/Embed/renders_the_page_to_png", test_screenshot);
   ret = g_test_run ();
