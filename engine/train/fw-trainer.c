@@ -168,6 +168,41 @@ set_nonfinite_error (FwModel *m, gboolean loss_finite, int epoch, int batch, GEr
                  batch);
 }
 
+/* One augmented minibatch: gather samples idx[s .. s+nb) into x, y, run the per-sample steps
+ * on each, then CutMix/Mixup into soft targets. Runs on a helper thread while the model trains
+ * on the previous batch; batches are prepared strictly in order, so the augmentation stream
+ * (rng) is the same as without the thread. */
+typedef struct {
+  const FwAugPipeline *aug;
+  const FwDataset *train;
+  const gint32 *idx;
+  int s, nb, c, h, w, k;
+  gboolean mixing;
+  float *x, *soft;         /* [nb x c*h*w], [nb x k] */
+  gint32 *y;               /* [nb] */
+  FwRng *rng;
+  float *scratch, *mix_scratch;
+} AugBatch;
+
+static gpointer
+aug_batch_prepare (gpointer data)
+{
+  AugBatch *j = data;
+  const gsize in = (gsize) j->c * j->h * j->w;
+  for (int i = 0; i < j->nb; i++)
+    {
+      gint32 t = j->idx[j->s + i];
+      memcpy (j->x + (gsize) i * in, j->train->x + (gsize) t * in, sizeof (float) * in);
+      j->y[i] = j->train->y[t];
+    }
+  for (int i = 0; i < j->nb; i++)
+    fw_aug_apply (j->aug, j->x + (gsize) i * in, j->c, j->h, j->w, j->rng, j->scratch, NULL);
+  if (j->mixing)
+    fw_aug_apply_batch (j->aug, j->x, j->y, j->nb, j->c, j->h, j->w, j->k, j->rng,
+                        j->mix_scratch, j->soft);
+  return NULL;
+}
+
 gboolean
 fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val,
           FwDataset *test, const FwTrainHooks *hooks, GCancellable *cancellable,
@@ -231,7 +266,15 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
   const int ac = train->shape.c, ah = train->shape.h, aw = train->shape.w;
   g_autofree float *aug_scratch = aug != NULL ? g_new (float, fw_aug_scratch_floats (ac, ah, aw))
                                               : NULL;
+  /* double buffers: the helper thread fills one while the model trains on the other */
+  float *xb2 = aug != NULL ? fw_alloc_floats ((gsize) batch * in) : NULL;
+  g_autofree gint32 *yb2 = aug != NULL ? g_new (gint32, batch) : NULL;
   g_autofree float *soft = mixing ? g_new (float, (gsize) batch * k) : NULL;
+  g_autofree float *soft2 = mixing ? g_new (float, (gsize) batch * k) : NULL;
+  float *bx[2] = { xb, xb2 }, *bs[2] = { soft, soft2 };
+  gint32 *by[2] = { yb, yb2 };
+  AugBatch jobs[2];
+  int cur = 0;
   g_autofree float *mix_scratch = mixing
     ? g_new (float, fw_aug_batch_scratch_floats (batch, ac, ah, aw, k)) : NULL;
 
@@ -270,26 +313,50 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
               break;
             }
           int s = b * batch, nb = MIN (batch, n - s);
-          /* gather: xb[i] <- train->x[idx[s + i]] */
-          for (int i = 0; i < nb; i++)
+          float *xcur = xb, *scur = soft;
+          gint32 *ycur = yb;
+          GThread *helper = NULL;
+          if (aug == NULL)
             {
-              gint32 j = idx[s + i];
-              memcpy (xb + (gsize) i * in, train->x + (gsize) j * in, sizeof (float) * in);
-              yb[i] = train->y[j];
-            }
-          if (aug != NULL)
-            {
+              /* gather: xb[i] <- train->x[idx[s + i]] */
               for (int i = 0; i < nb; i++)
-                fw_aug_apply (aug, xb + (gsize) i * in, ac, ah, aw, &arng, aug_scratch, NULL);
-              if (mixing)
-                fw_aug_apply_batch (aug, xb, yb, nb, ac, ah, aw, k, &arng, mix_scratch, soft);
+                {
+                  gint32 j = idx[s + i];
+                  memcpy (xb + (gsize) i * in, train->x + (gsize) j * in,
+                          sizeof (float) * in);
+                  yb[i] = train->y[j];
+                }
             }
-          const float *logits = fw_model_forward (m, xb, nb, TRUE);
+          else
+            {
+              for (int q = 0; q < 2; q++)
+                jobs[q] = (AugBatch) { aug, train, idx, 0, 0, ac, ah, aw, k, mixing, bx[q],
+                                       bs[q], by[q], &arng, aug_scratch, mix_scratch };
+              if (b == 0)
+                {
+                  cur = 0;
+                  jobs[cur].s = s;
+                  jobs[cur].nb = nb;
+                  aug_batch_prepare (&jobs[cur]);
+                }
+              /* the next batch is augmented on a helper thread meanwhile */
+              if (b + 1 < n_batches)
+                {
+                  jobs[1 - cur].s = s + batch;
+                  jobs[1 - cur].nb = MIN (batch, n - s - batch);
+                  helper = g_thread_new ("fw-augment", aug_batch_prepare, &jobs[1 - cur]);
+                }
+              xcur = bx[cur];
+              ycur = by[cur];
+              scur = bs[cur];
+              cur = 1 - cur;
+            }
+          const float *logits = fw_model_forward (m, xcur, nb, TRUE);
           /* CutMix/Mixup train on soft targets with cross-entropy (checked above) */
           double loss = mixing
-            ? fw_loss_softmax_xent (logits, nb, k, yb, soft, 0.f, dlogits, NULL)
+            ? fw_loss_softmax_xent (logits, nb, k, ycur, scur, 0.f, dlogits, NULL)
             : fw_loss_select ((FwLossKind) cfg->loss, cfg->gce_q, cfg->sce_alpha,
-                              cfg->sce_beta, (float) cfg->label_smoothing, logits, nb, k, yb,
+                              cfg->sce_beta, (float) cfg->label_smoothing, logits, nb, k, ycur,
                               dlogits);
           int bc = 0;
           for (int i = 0; i < nb; i++)
@@ -299,9 +366,11 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
               for (int j = 1; j < k; j++)
                 if (z[j] > z[best])
                   best = j;
-              bc += best == yb[i];
+              bc += best == ycur[i];
             }
           fw_model_backward (m, dlogits, nb);
+          if (helper != NULL)
+            g_thread_join (helper);
           /* a NaN can hide from the loss (ReLU maps NaN to 0): the gradients are checked
            * too, before they reach the parameters */
           if (!isfinite (loss) || !gradients_finite (m))
@@ -383,6 +452,7 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
       memcpy (m->state, best_state, sizeof (float) * m->n_state);
     }
   fw_free_aligned (xb);
+  fw_free_aligned (xb2);
   fw_free_aligned (dlogits);
   fw_free_aligned (best_params);
   fw_free_aligned (best_state);
