@@ -334,6 +334,11 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
     gtk_widget_remove_css_class (GTK_WIDGET (self), "fw-presentation");
   fw_page_data_set_font_scale (self->page_data, scale);
   fw_page_train_set_font_scale (self->page_train, scale);
+  {
+    GtkWidget *noise = gtk_stack_get_child_by_name (self->stack, "noise");
+    if (noise != NULL && FW_IS_PAGE_NOISE (noise))
+      fw_page_noise_set_font_scale (FW_PAGE_NOISE (noise), scale);
+  }
 }
 
 static const GActionEntry win_entries[] = {
