@@ -26,6 +26,8 @@ static const FrugalCommand commands[] = {
   { "embed",    frugal_cmd_embed,    "project pixels or a model layer's features to 2-D "
                                      "(PCA, t-SNE) as CSV" },
   { "augment",  frugal_cmd_augment,  "a PNG grid of augmented samples; the pipeline's cost" },
+  { "augment-sweep", frugal_cmd_augment_sweep, "test accuracy vs labels per class with no "
+                                     "augmentation, geometric, RandAugment, CutMix, as CSV" },
 };
 
 static void
