@@ -8,6 +8,7 @@
 #include "fw-application.h"
 #include "fw-dataset.h"
 #include "fw-noise.h"
+#include "fw-page-data-private.h"
 #include "fw-page-noise.h"
 #include "fw-plot.h"
 #include "fw-robust.h"
@@ -200,6 +201,36 @@ test_detection (void)
   g_assert_nonnull (strstr (cap, "→"));
 }
 
+static gboolean
+data_page_ready (gpointer p)
+{
+  FwPageData *data = fw_window_get_page_data (win);
+  return !fw_page_data_is_loading (data) && fw_page_data_get_dataset (data) != NULL;
+}
+
+/* Without datasets given, the page uses the Data page's dataset (and its test split). */
+static void
+test_uses_data_page_dataset (void)
+{
+  if (!wait_until ((Cond) data_page_ready, NULL, 60))
+    {
+      g_test_skip ("the Data page has no dataset here");
+      return;
+    }
+  FwDataset *ds = fw_page_data_get_dataset (fw_window_get_page_data (win));
+  fw_page_noise_set_datasets (page, NULL, NULL);
+  fw_page_noise_set_curve_form (page, "0", "200", 1, 1);
+  fw_page_noise_run_curve (page);
+  g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
+  g_assert_null (fw_window_get_error_text (win));
+  g_assert_cmpuint (fw_page_noise_get_n_curve_points (page), ==, 1);
+  FwLinePlot *plot = fw_page_noise_get_curve_plot (page);
+  double x, y;
+  g_assert_true (fw_line_plot_get_point (plot, 0, 0, &x, &y));
+  /* better than chance on the Data page's classes */
+  g_assert_cmpfloat (y, >, 100.0 / ds->n_classes);
+}
+
 static void
 test_png (void)
 {
@@ -279,6 +310,7 @@ main (int argc, char **argv)
   g_test_add_func ("/NoisePage/sigma_slider_moves_the_regression_plot", test_sigma_slider);
   g_test_add_func ("/NoisePage/tiny_noise_curve_fills_the_plot", test_tiny_curve);
   g_test_add_func ("/NoisePage/detection_shows_flagged_samples", test_detection);
+  g_test_add_func ("/NoisePage/uses_the_data_page_dataset", test_uses_data_page_dataset);
   g_test_add_func ("/NoisePage/renders_to_png", test_png);
   int ret = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
