@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fw-error.h"
+#include "fw-features.h"
 #include "fw-gemm.h"
 #include "fw-kernels.h"
 #include "fw-rng.h"
@@ -827,4 +828,97 @@ fw_tsne_run (const float *x, int n, int d, const FwTsneParams *params, float *y_
   for (gsize e = 0; e < m; e++)
     y_out[e] = (float) y[e];
   return TRUE;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Tracking an embedding across training
+ * ---------------------------------------------------------------------------------------- */
+
+struct _FwEmbedTracker {
+  FwDataset *ds;
+  int n, layer, next_iter, updates;
+  gint32 *idx;            /* [n] */
+  FwTsneParams params;
+  float *y;               /* [n x 2] or NULL */
+};
+
+FwEmbedTracker *
+fw_embed_tracker_new (FwDataset *ds, int n, int layer, guint64 seed, const FwTsneParams *params,
+                      int next_iter)
+{
+  g_return_val_if_fail (ds != NULL, NULL);
+  FwEmbedTracker *t = g_new0 (FwEmbedTracker, 1);
+  t->ds = fw_dataset_ref (ds);
+  t->idx = g_new (gint32, MAX (1, MIN (n, ds->n)));
+  t->n = fw_features_pick (ds, n, seed, t->idx);
+  t->layer = layer;
+  t->next_iter = MAX (1, next_iter);
+  if (params != NULL)
+    t->params = *params;
+  else
+    fw_tsne_params_init (&t->params);
+  t->params.seed = seed;
+  t->params.callback = NULL;
+  t->params.init = NULL;
+  return t;
+}
+
+void
+fw_embed_tracker_free (FwEmbedTracker *t)
+{
+  if (t == NULL)
+    return;
+  fw_dataset_unref (t->ds);
+  g_free (t->idx);
+  g_free (t->y);
+  g_free (t);
+}
+
+gboolean
+fw_embed_tracker_update (FwEmbedTracker *t, FwModel *model, GCancellable *cancellable,
+                         GError **error)
+{
+  int layer = t->layer < 0 ? model->n_layers + t->layer : t->layer;
+  if (layer < 0)
+    layer = 0;
+  g_autoptr (FwFeatures) f = fw_features_layer (model, layer, t->ds, t->idx, t->n, 256,
+                                                cancellable, error);
+  if (f == NULL)
+    return FALSE;
+  FwTsneParams prm = t->params;
+  prm.cancellable = cancellable;
+  if (t->y != NULL)
+    {
+      /* continue from the last layout: no exaggeration, fewer steps */
+      prm.init = t->y;
+      prm.exaggeration_iters = 0;
+      prm.n_iter = t->next_iter;
+    }
+  g_autofree float *y = g_new (float, 2 * (gsize) t->n);
+  if (!fw_tsne_run (f->x, f->n, f->d, &prm, y, error))
+    return FALSE;
+  g_free (t->y);
+  t->y = g_steal_pointer (&y);
+  t->updates++;
+  return TRUE;
+}
+
+const float *
+fw_embed_tracker_layout (const FwEmbedTracker *t, int *n)
+{
+  if (n != NULL)
+    *n = t->n;
+  return t->y;
+}
+
+const gint32 *
+fw_embed_tracker_indices (const FwEmbedTracker *t)
+{
+  return t->idx;
+}
+
+int
+fw_embed_tracker_updates (const FwEmbedTracker *t)
+{
+  return t->updates;
 }

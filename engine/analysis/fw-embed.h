@@ -26,6 +26,9 @@
 
 #include <gio/gio.h>
 
+#include "fw-dataset.h"
+#include "fw-model.h"
+
 G_BEGIN_DECLS
 
 /* ---- PCA ---- */
@@ -107,5 +110,31 @@ void     fw_tsne_params_init (FwTsneParams *params);
 /* t-SNE of x [n x d] into y [n x 2]. Errors: n < 4, bad parameters, cancellation. */
 gboolean fw_tsne_run      (const float *x, int n, int d, const FwTsneParams *params,
                            float *y, GError **error);
+
+/* ---- Embeddings that follow training ----
+ *
+ * A tracker holds a fixed choice of samples and the last layout. Each update embeds the
+ * features of a model (one epoch's weights, say) by t-SNE starting from the previous layout,
+ * without early exaggeration, for fewer iterations: successive layouts move smoothly instead
+ * of jumping, which is what animating an embedding across epochs needs. The first update is a
+ * full t-SNE from a random start. Used on the worker thread (from a training hook). */
+typedef struct _FwEmbedTracker FwEmbedTracker;
+
+/* samples: a seeded choice of n of ds (takes a ref on ds); layer: as fw_features_layer, or
+ * counted from the end when negative (-2: the last hidden layer). params: the t-SNE settings
+ * of the first update (NULL: defaults; callback and init ignored); next_iter: iterations of
+ * later updates (e.g. 250). */
+FwEmbedTracker *fw_embed_tracker_new     (FwDataset *ds, int n, int layer, guint64 seed,
+                                          const FwTsneParams *params, int next_iter);
+void            fw_embed_tracker_free    (FwEmbedTracker *t);
+gboolean        fw_embed_tracker_update  (FwEmbedTracker *t, FwModel *model,
+                                          GCancellable *cancellable, GError **error);
+/* The layout of the last update ([n x 2], NULL before the first), the samples' dataset
+ * indices and labels [n]. */
+const float    *fw_embed_tracker_layout  (const FwEmbedTracker *t, int *n);
+const gint32   *fw_embed_tracker_indices (const FwEmbedTracker *t);
+int             fw_embed_tracker_updates (const FwEmbedTracker *t);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwEmbedTracker, fw_embed_tracker_free)
 
 G_END_DECLS

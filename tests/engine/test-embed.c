@@ -739,6 +739,67 @@ test_features_pick (void)
     g_assert_cmpint (c[i], ==, i);
 }
 
+static void
+test_tracker_follows_training (void)
+{
+  /* 4 clusters in 16-D as a dataset, a small random network, "epochs" = small weight changes */
+  const int per = 50, d = 16, n = 4 * per;
+  g_autofree gint32 *lab = g_new (gint32, n);
+  g_autofree float *x = make_clusters (4, per, d, 3.0, 31, lab);
+  g_autoptr (FwDataset) ds = fw_dataset_new ("clusters", n, (FwShape) { d, 1, 1 }, 4);
+  memcpy (ds->x, x, sizeof (float) * n * d);
+  memcpy (ds->y, lab, sizeof (gint32) * n);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new ("custom", "dense:24,relu,dense:4", (FwShape) { d, 1, 1 },
+                                        &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 5);
+  m->in_mean = 0.0f;
+  m->in_std = 1.0f;
+
+  FwTsneParams prm;
+  fw_tsne_params_init (&prm);
+  prm.n_iter = 400;
+  g_autoptr (FwEmbedTracker) t = fw_embed_tracker_new (ds, 160, -2, 3, &prm, 100);
+  int nt = 0;
+  g_assert_null (fw_embed_tracker_layout (t, &nt));
+  g_assert_cmpint (nt, ==, 160);
+  g_assert_true (fw_embed_tracker_update (t, m, NULL, &error));
+  g_assert_no_error (error);
+  const gint32 *idx = fw_embed_tracker_indices (t);
+  g_autofree gint32 *tl = g_new (gint32, nt);
+  for (int i = 0; i < nt; i++)
+    tl[i] = lab[idx[i]];
+  g_autofree float *first = g_memdup2 (fw_embed_tracker_layout (t, NULL), sizeof (float) * 2 * nt);
+  g_assert_cmpfloat (nn_agreement (first, tl, nt), >, 0.9);
+
+  FwRng rng;
+  fw_rng_init (&rng, 8);
+  for (int epoch = 0; epoch < 3; epoch++)
+    {
+      for (gsize e = 0; e < m->n_params; e++)
+        m->params[e] += 0.02f * (float) fw_rng_normal (&rng);
+      g_autofree float *before = g_memdup2 (fw_embed_tracker_layout (t, NULL),
+                                            sizeof (float) * 2 * nt);
+      g_assert_true (fw_embed_tracker_update (t, m, NULL, &error));
+      const float *after = fw_embed_tracker_layout (t, NULL);
+      double moved = centroid_move (before, after, tl, nt, 4);
+      g_test_message ("epoch %d: clusters moved %.3g of their spread, 1-NN %.3f", epoch, moved,
+                      nn_agreement (after, tl, nt));
+      g_assert_cmpfloat (moved, <, 0.2);
+      g_assert_cmpfloat (nn_agreement (after, tl, nt), >, 0.9);
+    }
+  g_assert_cmpint (fw_embed_tracker_updates (t), ==, 4);
+
+  /* a model of another input size: the features' error, the layout kept */
+  g_autoptr (FwModel) other = fw_model_new ("custom", "dense:4", (FwShape) { 5, 1, 1 }, &error);
+  g_assert_no_error (error);
+  g_assert_false (fw_embed_tracker_update (t, other, NULL, &error));
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (fw_embed_tracker_layout (t, NULL));
+  g_assert_cmpint (fw_embed_tracker_updates (t), ==, 4);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -763,5 +824,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Features/layer_matches_manual_forward",
                    test_features_layer_matches_manual_forward);
   g_test_add_func ("/Features/pick_is_seeded_sorted_distinct", test_features_pick);
+  g_test_add_func ("/Tracker/follows_training_without_jumping", test_tracker_follows_training);
   return g_test_run ();
 }
