@@ -339,6 +339,11 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
     if (noise != NULL && FW_IS_PAGE_NOISE (noise))
       fw_page_noise_set_font_scale (FW_PAGE_NOISE (noise), scale);
   }
+  {
+    GtkWidget *embed = gtk_stack_get_child_by_name (self->stack, "embed");
+    if (embed != NULL && FW_IS_PAGE_EMBED (embed))
+      fw_page_embed_set_font_scale (FW_PAGE_EMBED (embed), scale);
+  }
 }
 
 static const GActionEntry win_entries[] = {
