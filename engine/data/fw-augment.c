@@ -23,6 +23,13 @@
 #pragma GCC optimize ("no-associative-math")
 #endif
 
+/* as in fw-trainer.c: an AVX2/FMA copy of the smoothing loops next to the x86-64-v2 one */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define FW_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
+#else
+#define FW_VECTOR_CLONES
+#endif
+
 #define PAD_R 32 /* the largest Gaussian radius the padded row buffer holds */
 
 static const char *const border_names[] = { "zero", "edge", "reflect", NULL };
@@ -620,7 +627,7 @@ gauss_kernel (double sigma, float *k)
 
 /* out[x] = sum_t k[t] src_t[x] for x in [0, w), src_t = rows[t] + off: blocks of 8 outputs
  * accumulate in registers tap by tap (vectorised over x; the sum order stays t = 0, 1, ...) */
-static inline void
+static inline __attribute__ ((always_inline)) void
 taps_row (float *out, int w, const float *k, int nt, const float *const *rows, gsize off,
           int step)
 {
@@ -636,6 +643,17 @@ taps_row (float *out, int w, const float *k, int nt, const float *const *rows, g
         }
       memcpy (out + x, acc, sizeof acc);
     }
+  for (; x + 4 <= w; x += 4)
+    {
+      float acc[4] = { 0 };
+      for (int t = 0; t < nt; t++)
+        {
+          const float kt = k[t], *src = rows[t] + off + (gsize) t * step + x;
+          for (int j = 0; j < 4; j++)
+            acc[j] += kt * src[j];
+        }
+      memcpy (out + x, acc, sizeof acc);
+    }
   for (; x < w; x++)
     {
       float acc = 0;
@@ -646,7 +664,7 @@ taps_row (float *out, int w, const float *k, int nt, const float *const *rows, g
 }
 
 /* f[h*w] <- f smoothed by the kernel k[2r+1] (edge border); tmp[h*w]; pad: w + 2r floats */
-static void
+FW_VECTOR_CLONES static void
 smooth_plane (float *f, int h, int w, const float *k, int r, float *tmp, float *pad)
 {
   const float *rows[2 * PAD_R + 1];
