@@ -747,6 +747,13 @@ fw_tsne_run (const float *x, int n, int d, const FwTsneParams *params, float *y_
     }
 
   gboolean exact = n <= params->exact_max;
+  if (exact && n > FW_TSNE_EXACT_LIMIT)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                   "Exact t-SNE of %d points would need %d x %d affinities: use Barnes-Hut "
+                   "(exact up to %d points at most)", n, n, n, FW_TSNE_EXACT_LIMIT);
+      return FALSE;
+    }
   double perp = MIN (params->perplexity, (n - 1) / 3.0);
   perp = MAX (perp, 1.0);
   int k = exact ? n - 1 : MIN (n - 1, (int) floor (3.0 * perp));

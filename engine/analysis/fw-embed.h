@@ -87,6 +87,9 @@ void     fw_tsne_gradient_bh    (const FwTsneP *p, const double *y, double theta
 typedef gboolean (*FwTsneCallback) (int iter, int n_iter, const float *y, int n, double kl,
                                     gpointer user_data);
 
+/* Exact t-SNE keeps n x n affinities: refused above this many points. */
+#define FW_TSNE_EXACT_LIMIT 5000
+
 typedef struct {
   double perplexity;          /* 30 (lowered to (n - 1) / 3 for tiny n) */
   int n_iter;                 /* 1000 */

@@ -559,6 +559,14 @@ test_tsne_stop_and_cancel (void)
   prm.perplexity = 0.0;
   g_assert_false (fw_tsne_run (x, n, d, &prm, y, &error));
   g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_clear_error (&error);
+  fw_tsne_params_init (&prm);
+  prm.exact_max = G_MAXINT;
+  g_autofree float *big = g_new0 (float, (FW_TSNE_EXACT_LIMIT + 1) * 2);
+  g_autofree float *ybig = g_new (float, (FW_TSNE_EXACT_LIMIT + 1) * 2);
+  g_assert_false (fw_tsne_run (big, FW_TSNE_EXACT_LIMIT + 1, 2, &prm, ybig, &error));
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "Barnes-Hut"));
 }
 
 /* How far the clusters moved from layout a to layout b: the class centroids' squared
