@@ -8,6 +8,7 @@
 #include "fw-error.h"
 #include "fw-noise.h"
 #include "fw-page-data.h"
+#include "fw-page-embed.h"
 #include "fw-plot-view.h"
 #include "fw-robust.h"
 #include "fw-util.h"
@@ -34,6 +35,7 @@ struct _FwPageNoise {
   GtkSpinButton *detect_rate_spin;
   GtkSpinButton *detect_n_spin;
   GtkWidget *detect_button;
+  GtkWidget *embed_button;
   GtkWidget *cancel_button;
   GtkLabel *summary_label;
   GtkStack *viz_stack;
@@ -57,6 +59,8 @@ struct _FwPageNoise {
   GArray *series_sizes;  /* int: the training-set size of each curve series */
   double precision, recall;
   int n_flagged;
+  FwDataset *last_noisy;  /* the last detection's samples with noisy labels ... */
+  gint32 *last_true;      /* ... and their true labels */
 };
 
 G_DEFINE_FINAL_TYPE (FwPageNoise, fw_page_noise, GTK_TYPE_WIDGET)
@@ -162,6 +166,7 @@ set_running (FwPageNoise *self, gboolean running)
   gtk_widget_set_sensitive (self->curve_button, !running);
   gtk_widget_set_sensitive (self->detect_button, !running);
   gtk_widget_set_sensitive (self->cancel_button, running);
+  gtk_widget_set_sensitive (self->embed_button, !running && self->last_noisy != NULL);
 }
 
 /* The training set to use: the override, else the Data page's dataset (a new reference). */
@@ -609,6 +614,10 @@ show_detection (FwPageNoise *self, const DetectResult *r)
   self->precision = rep->precision;
   self->recall = rep->recall;
   self->n_flagged = rep->n_flagged;
+  g_clear_pointer (&self->last_noisy, fw_dataset_unref);
+  g_free (self->last_true);
+  self->last_noisy = fw_dataset_ref (r->noisy);
+  self->last_true = g_memdup2 (r->y_true, sizeof (gint32) * ds->n);
   g_autofree char *markup = g_markup_printf_escaped (
       "<b>%d</b> of %d samples flagged · precision <b>%.1f%%</b> · recall <b>%.1f%%</b> "
       "(%d of the %d flipped labels found). Shown: the %d least confident; "
@@ -693,6 +702,21 @@ fw_page_noise_find_mislabelled (FwPageNoise *self)
   set_running (self, TRUE);
 }
 
+gboolean
+fw_page_noise_show_in_embeddings (FwPageNoise *self)
+{
+  FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
+  if (win == NULL || self->last_noisy == NULL)
+    return FALSE;
+  GtkStack *stack = fw_window_get_stack (win);
+  GtkWidget *embed = gtk_stack_get_child_by_name (stack, "embed");
+  if (embed == NULL || !FW_IS_PAGE_EMBED (embed))
+    return FALSE;
+  fw_page_embed_set_noisy_dataset (FW_PAGE_EMBED (embed), self->last_noisy, self->last_true);
+  gtk_stack_set_visible_child_name (stack, "embed");
+  return TRUE;
+}
+
 static void
 cancel_clicked (FwPageNoise *self)
 {
@@ -734,6 +758,8 @@ fw_page_noise_finalize (GObject *object)
   g_clear_pointer (&self->grid, fw_image_grid_unref);
   g_clear_pointer (&self->train_override, fw_dataset_unref);
   g_clear_pointer (&self->test_override, fw_dataset_unref);
+  g_clear_pointer (&self->last_noisy, fw_dataset_unref);
+  g_clear_pointer (&self->last_true, g_free);
   g_clear_pointer (&self->points, g_array_unref);
   g_clear_pointer (&self->series_sizes, g_array_unref);
   G_OBJECT_CLASS (fw_page_noise_parent_class)->finalize (object);
@@ -764,6 +790,7 @@ fw_page_noise_class_init (FwPageNoiseClass *klass)
   BIND (detect_rate_spin);
   BIND (detect_n_spin);
   BIND (detect_button);
+  BIND (embed_button);
   BIND (cancel_button);
   BIND (summary_label);
   BIND (viz_stack);
@@ -842,6 +869,8 @@ fw_page_noise_init (FwPageNoise *self)
   g_signal_connect_swapped (self->detect_button, "clicked",
                             G_CALLBACK (fw_page_noise_find_mislabelled), self);
   g_signal_connect_swapped (self->cancel_button, "clicked", G_CALLBACK (cancel_clicked), self);
+  g_signal_connect_swapped (self->embed_button, "clicked",
+                            G_CALLBACK (fw_page_noise_show_in_embeddings), self);
   set_running (self, FALSE);
   update_regression (self);
 }

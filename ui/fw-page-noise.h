@@ -21,6 +21,9 @@ void        fw_page_noise_run_curve      (FwPageNoise *self);
 /* Starts the mislabel detection job (the "Find mislabelled" button). */
 void        fw_page_noise_find_mislabelled (FwPageNoise *self);
 gboolean    fw_page_noise_is_running     (FwPageNoise *self);
+/* Opens the last detection's samples (noisy labels, true labels known) on the Embeddings page
+ * ("Show in Embeddings"); FALSE without a detection or an Embeddings page. */
+gboolean    fw_page_noise_show_in_embeddings (FwPageNoise *self);
 void        fw_page_noise_set_font_scale (FwPageNoise *self, double scale);
 
 /* For tests: the plots and controls. */

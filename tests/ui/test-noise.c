@@ -199,6 +199,15 @@ test_detection (void)
   const char *cap = fw_image_grid_get_caption (grid, 0);
   g_assert_nonnull (cap);
   g_assert_nonnull (strstr (cap, "→"));
+  /* the detection's samples go to the Embeddings page, which becomes visible */
+  GtkStack *stack = fw_window_get_stack (win);
+  if (gtk_stack_get_child_by_name (stack, "embed") != NULL)
+    {
+      g_assert_true (fw_page_noise_show_in_embeddings (page));
+      g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "embed");
+      g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                      g_variant_new_string ("noise"));
+    }
 }
 
 static gboolean
