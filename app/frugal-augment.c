@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "frugal-cli.h"
+#include "fw-aug-sweep.h"
 #include "fw-augment.h"
 #include "fw-dataset.h"
 #include "fw-gemm.h"
@@ -195,14 +196,33 @@ frugal_cmd_augment (int argc, char **argv)
  * The same data, model and seed are used by every pipeline at a point, so the differences are
  * the augmentation's. */
 
-static const struct {
-  const char *name, *text;
-} sweep_pipelines[] = {
-  { "none", "" },
-  { "geometric", "rotate:deg=15;translate:px=2;scale:min=0.9,max=1.1;elastic:alpha=8,sigma=3" },
-  { "randaugment", "randaugment:n=2,m=5" },
-  { "cutmix", "cutmix:p=0.5" },
-};
+typedef struct {
+  double sum[FW_AUG_SWEEP_N_PIPELINES], sum2[FW_AUG_SWEEP_N_PIPELINES];
+  int count[FW_AUG_SWEEP_N_PIPELINES];
+  int seeds;
+} SweepPrint;
+
+static void
+sweep_point (const FwAugSweepPoint *pt, gpointer user)
+{
+  SweepPrint *sp = user;
+  printf ("%s,%d,%d,%.4f,%.2f\n", fw_aug_sweep_name (pt->pipeline), pt->per_class, pt->seed,
+          pt->test_acc, pt->seconds);
+  int i = pt->pipeline;
+  sp->sum[i] += pt->test_acc;
+  sp->sum2[i] += pt->test_acc * pt->test_acc;
+  if (++sp->count[i] == sp->seeds)
+    {
+      int n = sp->count[i];
+      double mean = sp->sum[i] / n;
+      double sd = n > 1 ? sqrt (MAX (sp->sum2[i] / n - mean * mean, 0) * n / (n - 1)) : 0;
+      printf ("# %s per_class=%d: %.1f%% +- %.1f%%\n", fw_aug_sweep_name (i), pt->per_class,
+              100 * mean, 100 * sd);
+      sp->sum[i] = sp->sum2[i] = 0;
+      sp->count[i] = 0;
+    }
+  fflush (stdout);
+}
 
 static gboolean
 parse_int_list (const char *text, GArray *out)
@@ -274,63 +294,27 @@ frugal_cmd_augment_sweep (int argc, char **argv)
       train = part;
       test = rest;
     }
-  fw_blas_set_threads (threads);
-  printf ("pipeline,per_class,seed,test_acc,seconds\n");
-  for (gsize pi = 0; pi < G_N_ELEMENTS (sweep_pipelines); pi++)
+  guint mask = 0;
+  if (only != NULL)
     {
-      if (only != NULL)
+      g_auto (GStrv) names = g_strsplit (only, ",", -1);
+      for (int i = 0; names[i] != NULL; i++)
         {
-          g_auto (GStrv) names = g_strsplit (only, ",", -1);
-          if (!g_strv_contains ((const char *const *) names, sweep_pipelines[pi].name))
-            continue;
-        }
-      g_autoptr (FwAugPipeline) p = fw_aug_pipeline_parse (sweep_pipelines[pi].text, &error);
-      g_assert (p != NULL);
-      for (guint si = 0; si < per_class->len; si++)
-        {
-          int k = g_array_index (per_class, int, si);
-          double sum = 0, sum2 = 0;
-          for (int seed = 1; seed <= seeds; seed++)
-            {
-              g_autoptr (FwDataset) sub = fw_dataset_per_class (train, k, (guint64) seed, NULL);
-              g_autofree char *mspec = fw_model_arch_spec (arch != NULL ? arch : "lenet5", NULL,
-                                                           sub->shape, sub->n_classes, &error);
-              if (mspec == NULL)
-                return frugal_fail (error);
-              g_autoptr (FwModel) m = fw_model_new (arch != NULL ? arch : "lenet5", mspec,
-                                                    sub->shape, &error);
-              if (m == NULL)
-                return frugal_fail (error);
-              fw_model_init (m, (guint64) seed);
-              FwTrainConfig cfg;
-              fw_train_config_defaults (&cfg);
-              /* the same number of updates at every size: small sets get more epochs */
-              cfg.epochs = (int) MAX (1, ((gint64) steps * 32 + sub->n - 1) / sub->n);
-              cfg.batch = 32;
-              cfg.opt = FW_OPT_ADAM;
-              cfg.lr = 1e-3;
-              cfg.seed = (guint64) seed;
-              cfg.augment = fw_aug_pipeline_n_steps (p) > 0 ? p : NULL;
-              double t0 = fw_now ();
-              if (!fw_train (m, &cfg, sub, NULL, NULL, NULL, NULL, NULL, &error))
-                return frugal_fail (error);
-              double secs = fw_now () - t0;
-              g_autoptr (FwEvalResult) r = fw_evaluate (m, test, 500, NULL, &error);
-              if (r == NULL)
-                return frugal_fail (error);
-              printf ("%s,%d,%d,%.4f,%.2f\n", sweep_pipelines[pi].name, k, seed, r->accuracy,
-                      secs);
-              fflush (stdout);
-              sum += r->accuracy;
-              sum2 += r->accuracy * r->accuracy;
-            }
-          double mean = sum / seeds;
-          double sd = seeds > 1 ? sqrt (MAX (sum2 / seeds - mean * mean, 0) * seeds
-                                        / (seeds - 1)) : 0;
-          printf ("# %s per_class=%d: %.1f%% +- %.1f%%\n", sweep_pipelines[pi].name, k,
-                  100 * mean, 100 * sd);
-          fflush (stdout);
+          int found = -1;
+          for (int pi = 0; pi < FW_AUG_SWEEP_N_PIPELINES; pi++)
+            if (g_strcmp0 (g_strstrip (names[i]), fw_aug_sweep_name (pi)) == 0)
+              found = pi;
+          if (found < 0)
+            return frugal_usage_error ("augment-sweep", "--only: '%s' is not one of none, "
+                                       "geometric, randaugment, cutmix", names[i]);
+          mask |= 1u << found;
         }
     }
+  fw_blas_set_threads (threads);
+  printf ("pipeline,per_class,seed,test_acc,seconds\n");
+  SweepPrint sp = { .seeds = seeds };
+  if (!fw_aug_sweep_run (train, test, (const int *) per_class->data, (int) per_class->len, seeds,
+                         steps, arch, mask, sweep_point, &sp, NULL, &error))
+    return frugal_fail (error);
   return FRUGAL_EXIT_OK;
 }

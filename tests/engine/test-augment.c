@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fw-aug-sweep.h"
 #include "fw-augment.h"
 #include "fw-error.h"
 #include "fw-recipe.h"
@@ -666,6 +667,57 @@ test_recipe_augment_key (void)
   g_assert_nonnull (strstr (error->message, "twirl"));
 }
 
+static void
+sweep_collect (const FwAugSweepPoint *pt, gpointer user)
+{
+  g_array_append_val ((GArray *) user, *pt);
+}
+
+static void
+test_sweep_points_match_direct_runs (void)
+{
+  g_autoptr (FwDataset) train = bars (90, 1, 7);
+  g_autoptr (FwDataset) test = bars (30, 1, 8);
+  int sizes[2] = { 4, 10 };
+  g_autoptr (GArray) pts = g_array_new (FALSE, FALSE, sizeof (FwAugSweepPoint));
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_aug_sweep_run (train, test, sizes, 2, 2, 20, "mlp", 0, sweep_collect, pts,
+                                   NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (pts->len, ==, 2 * 2 * FW_AUG_SWEEP_N_PIPELINES);
+  /* the "none" point of (size 10, seed 2), recomputed by hand */
+  const FwAugSweepPoint *found = NULL;
+  for (guint i = 0; i < pts->len; i++)
+    {
+      const FwAugSweepPoint *p = &g_array_index (pts, FwAugSweepPoint, i);
+      g_assert_cmpfloat (p->test_acc, >=, 0);
+      g_assert_cmpfloat (p->test_acc, <=, 1);
+      if (p->pipeline == 0 && p->per_class == 10 && p->seed == 2)
+        found = p;
+    }
+  g_assert_nonnull (found);
+  g_autoptr (FwDataset) sub = fw_dataset_per_class (train, 10, 2, NULL);
+  g_autofree char *spec = fw_model_arch_spec ("mlp", NULL, sub->shape, sub->n_classes, NULL);
+  g_autoptr (FwModel) m = fw_model_new ("mlp", spec, sub->shape, &error);
+  fw_model_init (m, 2);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.batch = 32;
+  cfg.opt = FW_OPT_ADAM;
+  cfg.lr = 1e-3;
+  cfg.seed = 2;
+  cfg.epochs = (20 * 32 + sub->n - 1) / sub->n;
+  g_assert_true (fw_train (m, &cfg, sub, NULL, NULL, NULL, NULL, NULL, &error));
+  g_autoptr (FwEvalResult) r = fw_evaluate (m, test, 500, NULL, &error);
+  g_assert_cmpfloat (r->accuracy, ==, found->test_acc);
+  /* a cancelled sweep stops with FW_ERROR_CANCELLED */
+  g_autoptr (GCancellable) c = g_cancellable_new ();
+  g_cancellable_cancel (c);
+  g_autoptr (GError) e2 = NULL;
+  g_assert_false (fw_aug_sweep_run (train, test, sizes, 1, 1, 5, "mlp", 0, NULL, NULL, c, &e2));
+  g_assert_error (e2, FW_ERROR, FW_ERROR_CANCELLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -690,6 +742,8 @@ main (int argc, char **argv)
                    test_train_hflip_equals_flipped_data);
   g_test_add_func ("/Augment/train_augmented_is_seeded", test_train_augmented_is_seeded);
   g_test_add_func ("/Augment/recipe_augment_key", test_recipe_augment_key);
+  g_test_add_func ("/Augment/sweep_points_match_direct_runs",
+                   test_sweep_points_match_direct_runs);
   g_test_add_func ("/Augment/train_rejects_colour_ops_on_grey",
                    test_train_rejects_colour_ops_on_grey);
   return g_test_run ();
