@@ -835,6 +835,28 @@ fw_page_embed_run (FwPageEmbed *self)
   set_running (self, TRUE);
 }
 
+gboolean
+fw_page_embed_show_model (FwPageEmbed *self, FwModel *model)
+{
+  g_return_val_if_fail (FW_IS_PAGE_EMBED (self), FALSE);
+  ensure_shelf (self);
+  if (self->shelf == NULL || self->job != NULL)
+    return FALSE;
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->shelf));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (FwShelfItem) item = g_list_model_get_item (G_LIST_MODEL (self->shelf), i);
+      if (fw_shelf_item_get_model (item) == model)
+        {
+          gtk_drop_down_set_selected (self->source_dropdown, i + 1);
+          refill_layers (self);
+          fw_page_embed_run (self);
+          return self->job != NULL;
+        }
+    }
+  return FALSE;
+}
+
 static void
 run_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 {

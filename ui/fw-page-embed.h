@@ -6,6 +6,7 @@
 #include <gtk/gtk.h>
 
 #include "fw-dataset.h"
+#include "fw-model.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,10 @@ void      fw_page_embed_set_dataset   (FwPageEmbed *self, FwDataset *ds);
  * (for the Noise page's data). */
 void      fw_page_embed_set_noisy_dataset (FwPageEmbed *self, FwDataset *ds,
                                            const gint32 *true_labels);
+/* Other pages' "show the embedding" for a model of the shelf: selects it as the source (its
+ * last hidden layer) and starts the job (the window should show the page). FALSE when the
+ * model is not on the shelf or a job of the page is running. */
+gboolean  fw_page_embed_show_model    (FwPageEmbed *self, FwModel *model);
 /* Starts the embedding job with the form's settings (the embed.run action, Ctrl+R). */
 void      fw_page_embed_run           (FwPageEmbed *self);
 gboolean  fw_page_embed_is_running    (FwPageEmbed *self);

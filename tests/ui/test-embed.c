@@ -184,6 +184,15 @@ test_model_layer_coloured_by_correctness (void)
       g_assert_cmpint (k, ==, ds->y[idx[i]]);
     }
 
+  /* another page's "show the embedding" for this model: chosen and run */
+  gtk_drop_down_set_selected (src, 0);
+  g_assert_true (fw_page_embed_show_model (page, m));
+  g_assert_cmpuint (gtk_drop_down_get_selected (src), ==, n_models);
+  g_assert_true (wait_idle (60));
+  g_assert_nonnull (strstr (fw_page_embed_get_summary (page), "features of layer"));
+  g_autoptr (FwModel) stranger = fw_model_copy (m);
+  g_assert_false (fw_page_embed_show_model (page, stranger));
+
   /* a click selects: the sample's picture and description */
   fw_page_embed_select (page, 5);
   g_assert_cmpint (fw_page_embed_get_selected (page), ==, 5);
