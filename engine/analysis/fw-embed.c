@@ -45,6 +45,15 @@ fw_pca_fit (const float *x, int n, int d, int k, GError **error)
       return NULL;
     }
 
+  for (gsize e = 0; e < (gsize) n * d; e++)
+    if (!isfinite (x[e]))
+      {
+        g_set_error (error, FW_ERROR, FW_ERROR_NUMERIC,
+                     "PCA: feature %d of sample %d is not a finite number; check the model "
+                     "(a diverged training gives NaN activations)", (int) (e % d), (int) (e / d));
+        return NULL;
+      }
+
   g_autoptr (FwPca) pca = g_new0 (FwPca, 1);
   pca->d = d;
   pca->k = k;
@@ -732,6 +741,15 @@ fw_tsne_run (const float *x, int n, int d, const FwTsneParams *params, float *y_
                    params->perplexity);
       return FALSE;
     }
+
+  for (gsize e = 0; e < (gsize) n * d; e++)
+    if (!isfinite (x[e]))
+      {
+        g_set_error (error, FW_ERROR, FW_ERROR_NUMERIC,
+                     "t-SNE: feature %d of point %d is not a finite number; check the model "
+                     "(a diverged training gives NaN activations)", (int) (e % d), (int) (e / d));
+        return FALSE;
+      }
 
   /* reduce wide inputs by PCA first (the usual practice: faster neighbours, less noise) */
   g_autofree float *xr = NULL;

@@ -270,6 +270,19 @@ test_pca_bad_input (void)
   g_autoptr (GError) error = NULL;
   g_assert_null (fw_pca_fit (x, 1, 4, 2, &error));
   g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_clear_error (&error);
+  x[5] = NAN;
+  g_assert_null (fw_pca_fit (x, 3, 4, 2, &error));
+  g_assert_error (error, FW_ERROR, FW_ERROR_NUMERIC);
+  g_assert_nonnull (strstr (error->message, "sample 1"));
+  g_clear_error (&error);
+  float xt[40];
+  for (int i = 0; i < 40; i++)
+    xt[i] = (float) (i % 7);
+  xt[13] = INFINITY;
+  float yt[40];
+  g_assert_false (fw_tsne_run (xt, 10, 4, NULL, yt, &error));
+  g_assert_error (error, FW_ERROR, FW_ERROR_NUMERIC);
 }
 
 /* ---- t-SNE ---- */
