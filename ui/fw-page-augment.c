@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "fw-aug-sweep.h"
+#include "fw-error.h"
 #include "fw-page-data.h"
 #include "fw-plot-view.h"
 #include "fw-util.h"
@@ -30,8 +32,19 @@ struct _FwPageAugment {
   GtkBox *variants_box;
   GtkBox *steps_view_box;
   GtkBox *mix_box;
+  GtkEntry *sizes_entry;
+  GtkSpinButton *seeds_spin;
+  GtkSpinButton *steps_spin;
+  GtkButton *sweep_button;
+  GtkButton *cancel_button;
+  GtkBox *sweep_box;
+  GtkLabel *sweep_label;
 
   /* owned */
+  FwJob *job;               /* the running sweep, or NULL */
+  FwLinePlot *sweep_plot;
+  FwPlotView *sweep_view;
+  GArray *sweep_points;     /* FwAugSweepPoint received so far */
   FwAugPipeline *pipe;
   FwDataset *ds;            /* the samples (the override or the Data page's) */
   gboolean ds_override;
@@ -213,6 +226,7 @@ update_text (FwPageAugment *self)
 }
 
 static void rebuild_steps (FwPageAugment *self);
+static void cancel_clicked (FwPageAugment *self);
 
 static void
 scale_changed (GtkRange *range, FwPageAugment *self)
@@ -481,6 +495,213 @@ fw_page_augment_get_last_ms (FwPageAugment *self)
   return self->last_ms;
 }
 
+/* ---- the sweep job ---- */
+
+typedef struct {
+  FwDataset *train, *test;
+  GArray *sizes;
+  int seeds, steps;
+} SweepJob;
+
+static void
+sweep_job_free (gpointer data)
+{
+  SweepJob *sj = data;
+  fw_dataset_unref (sj->train);
+  fw_dataset_unref (sj->test);
+  g_array_unref (sj->sizes);
+  g_free (sj);
+}
+
+static void
+sweep_point_emit (const FwAugSweepPoint *pt, gpointer user)
+{
+  fw_job_emit_snapshot (user, "aug-sweep-point", g_memdup2 (pt, sizeof *pt), g_free);
+}
+
+/* worker thread */
+static gboolean
+sweep_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
+{
+  SweepJob *sj = data;
+  return fw_aug_sweep_run (sj->train, sj->test, (const int *) sj->sizes->data,
+                           (int) sj->sizes->len, sj->seeds, sj->steps, NULL, 0,
+                           sweep_point_emit, job, cancellable, error);
+}
+
+/* series i <- mean and mean +- std over the seeds at each size, in size order */
+static void
+rebuild_sweep_series (FwPageAugment *self, int pipeline)
+{
+  g_autoptr (GArray) sizes = g_array_new (FALSE, FALSE, sizeof (int));
+  for (guint i = 0; i < self->sweep_points->len; i++)
+    {
+      const FwAugSweepPoint *p = &g_array_index (self->sweep_points, FwAugSweepPoint, i);
+      gboolean seen = FALSE;
+      for (guint j = 0; j < sizes->len; j++)
+        seen |= g_array_index (sizes, int, j) == p->per_class;
+      if (p->pipeline == pipeline && !seen)
+        g_array_append_val (sizes, p->per_class);
+    }
+  gsize n = sizes->len;
+  /* insertion sort: a handful of sizes */
+  for (gsize i = 1; i < n; i++)
+    for (gsize j = i; j > 0 && g_array_index (sizes, int, j - 1) > g_array_index (sizes, int, j);
+         j--)
+      {
+        int t = g_array_index (sizes, int, j);
+        g_array_index (sizes, int, j) = g_array_index (sizes, int, j - 1);
+        g_array_index (sizes, int, j - 1) = t;
+      }
+  g_autofree double *x = g_new (double, MAX (n, 1));
+  g_autofree double *y = g_new (double, MAX (n, 1));
+  g_autofree double *lo = g_new (double, MAX (n, 1));
+  g_autofree double *hi = g_new (double, MAX (n, 1));
+  for (gsize j = 0; j < n; j++)
+    {
+      int size = g_array_index (sizes, int, j);
+      double sum = 0, sum2 = 0;
+      int cnt = 0;
+      for (guint i = 0; i < self->sweep_points->len; i++)
+        {
+          const FwAugSweepPoint *p = &g_array_index (self->sweep_points, FwAugSweepPoint, i);
+          if (p->pipeline == pipeline && p->per_class == size)
+            sum += 100 * p->test_acc, sum2 += 1e4 * p->test_acc * p->test_acc, cnt++;
+        }
+      double mean = sum / cnt;
+      double sd = cnt > 1 ? sqrt (MAX (sum2 / cnt - mean * mean, 0) * cnt / (cnt - 1)) : 0;
+      x[j] = size;
+      y[j] = mean;
+      lo[j] = mean - sd;
+      hi[j] = mean + sd;
+    }
+  fw_line_plot_set_series_data (self->sweep_plot, pipeline, x, y, lo, hi, n);
+  fw_plot_view_queue_update (self->sweep_view);
+}
+
+static void
+set_sweep_running (FwPageAugment *self, gboolean running)
+{
+  gtk_widget_set_sensitive (GTK_WIDGET (self->sweep_button), !running);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->cancel_button), running);
+}
+
+static void
+sweep_event (FwJob *job, const FwEvent *ev, gpointer user_data)
+{
+  FwPageAugment *self = user_data;
+  if (job != self->job)
+    return;
+  if (ev->kind == FW_EVENT_SNAPSHOT && g_strcmp0 (ev->payload_type, "aug-sweep-point") == 0)
+    {
+      const FwAugSweepPoint *p = ev->payload;
+      g_array_append_val (self->sweep_points, *p);
+      rebuild_sweep_series (self, p->pipeline);
+      g_autofree char *markup = g_markup_printf_escaped (
+          "Run <b>%u</b>: %s, %d labels per class, seed %d → test accuracy <b>%.1f%%</b>",
+          self->sweep_points->len, fw_aug_sweep_name (p->pipeline), p->per_class, p->seed,
+          100 * p->test_acc);
+      gtk_label_set_markup (self->sweep_label, markup);
+    }
+  else if (ev->kind == FW_EVENT_FINISHED || ev->kind == FW_EVENT_FAILED
+           || ev->kind == FW_EVENT_CANCELLED)
+    {
+      g_clear_pointer (&self->job, fw_job_unref);
+      set_sweep_running (self, FALSE);
+      if (ev->kind == FW_EVENT_FINISHED)
+        {
+          g_autofree char *markup = g_markup_printf_escaped (
+              "Sweep done: <b>%u</b> runs. Bands: ± one standard deviation over the seeds.",
+              self->sweep_points->len);
+          gtk_label_set_markup (self->sweep_label, markup);
+          FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
+          if (win != NULL)
+            fw_window_show_toast (win, "Augmentation sweep finished");
+        }
+      else
+        gtk_label_set_text (self->sweep_label, ev->kind == FW_EVENT_CANCELLED
+                                                 ? "Sweep cancelled." : "Sweep failed.");
+    }
+}
+
+void
+fw_page_augment_run_sweep (FwPageAugment *self)
+{
+  FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
+  if (win == NULL || self->job != NULL)
+    return;
+  if (self->ds == NULL || self->ds->n < 10)
+    {
+      fw_window_show_error (win, "No dataset yet: load one on the Data page.");
+      return;
+    }
+  g_autoptr (GArray) sizes = g_array_new (FALSE, FALSE, sizeof (int));
+  g_auto (GStrv) parts = g_strsplit (gtk_editable_get_text (GTK_EDITABLE (self->sizes_entry)),
+                                     ",", -1);
+  for (int i = 0; parts[i] != NULL; i++)
+    {
+      char *end = NULL;
+      gint64 v = g_ascii_strtoll (g_strstrip (parts[i]), &end, 10);
+      if (end == parts[i] || *end != '\0' || v < 1 || v > 100000)
+        {
+          fw_window_show_error (win, "Labels per class: write positive whole numbers "
+                                     "separated by commas, e.g. 5,10,20,50");
+          return;
+        }
+      int iv = (int) v;
+      g_array_append_val (sizes, iv);
+    }
+  if (sizes->len == 0)
+    return;
+  SweepJob *sj = g_new0 (SweepJob, 1);
+  /* test on a held-out part (at most 2000 samples), train on the rest */
+  double test_frac = MIN (0.2, 2000.0 / self->ds->n);
+  FwDataset *part = NULL, *rest = NULL;
+  fw_dataset_split (self->ds, 1 - test_frac, 1, &part, &rest);
+  sj->train = part;
+  sj->test = rest;
+  sj->sizes = g_steal_pointer (&sizes);
+  sj->seeds = gtk_spin_button_get_value_as_int (self->seeds_spin);
+  sj->steps = gtk_spin_button_get_value_as_int (self->steps_spin);
+  g_array_set_size (self->sweep_points, 0);
+  for (int i = 0; i < FW_AUG_SWEEP_N_PIPELINES; i++)
+    fw_line_plot_clear_series (self->sweep_plot, i);
+  fw_plot_view_queue_update (self->sweep_view);
+  gtk_stack_set_visible_child_name (self->viz_stack, "sweep");
+  gtk_label_set_text (self->sweep_label, "Sweep: training the first model…");
+  fw_window_clear_error (win);
+  self->job = fw_window_submit_job (win, "Augmentation sweep", sweep_job_run, sj,
+                                    sweep_job_free, sweep_event, self);
+  set_sweep_running (self, TRUE);
+}
+
+gboolean
+fw_page_augment_is_running (FwPageAugment *self)
+{
+  return self->job != NULL;
+}
+
+FwLinePlot *
+fw_page_augment_get_sweep_plot (FwPageAugment *self)
+{
+  return self->sweep_plot;
+}
+
+void
+fw_page_augment_set_sweep_form (FwPageAugment *self, const char *sizes, int seeds, int steps)
+{
+  gtk_editable_set_text (GTK_EDITABLE (self->sizes_entry), sizes);
+  gtk_spin_button_set_value (self->seeds_spin, seeds);
+  gtk_spin_button_set_value (self->steps_spin, steps);
+}
+
+static void
+cancel_clicked (FwPageAugment *self)
+{
+  if (self->job != NULL)
+    fw_job_cancel (self->job);
+}
+
 /* ---- signals ---- */
 
 static void
@@ -527,6 +748,10 @@ resample_action (GtkWidget *widget, const char *name, GVariant *param)
 static void
 fw_page_augment_dispose (GObject *object)
 {
+  FwPageAugment *self = FW_PAGE_AUGMENT (object);
+  if (self->job != NULL)
+    fw_job_cancel (self->job);
+  g_clear_pointer (&self->job, fw_job_unref);
   gtk_widget_dispose_template (GTK_WIDGET (object), FW_TYPE_PAGE_AUGMENT);
   G_OBJECT_CLASS (fw_page_augment_parent_class)->dispose (object);
 }
@@ -541,6 +766,8 @@ fw_page_augment_finalize (GObject *object)
   g_clear_pointer (&self->steps_grid, fw_image_grid_unref);
   g_clear_pointer (&self->mix_grid, fw_image_grid_unref);
   g_clear_pointer (&self->scales, g_ptr_array_unref);
+  g_clear_pointer (&self->sweep_plot, fw_line_plot_unref);
+  g_clear_pointer (&self->sweep_points, g_array_unref);
   G_OBJECT_CLASS (fw_page_augment_parent_class)->finalize (object);
 }
 
@@ -570,6 +797,13 @@ fw_page_augment_class_init (FwPageAugmentClass *klass)
   BIND (variants_box);
   BIND (steps_view_box);
   BIND (mix_box);
+  BIND (sizes_entry);
+  BIND (seeds_spin);
+  BIND (steps_spin);
+  BIND (sweep_button);
+  BIND (cancel_button);
+  BIND (sweep_box);
+  BIND (sweep_label);
 #undef BIND
   gtk_widget_class_install_action (widget_class, "augment.resample", NULL, resample_action);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_space, 0, "augment.resample",
@@ -620,6 +854,25 @@ fw_page_augment_init (FwPageAugment *self)
   g_signal_connect_swapped (self->index_spin, "value-changed", G_CALLBACK (refresh), self);
   g_signal_connect_swapped (self->n_spin, "value-changed", G_CALLBACK (refresh), self);
   g_signal_connect_swapped (self, "map", G_CALLBACK (page_mapped), self);
+
+  self->sweep_points = g_array_new (FALSE, FALSE, sizeof (FwAugSweepPoint));
+  self->sweep_plot = fw_line_plot_new ();
+  fw_line_plot_set_title (self->sweep_plot, "Test accuracy vs labels per class");
+  fw_line_plot_set_x_label (self->sweep_plot, "labelled samples per class", NULL);
+  fw_line_plot_set_y_label (self->sweep_plot, "test accuracy", "%");
+  fw_line_plot_set_y_range (self->sweep_plot, NAN, 100);
+  fw_line_plot_set_empty_text (self->sweep_plot, "Run the sweep: one model per pipeline, size "
+                                                 "and seed on the current dataset");
+  for (int i = 0; i < FW_AUG_SWEEP_N_PIPELINES; i++)
+    {
+      guint sidx = fw_line_plot_add_series (self->sweep_plot, fw_aug_sweep_name (i), i);
+      fw_line_plot_series_set_markers (self->sweep_plot, sidx, TRUE);
+    }
+  self->sweep_view = add_view (self->sweep_box, "augmentation-sweep");
+  fw_plot_view_set_line_plot (self->sweep_view, self->sweep_plot);
+  g_signal_connect_swapped (self->sweep_button, "clicked", G_CALLBACK (fw_page_augment_run_sweep),
+                            self);
+  g_signal_connect_swapped (self->cancel_button, "clicked", G_CALLBACK (cancel_clicked), self);
   rebuild_steps (self);
   update_text (self);
 }

@@ -27,6 +27,15 @@ char        *fw_page_augment_get_pipeline_text (FwPageAugment *self);
 /* Draws new random variants (the Space key). */
 void         fw_page_augment_resample      (FwPageAugment *self);
 
+/* Starts the sweep job (test accuracy vs labels per class for no augmentation, geometric,
+ * RandAugment, CutMix) on the current dataset: 80% (or all but 2000) to train, the rest to
+ * test. The "Run sweep" button. */
+void         fw_page_augment_run_sweep     (FwPageAugment *self);
+gboolean     fw_page_augment_is_running    (FwPageAugment *self);
+void         fw_page_augment_set_sweep_form (FwPageAugment *self, const char *sizes, int seeds,
+                                             int steps);
+FwLinePlot  *fw_page_augment_get_sweep_plot (FwPageAugment *self);
+
 /* For tests: the slider of parameter key of step i (NULL when absent), the grids. */
 GtkRange    *fw_page_augment_get_scale     (FwPageAugment *self, int step, const char *key);
 FwImageGrid *fw_page_augment_get_grid      (FwPageAugment *self);

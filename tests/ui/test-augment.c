@@ -139,6 +139,67 @@ test_steps_mix_and_text (void)
   g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (fw_page_augment_get_scale (page, 0, "p"))));
 }
 
+typedef gboolean (*Cond) (gpointer data);
+
+static gboolean
+wait_until (Cond cond, gpointer data, double timeout_s)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+  while (!cond (data))
+    {
+      if (g_get_monotonic_time () > end)
+        return FALSE;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  return TRUE;
+}
+
+static gboolean
+sweep_done (gpointer p)
+{
+  return !fw_page_augment_is_running (page);
+}
+
+static void
+test_sweep_fills_the_plot (void)
+{
+  /* 80 "L" and mirrored "L" shapes at random places: two classes */
+  g_autoptr (FwDataset) d = fw_dataset_new ("L and J", 80, (FwShape) { 1, 20, 20 }, 2);
+  FwRng r;
+  fw_rng_init (&r, 3);
+  for (int i = 0; i < 80; i++)
+    {
+      d->y[i] = i % 2;
+      float *x = d->x + i * 400;
+      for (int q = 0; q < 400; q++)
+        x[q] = 0.1f * (float) fw_rng_uniform (&r);
+      int ox = (int) fw_rng_below (&r, 6), oy = (int) fw_rng_below (&r, 6);
+      for (int y = 0; y < 10; y++)
+        x[(oy + y) * 20 + ox + (d->y[i] ? 8 : 0)] = 1.f;
+      for (int xx = 0; xx < 9; xx++)
+        x[(oy + 9) * 20 + ox + xx] = 1.f;
+    }
+  fw_page_augment_set_dataset (page, d);
+  fw_page_augment_set_sweep_form (page, "2,5", 1, 10);
+  fw_page_augment_run_sweep (page);
+  g_assert_true (fw_page_augment_is_running (page));
+  g_assert_true (wait_until (sweep_done, NULL, 90));
+  FwLinePlot *plot = fw_page_augment_get_sweep_plot (page);
+  g_assert_cmpuint (fw_line_plot_get_n_series (plot), ==, 4);
+  for (guint sidx = 0; sidx < 4; sidx++)
+    {
+      g_assert_cmpuint (fw_line_plot_series_len (plot, sidx), ==, 2);
+      double x0, y0, x1, y1;
+      g_assert_true (fw_line_plot_get_point (plot, sidx, 0, &x0, &y0));
+      g_assert_true (fw_line_plot_get_point (plot, sidx, 1, &x1, &y1));
+      g_assert_cmpfloat (x0, ==, 2);
+      g_assert_cmpfloat (x1, ==, 5);
+      g_assert_true (y0 >= 0 && y0 <= 100 && y1 >= 0 && y1 <= 100);
+    }
+  fw_page_augment_set_dataset (page, ds);
+}
+
 static void
 test_png (void)
 {
@@ -169,7 +230,7 @@ test_png (void)
     }
   g_ptr_array_unref (todo);
   g_assert_nonnull (viz);
-  const char *views[] = { "variants", "steps", "mix" };
+  const char *views[] = { "variants", "steps", "mix", "sweep" };
   for (guint v = 0; v < G_N_ELEMENTS (views); v++)
     {
       if (v == 2)
@@ -222,6 +283,7 @@ main (int argc, char **argv)
   g_test_add_func ("/AugmentPage/add_op_and_slider_change_preview",
                    test_add_op_and_slider_change_preview);
   g_test_add_func ("/AugmentPage/steps_mix_and_text", test_steps_mix_and_text);
+  g_test_add_func ("/AugmentPage/sweep_fills_the_plot", test_sweep_fills_the_plot);
   g_test_add_func ("/AugmentPage/renders_to_png", test_png);
   int ret = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
