@@ -48,8 +48,8 @@ struct _FwPageAugment {
   FwAugPipeline *pipe;
   FwDataset *ds;            /* the samples (the override or the Data page's) */
   gboolean ds_override;
-  FwImageGrid *grid, *steps_grid, *mix_grid;
-  FwPlotView *grid_view, *steps_view, *mix_view;
+  FwImageGrid *grid, *steps_grid, *mix_grid, *field_grid;
+  FwPlotView *grid_view, *steps_view, *mix_view, *field_view;
   GPtrArray *scales;        /* GtkRange per (step, param), with "fw-step"/"fw-key" data */
   guint64 draw;             /* re-sample counter: the preview's seed */
   double last_ms;
@@ -74,6 +74,116 @@ class_name (const FwDataset *ds, int k)
   if (ds->class_names != NULL && k >= 0 && k < ds->n_classes && ds->class_names[k] != NULL)
     return ds->class_names[k];
   return "?";
+}
+
+/* The displacement field of the first enabled elastic step, drawn as arrows over the sample
+ * (scale x zoom): each arrow goes from an output pixel p to p + d(p), where the deformed image
+ * reads its value; next to it the sample deformed by exactly that field. */
+static void
+refresh_field (FwPageAugment *self, const float *src, const FwRng *root)
+{
+  const FwDataset *ds = self->ds;
+  const int c = ds->shape.c, h = ds->shape.h, w = ds->shape.w;
+  const FwAugStep *el = NULL;
+  for (int i = 0; i < fw_aug_pipeline_n_steps (self->pipe) && el == NULL; i++)
+    {
+      const FwAugStep *s = fw_aug_pipeline_step (self->pipe, i);
+      if (s->enabled && s->op == FW_AUG_ELASTIC)
+        el = s;
+    }
+  const int zoom = MAX (2, 256 / MAX (h, w));
+  const int W = w * zoom, H = h * zoom;
+  fw_image_grid_unref (self->field_grid);
+  self->field_grid = fw_image_grid_new (W, H, 3);
+  gtk_widget_set_visible (GTK_WIDGET (self->field_view), el != NULL);
+  if (el == NULL)
+    {
+      fw_plot_view_set_image_grid (self->field_view, self->field_grid);
+      return;
+    }
+  fw_image_grid_set_title (self->field_grid, "Elastic field: each pixel reads from its "
+                                             "arrow's tip");
+  gsize plane = (gsize) h * w;
+  g_autofree float *dx = g_new (float, plane);
+  g_autofree float *dy = g_new (float, plane);
+  FwRng frng;
+  fw_rng_split (root, FW_RNG_AUGMENT + 200, &frng);
+  fw_aug_elastic_field (&frng, h, w, el->v[0], el->v[1], dx, dy, NULL);
+  /* the deformed sample: dst(p) = src(p + d(p)) */
+  g_autofree float *mapx = g_new (float, plane);
+  g_autofree float *mapy = g_new (float, plane);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        mapx[y * w + x] = x + dx[y * w + x];
+        mapy[y * w + x] = y + dy[y * w + x];
+      }
+  g_autofree float *warped = g_new (float, (gsize) c * plane);
+  fw_aug_remap (src, warped, c, h, w, mapx, mapy, (FwAugBorder) el->v[2]);
+  for (int which = 0; which < 2; which++)
+    {
+      const float *img = which == 0 ? src : warped;
+      cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_RGB24, W, H);
+      cairo_t *cr = cairo_create (surf);
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          {
+            double r = img[y * w + x], g = r, b = r;
+            if (c == 3)
+              g = img[plane + y * w + x], b = img[2 * plane + y * w + x];
+            /* dimmed under the arrows */
+            double f = which == 0 ? 0.55 : 1.0;
+            cairo_set_source_rgb (cr, f * r, f * g, f * b);
+            cairo_rectangle (cr, x * zoom, y * zoom, zoom, zoom);
+            cairo_fill (cr);
+          }
+      if (which == 0)
+        {
+          int stride = MAX (1, MAX (h, w) / 14);
+          cairo_set_source_rgb (cr, 0.9, 0.6, 0.0); /* palette orange */
+          cairo_set_line_width (cr, MAX (1.0, zoom / 6.0));
+          for (int y = stride / 2; y < h; y += stride)
+            for (int x = stride / 2; x < w; x += stride)
+              {
+                double x0 = (x + 0.5) * zoom, y0 = (y + 0.5) * zoom;
+                double x1 = x0 + dx[y * w + x] * zoom, y1 = y0 + dy[y * w + x] * zoom;
+                double len = hypot (x1 - x0, y1 - y0);
+                cairo_move_to (cr, x0, y0);
+                cairo_line_to (cr, x1, y1);
+                cairo_stroke (cr);
+                if (len > 1)
+                  {
+                    double a = atan2 (y1 - y0, x1 - x0), hl = MIN (len * 0.4, zoom * 0.8);
+                    cairo_move_to (cr, x1, y1);
+                    cairo_line_to (cr, x1 - hl * cos (a - 0.5), y1 - hl * sin (a - 0.5));
+                    cairo_move_to (cr, x1, y1);
+                    cairo_line_to (cr, x1 - hl * cos (a + 0.5), y1 - hl * sin (a + 0.5));
+                    cairo_stroke (cr);
+                  }
+              }
+        }
+      cairo_destroy (cr);
+      cairo_surface_flush (surf);
+      const guint8 *data = cairo_image_surface_get_data (surf);
+      int st = cairo_image_surface_get_stride (surf);
+      g_autofree guint8 *rgb = g_new (guint8, (gsize) W * H * 3);
+      for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+          {
+            guint32 px = *(const guint32 *) (data + (gsize) y * st + 4 * x);
+            guint8 *o = rgb + ((gsize) y * W + x) * 3;
+            o[0] = (px >> 16) & 0xff;
+            o[1] = (px >> 8) & 0xff;
+            o[2] = px & 0xff;
+          }
+      cairo_surface_destroy (surf);
+      guint t = fw_image_grid_add_u8 (self->field_grid, rgb);
+      g_autofree char *cap = which == 0
+        ? g_strdup_printf ("field: alpha %.1f, sigma %.1f", el->v[0], el->v[1])
+        : g_strdup ("deformed by this field");
+      fw_image_grid_set_caption (self->field_grid, t, cap, -1);
+    }
+  fw_plot_view_set_image_grid (self->field_view, self->field_grid);
 }
 
 static void
@@ -155,6 +265,7 @@ refresh (FwPageAugment *self)
         }
     }
   fw_plot_view_set_image_grid (self->steps_view, self->steps_grid);
+  refresh_field (self, src, &root);
 
   /* CutMix / Mixup: this sample and partners from the dataset, mixed by the pipeline's batch
    * steps (or by CutMix when it has none, to show what it does) */
@@ -765,6 +876,7 @@ fw_page_augment_finalize (GObject *object)
   g_clear_pointer (&self->grid, fw_image_grid_unref);
   g_clear_pointer (&self->steps_grid, fw_image_grid_unref);
   g_clear_pointer (&self->mix_grid, fw_image_grid_unref);
+  g_clear_pointer (&self->field_grid, fw_image_grid_unref);
   g_clear_pointer (&self->scales, g_ptr_array_unref);
   g_clear_pointer (&self->sweep_plot, fw_line_plot_unref);
   g_clear_pointer (&self->sweep_points, g_array_unref);
@@ -842,6 +954,10 @@ fw_page_augment_init (FwPageAugment *self)
   self->grid_view = add_view (self->variants_box, "augmented-variants");
   self->steps_view = add_view (self->steps_view_box, "augmentation-steps");
   self->mix_view = add_view (self->mix_box, "cutmix-mixup");
+  self->field_grid = fw_image_grid_new (1, 1, 3);
+  self->field_view = add_view (self->steps_view_box, "elastic-field");
+  fw_plot_view_set_image_grid (self->field_view, self->field_grid);
+  gtk_widget_set_visible (GTK_WIDGET (self->field_view), FALSE);
   fw_image_grid_set_empty_text (self->grid, "No dataset yet: load one on the Data page");
   fw_plot_view_set_image_grid (self->grid_view, self->grid);
   fw_plot_view_set_image_grid (self->steps_view, self->steps_grid);

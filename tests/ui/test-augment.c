@@ -212,8 +212,8 @@ test_png (void)
   g_autoptr (FwDataset) sim = fw_dataset_load ("sim:200", 3, NULL, NULL);
   if (sim != NULL)
     fw_page_augment_set_dataset (page, sim);
-  fw_page_augment_set_pipeline_text (page, "rotate:deg=20;translate:px=2;elastic;cutout:p=0.5",
-                                     NULL);
+  fw_page_augment_set_pipeline_text (page, "rotate:deg=20;translate:px=2;"
+                                     "elastic:alpha=20,sigma=4;cutout:p=0.5", NULL);
   spin_for (0.5);
   /* the page's view stack, found by walking its children */
   GtkWidget *viz = NULL;
