@@ -606,6 +606,83 @@ fw_page_augment_get_last_ms (FwPageAugment *self)
   return self->last_ms;
 }
 
+/* ---- your own image ---- */
+
+gboolean
+fw_page_augment_load_image (FwPageAugment *self, const char *path, GError **error)
+{
+  /* the current dataset's shape when there is one (so the pipeline's scale is the same), else
+   * the image fitted into 64 x 64, colour kept */
+  int c = 3, h = 64, w = 64;
+  gboolean keep_aspect = TRUE;
+  if (self->ds != NULL && !self->ds_override && (self->ds->shape.c == 1 || self->ds->shape.c == 3)
+      && self->ds->shape.h > 1)
+    c = self->ds->shape.c, h = self->ds->shape.h, w = self->ds->shape.w, keep_aspect = FALSE;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new_from_file_at_scale (path, w, h, keep_aspect, &local);
+  if (pb == NULL)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_FORMAT, "%s: not an image this machine reads (%s)",
+                   path, local->message);
+      return FALSE;
+    }
+  w = gdk_pixbuf_get_width (pb);
+  h = gdk_pixbuf_get_height (pb);
+  int nch = gdk_pixbuf_get_n_channels (pb), rs = gdk_pixbuf_get_rowstride (pb);
+  gboolean alpha = gdk_pixbuf_get_has_alpha (pb);
+  const guint8 *px = gdk_pixbuf_read_pixels (pb);
+  g_autofree char *base = g_path_get_basename (path);
+  g_autoptr (FwDataset) d = fw_dataset_new (base, 1, (FwShape) { c, h, w }, 1);
+  d->y[0] = 0;
+  gsize plane = (gsize) h * w;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      {
+        const guint8 *q = px + (gsize) y * rs + (gsize) x * nch;
+        /* transparent pixels over black */
+        float a = alpha ? q[3] / 255.f : 1.f;
+        float r = a * q[0] / 255.f, g = a * q[1] / 255.f, b = a * q[2] / 255.f;
+        if (nch < 3)
+          g = b = r;
+        if (c == 1)
+          d->x[(gsize) y * w + x] = (r + g + b) / 3.f;
+        else
+          {
+            d->x[(gsize) y * w + x] = r;
+            d->x[plane + (gsize) y * w + x] = g;
+            d->x[2 * plane + (gsize) y * w + x] = b;
+          }
+      }
+  if (d->class_names != NULL && d->class_names[0] != NULL)
+    {
+      g_free (d->class_names[0]);
+      d->class_names[0] = g_strdup (base);
+    }
+  fw_page_augment_set_dataset (self, d);
+  return TRUE;
+}
+
+static gboolean
+file_dropped (GtkDropTarget *target, const GValue *value, double x, double y,
+              FwPageAugment *self)
+{
+  GFile *file = g_value_get_object (value);
+  g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+  if (path == NULL)
+    return FALSE;
+  g_autoptr (GError) error = NULL;
+  FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
+  if (!fw_page_augment_load_image (self, path, &error))
+    {
+      if (win != NULL)
+        fw_window_show_error (win, error->message);
+      return FALSE;
+    }
+  if (win != NULL)
+    fw_window_clear_error (win);
+  return TRUE;
+}
+
 /* ---- the sweep job ---- */
 
 typedef struct {
@@ -970,6 +1047,9 @@ fw_page_augment_init (FwPageAugment *self)
   g_signal_connect_swapped (self->index_spin, "value-changed", G_CALLBACK (refresh), self);
   g_signal_connect_swapped (self->n_spin, "value-changed", G_CALLBACK (refresh), self);
   g_signal_connect_swapped (self, "map", G_CALLBACK (page_mapped), self);
+  GtkDropTarget *drop = gtk_drop_target_new (G_TYPE_FILE, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (file_dropped), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   self->sweep_points = g_array_new (FALSE, FALSE, sizeof (FwAugSweepPoint));
   self->sweep_plot = fw_line_plot_new ();

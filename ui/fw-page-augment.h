@@ -17,6 +17,11 @@ G_DECLARE_FINAL_TYPE (FwPageAugment, fw_page_augment, FW, PAGE_AUGMENT, GtkWidge
 
 /* The dataset to take samples from; NULL = the Data page's (looked up when the page is shown). */
 void         fw_page_augment_set_dataset   (FwPageAugment *self, FwDataset *ds);
+/* Your own image (what dropping a file on the page does): read with gdk-pixbuf, resized to the
+ * current dataset's sample shape (grey or RGB), or fitted into 64x64 without one; it becomes
+ * the page's one sample. An unreadable file is an error naming it. */
+gboolean     fw_page_augment_load_image    (FwPageAugment *self, const char *path,
+                                            GError **error);
 /* Appends an operation with its default parameters; returns its step index. */
 int          fw_page_augment_add_op        (FwPageAugment *self, FwAugOp op);
 /* Replaces the pipeline by one parsed from text (FALSE and the error bar on bad text). */

@@ -3,6 +3,7 @@
  * slider change the preview's pixels, re-sampling draws new variants, the step and mix views
  * and the recipe text follow the pipeline, colour operations are disabled on grey images, and
  * a PNG of the page (FW_AUGMENT_SHOT_DIR). */
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -137,6 +138,57 @@ test_steps_mix_and_text (void)
   g_assert_nonnull (gain);
   g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (gain)));
   g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (fw_page_augment_get_scale (page, 0, "p"))));
+}
+
+static void
+test_own_image (void)
+{
+  /* a 30x20 PNG: left half red, right half blue */
+  g_autofree char *dir = g_dir_make_tmp ("fw-aug-img-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "mine.png", NULL);
+  cairo_surface_t *s = cairo_image_surface_create (CAIRO_FORMAT_RGB24, 30, 20);
+  cairo_t *cr = cairo_create (s);
+  cairo_set_source_rgb (cr, 1, 0, 0);
+  cairo_rectangle (cr, 0, 0, 15, 20);
+  cairo_fill (cr);
+  cairo_set_source_rgb (cr, 0, 0, 1);
+  cairo_rectangle (cr, 15, 0, 15, 20);
+  cairo_fill (cr);
+  cairo_destroy (cr);
+  g_assert_cmpint (cairo_surface_write_to_png (s, path), ==, CAIRO_STATUS_SUCCESS);
+  cairo_surface_destroy (s);
+
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_page_augment_load_image (page, path, &error));
+  g_assert_no_error (error);
+  FwImageGrid *g = fw_page_augment_get_grid (page);
+  cairo_surface_t *t = fw_image_grid_get_surface (g, 0);
+  cairo_surface_flush (t);
+  int w = cairo_image_surface_get_width (t), h = cairo_image_surface_get_height (t);
+  /* fitted into 64x64 with its aspect kept */
+  g_assert_cmpint (w, ==, 64);
+  g_assert_cmpint (h, >=, 42);
+  g_assert_cmpint (h, <=, 43);
+  const guint8 *d = cairo_image_surface_get_data (t);
+  int st = cairo_image_surface_get_stride (t);
+  guint32 left = *(const guint32 *) (d + 5 * st + 4 * 3);
+  guint32 right = *(const guint32 *) (d + 5 * st + 4 * (w - 4));
+  g_assert_cmphex (left & 0xffffff, ==, 0xff0000);
+  g_assert_cmphex (right & 0xffffff, ==, 0x0000ff);
+  /* colour operations apply to it: colour balance's slider is live */
+  int i = fw_page_augment_add_op (page, FW_AUG_COLOR);
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (fw_page_augment_get_scale (page, i,
+                                                                                  "gain"))));
+  /* a file that is not an image: an error naming it */
+  g_autofree char *bad = g_build_filename (dir, "notes.png", NULL);
+  g_assert_true (g_file_set_contents (bad, "not a picture", -1, NULL));
+  g_assert_false (fw_page_augment_load_image (page, bad, &error));
+  g_assert_nonnull (strstr (error->message, "notes.png"));
+  g_unlink (path);
+  g_unlink (bad);
+  g_rmdir (dir);
+  fw_page_augment_set_pipeline_text (page, "", NULL);
+  fw_page_augment_set_dataset (page, ds);
 }
 
 typedef gboolean (*Cond) (gpointer data);
@@ -283,6 +335,7 @@ main (int argc, char **argv)
   g_test_add_func ("/AugmentPage/add_op_and_slider_change_preview",
                    test_add_op_and_slider_change_preview);
   g_test_add_func ("/AugmentPage/steps_mix_and_text", test_steps_mix_and_text);
+  g_test_add_func ("/AugmentPage/own_image", test_own_image);
   g_test_add_func ("/AugmentPage/sweep_fills_the_plot", test_sweep_fills_the_plot);
   g_test_add_func ("/AugmentPage/renders_to_png", test_png);
   int ret = g_test_run ();
