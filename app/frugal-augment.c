@@ -244,7 +244,7 @@ int
 frugal_cmd_augment_sweep (int argc, char **argv)
 {
   g_autofree char *data = NULL, *sizes = NULL, *arch = NULL, *only = NULL;
-  int seeds = 3, steps = 1000, threads = 1;
+  int seeds = 0, steps = 0, threads = 0; /* 0: from the recipe, else the defaults */
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_STRING, &data, "Dataset spec (default digits)", "SPEC" },
     { "per-class", 'k', 0, G_OPTION_ARG_STRING, &sizes,
@@ -260,17 +260,53 @@ frugal_cmd_augment_sweep (int argc, char **argv)
     { NULL },
   };
   g_autoptr (GOptionContext) ctx
-    = g_option_context_new ("- test accuracy vs labels per class, with and without augmentation");
+    = g_option_context_new ("[RECIPE.ini] - test accuracy vs labels per class, with and "
+                            "without augmentation");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_description (ctx,
     "Pipelines: none; geometric = rotate, translate, scale, elastic; randaugment (n=2, m=5);\n"
     "cutmix (p=0.5). Prints CSV: pipeline,per_class,seed,test_acc, then mean and std per point.\n"
     "Each run trains on per_class labelled samples per class (seeded, stratified), with batch\n"
-    "32 and Adam (lr 1e-3), and is tested on the dataset's test split.");
+    "32 and Adam (lr 1e-3), and is tested on the dataset's test split.\n"
+    "A recipe gives the settings: [data] dataset, [model] arch, [run] threads and\n"
+    "[augment-sweep] per_class = 5,10,20,50, seeds = 3, steps = 600, only = none,cutmix;\n"
+    "options given on the command line win.");
   if (!frugal_parse_options (ctx, "augment-sweep", &argc, &argv))
     return FRUGAL_EXIT_USAGE;
-  if (argc > 1)
-    return frugal_usage_error ("augment-sweep", "unexpected argument '%s'", argv[1]);
+  if (argc > 2)
+    return frugal_usage_error ("augment-sweep", "unexpected argument '%s'", argv[2]);
+  if (argc == 2)
+    {
+      /* the recipe's settings fill what the command line left out */
+      g_autoptr (GKeyFile) kf = g_key_file_new ();
+      g_autoptr (GError) kerr = NULL;
+      if (!g_key_file_load_from_file (kf, argv[1], G_KEY_FILE_NONE, &kerr))
+        return frugal_failf ("%s: %s", argv[1], kerr->message);
+#define RECIPE_STR(var, group, key) \
+      if (var == NULL && g_key_file_has_key (kf, group, key, NULL)) \
+        var = g_strstrip (g_key_file_get_string (kf, group, key, NULL));
+#define RECIPE_INT(var, group, key) \
+      if (var == 0 && g_key_file_has_key (kf, group, key, NULL)) \
+        { \
+          var = g_key_file_get_integer (kf, group, key, &kerr); \
+          if (kerr != NULL) \
+            return frugal_failf ("%s: [%s] %s: %s", argv[1], group, key, kerr->message); \
+          if (var < 1) \
+            return frugal_failf ("%s: [%s] %s must be at least 1", argv[1], group, key); \
+        }
+      RECIPE_STR (data, "data", "dataset");
+      RECIPE_STR (arch, "model", "arch");
+      RECIPE_STR (sizes, "augment-sweep", "per_class");
+      RECIPE_STR (only, "augment-sweep", "only");
+      RECIPE_INT (seeds, "augment-sweep", "seeds");
+      RECIPE_INT (steps, "augment-sweep", "steps");
+      RECIPE_INT (threads, "run", "threads");
+#undef RECIPE_STR
+#undef RECIPE_INT
+    }
+  seeds = seeds > 0 ? seeds : 3;
+  steps = steps > 0 ? steps : 1000;
+  threads = threads > 0 ? threads : 1;
   g_autoptr (GArray) per_class = g_array_new (FALSE, FALSE, sizeof (int));
   if (!parse_int_list (sizes != NULL ? sizes : "5,10,20,50", per_class))
     return frugal_usage_error ("augment-sweep", "--per-class: write positive whole numbers "

@@ -665,6 +665,20 @@ test_recipe_augment_key (void)
   g_assert_nonnull (strstr (error->message, "bad.ini"));
   g_assert_nonnull (strstr (error->message, "augment"));
   g_assert_nonnull (strstr (error->message, "twirl"));
+  /* the example recipe with augmentation loads, and its pipeline parses */
+  const char *root = g_getenv ("FW_SOURCE_ROOT");
+  if (root != NULL)
+    {
+      g_autofree char *path = g_build_filename (root, "resources", "recipes",
+                                                "digits-augmented-20-per-class.ini", NULL);
+      g_clear_error (&error);
+      g_autoptr (FwRecipe) ex = fw_recipe_load (path, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (ex->per_class, ==, 20);
+      g_autoptr (FwAugPipeline) p = fw_aug_pipeline_parse (ex->augment, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (fw_aug_pipeline_n_steps (p), ==, 4);
+    }
 }
 
 static void
