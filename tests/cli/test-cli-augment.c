@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-cli-augment.c: `frugal augment` and `frugal augment-sweep` run as a user would: the PNG
+ * grid's size, the label weights, the sweep's CSV rows and summaries, and the usage errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+typedef struct {
+  gboolean done;
+  char *out, *err;
+} Result;
+
+static void
+communicated (GObject *src, GAsyncResult *res, gpointer user_data)
+{
+  Result *r = user_data;
+  g_autoptr (GError) error = NULL;
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (src), res, &r->out, &r->err, &error);
+  g_assert_no_error (error);
+  r->done = TRUE;
+}
+
+/* Runs frugal with args (NULL-terminated) for at most timeout_s; returns the exit status. */
+static int
+run_frugal (char **out, char **err, double timeout_s, ...)
+{
+  const char *bin = g_getenv ("FRUGAL_BIN");
+  g_assert_nonnull (bin);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) bin);
+  va_list ap;
+  va_start (ap, timeout_s);
+  for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
+                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                                 | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  Result r = { 0 };
+  g_subprocess_communicate_utf8_async (p, NULL, NULL, communicated, &r);
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+  while (!r.done && g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  if (!r.done)
+    {
+      g_subprocess_force_exit (p);
+      g_error ("frugal did not finish within %.0f s", timeout_s);
+    }
+  g_autoptr (GError) werr = NULL;
+  g_assert_true (g_subprocess_wait (p, NULL, &werr));
+  g_test_message ("stdout:\n%s\nstderr:\n%s", r.out, r.err);
+  *out = r.out;
+  *err = r.err;
+  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
+}
+
+static void
+test_grid_png (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("fw-cli-aug-XXXXXX", NULL);
+  g_autofree char *png = g_build_filename (dir, "grid.png", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  /* one sample 8 times plus the original: 9 tiles of 28x28 at zoom 2 in 3 columns, 2 px gaps */
+  int st = run_frugal (&out, &err, 60, "augment", "--data", "sim:50", "--pipeline",
+                       "rotate:deg=20;translate:px=2;cutmix", "--n", "8", "--index", "3",
+                       "--zoom", "2", "--out", png, NULL);
+  g_assert_cmpint (st, ==, 0);
+  g_assert_nonnull (strstr (out, "pipeline 'rotate:deg=20;translate;cutmix'"));
+  g_assert_nonnull (strstr (out, "label weights"));
+  /* read the PNG header by hand (no gdk-pixbuf in this test): width and height at 16..23 */
+  g_autofree char *bytes = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (png, &bytes, &len, NULL));
+  g_assert_cmpuint (len, >, 24);
+  g_assert_cmpmem (bytes + 1, 3, "PNG", 3);
+  const guint8 *b = (const guint8 *) bytes;
+  guint32 w = (guint32) b[16] << 24 | b[17] << 16 | b[18] << 8 | b[19];
+  guint32 h = (guint32) b[20] << 24 | b[21] << 16 | b[22] << 8 | b[23];
+  g_assert_cmpuint (w, ==, 3 * (28 * 2 + 2) + 2);
+  g_assert_cmpuint (h, ==, 3 * (28 * 2 + 2) + 2);
+  g_free (out);
+  g_free (err);
+  /* usage and pipeline errors */
+  st = run_frugal (&out, &err, 30, "augment", "--pipeline", "rotate;twirl", "--out", png, NULL);
+  g_assert_cmpint (st, ==, 1);
+  g_assert_nonnull (strstr (err, "twirl"));
+  g_free (out);
+  g_free (err);
+  st = run_frugal (&out, &err, 30, "augment", "--out", png, NULL);
+  g_assert_cmpint (st, ==, 2);
+  g_assert_nonnull (strstr (err, "--pipeline"));
+  g_unlink (png);
+  g_rmdir (dir);
+}
+
+static void
+test_sweep_csv (void)
+{
+  g_autofree char *out = NULL, *err = NULL;
+  int st = run_frugal (&out, &err, 120, "augment-sweep", "--data", "sim:300", "--arch", "mlp",
+                       "--per-class", "3,6", "--seeds", "2", "--steps", "10", "--only",
+                       "none,cutmix", NULL);
+  g_assert_cmpint (st, ==, 0);
+  g_auto (GStrv) lines = g_strsplit (g_strchomp (out), "\n", -1);
+  g_assert_cmpstr (lines[0], ==, "pipeline,per_class,seed,test_acc,seconds");
+  /* rows: 2 sizes x 2 seeds x 2 pipelines; summaries: mean of the two seeds' rows */
+  int rows = 0, summaries = 0;
+  double acc[2][2][2] = { 0 };
+  for (int i = 1; lines[i] != NULL; i++)
+    {
+      if (lines[i][0] == '#')
+        {
+          char name[32];
+          int k;
+          double mean, sd;
+          g_assert_cmpint (sscanf (lines[i], "# %31s per_class=%d: %lf%% +- %lf%%", name, &k,
+                                   &mean, &sd), ==, 4);
+          int pi = strcmp (name, "none") == 0 ? 0 : 1, si = k == 3 ? 0 : 1;
+          double m = 50 * (acc[pi][si][0] + acc[pi][si][1]);
+          g_assert_cmpfloat (fabs (mean - m), <, 0.051);
+          summaries++;
+          continue;
+        }
+      g_auto (GStrv) f = g_strsplit (lines[i], ",", -1);
+      g_assert_cmpuint (g_strv_length (f), ==, 5);
+      g_assert_true (strcmp (f[0], "none") == 0 || strcmp (f[0], "cutmix") == 0);
+      int k = atoi (f[1]), seed = atoi (f[2]);
+      g_assert_true (k == 3 || k == 6);
+      g_assert_true (seed == 1 || seed == 2);
+      double a = g_ascii_strtod (f[3], NULL);
+      g_assert_true (a >= 0 && a <= 1);
+      acc[strcmp (f[0], "none") == 0 ? 0 : 1][k == 3 ? 0 : 1][seed - 1] = a;
+      rows++;
+    }
+  g_assert_cmpint (rows, ==, 8);
+  g_assert_cmpint (summaries, ==, 4);
+  g_free (out);
+  g_free (err);
+  out = err = NULL;
+  st = run_frugal (&out, &err, 30, "augment-sweep", "--per-class", "5,x", NULL);
+  g_assert_cmpint (st, ==, 2);
+  g_assert_nonnull (strstr (err, "--per-class"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/CliAugment/grid_png", test_grid_png);
+  g_test_add_func ("/CliAugment/sweep_csv", test_sweep_csv);
+  return g_test_run ();
+}
