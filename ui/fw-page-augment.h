@@ -24,7 +24,8 @@ gboolean     fw_page_augment_load_image    (FwPageAugment *self, const char *pat
                                             GError **error);
 /* Appends an operation with its default parameters; returns its step index. */
 int          fw_page_augment_add_op        (FwPageAugment *self, FwAugOp op);
-/* Replaces the pipeline by one parsed from text (FALSE and the error bar on bad text). */
+/* Replaces the pipeline by one parsed from text (FALSE with an error naming the bad
+ * operation or key; the pipeline is then unchanged). */
 gboolean     fw_page_augment_set_pipeline_text (FwPageAugment *self, const char *text,
                                                 GError **error);
 /* The pipeline as recipe text ([data] augment); free with g_free. */
