@@ -56,7 +56,7 @@ static const GradCase grad_cases[] = {
   { "dwsep_stride1", "conv:3:1,dwsep:2,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
   { "fire", "conv:3:1,fire:2:3,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
   /* 3x3 stride-1 pad-1 between 8 or more channels: Winograd F(2x2, 3x3), odd plane sides */
-  { "conv_winograd", "conv:8:1,conv:8:3:1:1,flatten,dense:3", { 2, 5, 6 }, 2 },
+  { "conv_winograd", "conv:8:1,conv:8:3:1:1,flatten,dense:3", { 2, 5, 6 }, 8 },
 };
 
 static void
@@ -706,11 +706,12 @@ conv_backward_matches_naive (void)
 {
   /* C, H, W, OUT, k, s, p, n */
   const int cfg[][8] = {
-    { 8, 6, 6, 8, 3, 1, 1, 3 },      /* Winograd, even plane */
-    { 9, 7, 5, 11, 3, 1, 1, 2 },     /* Winograd, odd sides: partial tiles */
+    { 8, 6, 6, 8, 3, 1, 1, 8 },      /* Winograd (batches of 8 or more), even plane */
+    { 9, 7, 5, 11, 3, 1, 1, 9 },     /* Winograd, odd sides: partial tiles */
     { 16, 14, 14, 12, 3, 1, 1, 37 }, /* Winograd, several groups, the last one partial */
-    { 8, 1, 1, 8, 3, 1, 1, 2 },      /* Winograd, a 1x1 plane (one tile, mostly padding) */
-    { 32, 14, 14, 64, 3, 1, 1, 2 },  /* cnn-small's second convolution */
+    { 8, 1, 1, 8, 3, 1, 1, 8 },      /* Winograd, a 1x1 plane (one tile, mostly padding) */
+    { 8, 6, 6, 8, 3, 1, 1, 7 },      /* the same shape below 8 samples: im2col */
+    { 32, 14, 14, 64, 3, 1, 1, 8 },  /* cnn-small's second convolution */
     { 3, 9, 8, 4, 3, 1, 1, 3 },      /* few channels: im2col */
     { 6, 12, 12, 16, 5, 1, 0, 5 },   /* LeNet's second convolution */
     { 1, 28, 28, 6, 5, 1, 0, 2 },    /* LeNet's first */
