@@ -535,15 +535,94 @@ sample_px (const float *src, float *dst, gsize plane, int c, int h, int w, doubl
     }
 }
 
+/* The integer x in [0, w) for which a x + b lies in [lo, hi], as [*x0, *x1) (maybe empty). */
+static void
+x_range (double a, double b, double lo, double hi, int w, int *x0, int *x1)
+{
+  double l, r;
+  if (fabs (a) < 1e-12)
+    {
+      gboolean in = b >= lo && b <= hi;
+      *x0 = 0;
+      *x1 = in ? w : 0;
+      return;
+    }
+  l = (lo - b) / a;
+  r = (hi - b) / a;
+  if (l > r)
+    {
+      double t = l;
+      l = r;
+      r = t;
+    }
+  /* one pixel of margin on each side for rounding: those go through the general path */
+  double fl = ceil (l) + 1, fr = floor (r) - 1;
+  *x0 = (int) CLAMP (fl, 0, w);
+  *x1 = (int) CLAMP (fr + 1, 0, w);
+  if (*x1 < *x0)
+    *x1 = *x0;
+}
+
 void
 fw_aug_warp_affine (const float *src, float *dst, int c, int h, int w, const double A[6],
                     FwAugBorder border)
 {
   gsize plane = (gsize) h * w;
+  int offs[1024];
+  float wxs[1024], wys[1024];
   for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++)
-      sample_px (src, dst + (gsize) y * w + x, plane, c, h, w, A[0] * x + A[1] * y + A[2],
-                 A[3] * x + A[4] * y + A[5], border);
+    {
+      const double bx = A[1] * y + A[2], by = A[3] * 0 + A[4] * y + A[5];
+      /* the run of x whose 2x2 neighbourhood lies inside the image (no border logic) */
+      int xa, xb, ya, yb;
+      x_range (A[0], bx, 1e-3, w - 1 - 1e-3, w, &xa, &xb);
+      x_range (A[3], by, 1e-3, h - 1 - 1e-3, w, &ya, &yb);
+      int i0 = MAX (xa, ya), i1 = MIN (xb, yb);
+      if (i1 - i0 > 1024 || w < 2 || h < 2)
+        i0 = i1 = 0;
+      for (int x = 0; x < MIN (i0, w); x++)
+        sample_px (src, dst + (gsize) y * w + x, plane, c, h, w, A[0] * x + bx, A[3] * x + by,
+                   border);
+      if (i1 > i0)
+        {
+          /* pass 1: offsets and weights, same arithmetic as sample_px (snapping included) */
+          for (int x = i0; x < i1; x++)
+            {
+              double xs = A[0] * x + bx, ys = A[3] * x + by;
+              double fx0 = floor (xs), fy0 = floor (ys);
+              double fx = xs - fx0, fy = ys - fy0;
+              if (fx < 1e-4)
+                fx = 0;
+              else if (fx > 1 - 1e-4)
+                fx = 0, fx0 += 1;
+              if (fy < 1e-4)
+                fy = 0;
+              else if (fy > 1 - 1e-4)
+                fy = 0, fy0 += 1;
+              offs[x - i0] = (int) fy0 * w + (int) fx0;
+              wxs[x - i0] = (float) fx;
+              wys[x - i0] = (float) fy;
+            }
+          /* pass 2: the 2x2 taps; inside the image by construction (x0 + 1 < w, y0 + 1 < h,
+           * or a zero weight on a tap that stays in the buffer) */
+          for (int ch = 0; ch < c; ch++)
+            {
+              const float *sp = src + ch * plane;
+              float *dp = dst + ch * plane + (gsize) y * w;
+              for (int x = i0; x < i1; x++)
+                {
+                  const float *s = sp + offs[x - i0];
+                  float wx = wxs[x - i0], wy = wys[x - i0];
+                  float top = s[0] + wx * (s[1] - s[0]);
+                  float bot = s[w] + wx * (s[w + 1] - s[w]);
+                  dp[x] = top + wy * (bot - top);
+                }
+            }
+        }
+      for (int x = MAX (i1, i0); x < w; x++)
+        sample_px (src, dst + (gsize) y * w + x, plane, c, h, w, A[0] * x + bx, A[3] * x + by,
+                   border);
+    }
 }
 
 void

@@ -127,6 +127,54 @@ test_half_pixel_shift_is_bilinear (void)
       }
 }
 
+/* naive bilinear sample with zero border, written independently of the engine */
+static float
+naive_sample (const float *img, int h, int w, double xs, double ys)
+{
+  int x0 = (int) floor (xs), y0 = (int) floor (ys);
+  double fx = xs - x0, fy = ys - y0;
+  double v = 0;
+  for (int dy = 0; dy <= 1; dy++)
+    for (int dx = 0; dx <= 1; dx++)
+      {
+        int x = x0 + dx, y = y0 + dy;
+        double wgt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy);
+        if (x >= 0 && x < w && y >= 0 && y < h)
+          v += wgt * img[y * w + x];
+      }
+  return (float) v;
+}
+
+static void
+test_general_affine_matches_naive (void)
+{
+  /* rotations, zooms and shears of all sizes: every pixel (inside, edge and outside runs)
+   * against the naive reference */
+  for (int trial = 0; trial < 40; trial++)
+    {
+      FwRng r;
+      fw_rng_init (&r, 100 + trial);
+      int h = 5 + (int) fw_rng_below (&r, 30), w = 5 + (int) fw_rng_below (&r, 30), c = 2;
+      g_autofree float *src = g_new (float, c * h * w);
+      g_autofree float *dst = g_new (float, c * h * w);
+      fill_random (src, c * h * w, 7 + trial);
+      double t = (fw_rng_uniform (&r) - 0.5) * 4, z = 0.5 + fw_rng_uniform (&r);
+      double sh = (fw_rng_uniform (&r) - 0.5) * 0.6;
+      double A[6] = { z * cos (t), -z * sin (t) + sh, (fw_rng_uniform (&r) - 0.5) * w,
+                      z * sin (t), z * cos (t), (fw_rng_uniform (&r) - 0.5) * h };
+      fw_aug_warp_affine (src, dst, c, h, w, A, FW_AUG_BORDER_ZERO);
+      for (int ch = 0; ch < c; ch++)
+        for (int y = 0; y < h; y++)
+          for (int x = 0; x < w; x++)
+            {
+              double xs = A[0] * x + A[1] * y + A[2], ys = A[3] * x + A[4] * y + A[5];
+              float want = naive_sample (src + ch * h * w, h, w, xs, ys);
+              /* 2e-4: the engine snaps coordinates within 1e-4 of an integer */
+              g_assert_cmpfloat_with_epsilon (dst[(ch * h + y) * w + x], want, 2e-4);
+            }
+    }
+}
+
 static void
 test_double_flip_identity (void)
 {
@@ -739,6 +787,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Augment/rot90_is_transpose_and_flip", test_rot90_is_transpose_and_flip);
   g_test_add_func ("/Augment/integer_translation_exact", test_integer_translation_exact);
   g_test_add_func ("/Augment/half_pixel_shift_is_bilinear", test_half_pixel_shift_is_bilinear);
+  g_test_add_func ("/Augment/general_affine_matches_naive", test_general_affine_matches_naive);
   g_test_add_func ("/Augment/double_flip_identity", test_double_flip_identity);
   g_test_add_func ("/Augment/elastic_alpha_zero_identity", test_elastic_alpha_zero_identity);
   g_test_add_func ("/Augment/cutmix_weight_is_area_fraction",
