@@ -630,8 +630,55 @@ fw_aug_remap (const float *src, float *dst, int c, int h, int w, const float *ma
               const float *mapy, FwAugBorder border)
 {
   gsize plane = (gsize) h * w;
-  for (gsize o = 0; o < plane; o++)
-    sample_px (src, dst + o, plane, c, h, w, mapx[o], mapy[o], border);
+  int offs[1024];
+  float wxs[1024], wys[1024];
+  /* blocks of up to 1024 pixels: those whose 2x2 neighbourhood is inside the image go through
+   * two tight passes (as in fw_aug_warp_affine), the others through the general path */
+  for (gsize base = 0; base < plane; base += 1024)
+    {
+      int n = (int) MIN ((gsize) 1024, plane - base);
+      for (int i = 0; i < n; i++)
+        {
+          double xs = mapx[base + i], ys = mapy[base + i];
+          if (!(xs >= 1e-3 && xs <= w - 1 - 1e-3 && ys >= 1e-3 && ys <= h - 1 - 1e-3))
+            {
+              offs[i] = -1;
+              continue;
+            }
+          double fx0 = floor (xs), fy0 = floor (ys);
+          double fx = xs - fx0, fy = ys - fy0;
+          if (fx < 1e-4)
+            fx = 0;
+          else if (fx > 1 - 1e-4)
+            fx = 0, fx0 += 1;
+          if (fy < 1e-4)
+            fy = 0;
+          else if (fy > 1 - 1e-4)
+            fy = 0, fy0 += 1;
+          offs[i] = (int) fy0 * w + (int) fx0;
+          wxs[i] = (float) fx;
+          wys[i] = (float) fy;
+        }
+      for (int ch = 0; ch < c; ch++)
+        {
+          const float *sp = src + ch * plane;
+          float *dp = dst + ch * plane + base;
+          for (int i = 0; i < n; i++)
+            {
+              if (offs[i] < 0)
+                continue;
+              const float *s = sp + offs[i];
+              float wx = wxs[i], wy = wys[i];
+              float top = s[0] + wx * (s[1] - s[0]);
+              float bot = s[w] + wx * (s[w + 1] - s[w]);
+              dp[i] = top + wy * (bot - top);
+            }
+        }
+      for (int i = 0; i < n; i++)
+        if (offs[i] < 0)
+          sample_px (src, dst + base + i, plane, c, h, w, mapx[base + i], mapy[base + i],
+                     border);
+    }
 }
 
 /* R <- A B for 2x3 affine maps (3x3 with last row 0 0 1) */
