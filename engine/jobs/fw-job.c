@@ -216,7 +216,11 @@ job_schedule_locked (FwJob *job, gboolean progress_only)
       return;
     }
   GSource *src = g_source_new (&job_source_funcs, sizeof (GSource));
-  g_source_set_priority (src, G_PRIORITY_DEFAULT_IDLE);
+  /* G_PRIORITY_DEFAULT, above GTK's redraw (G_PRIORITY_HIGH_IDLE + 20): at idle priority a
+   * main loop whose frames take longer than the frame interval (software GL under Xvfb, a slow
+   * laptop) never reaches the source, and a finished job stays "queued" for ever. Deliveries
+   * are coalesced and progress is throttled, so this cannot starve drawing in turn. */
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
   g_source_set_name (src, "fw-job events");
   /* the source holds a reference: the callback never sees a freed job */
   g_source_set_callback (src, job_dispatch, fw_job_ref (job), (GDestroyNotify) fw_job_unref);
