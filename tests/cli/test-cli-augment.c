@@ -8,59 +8,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-typedef struct {
-  gboolean done;
-  char *out, *err;
-} Result;
-
-static void
-communicated (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-  g_autoptr (GError) error = NULL;
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (src), res, &r->out, &r->err, &error);
-  g_assert_no_error (error);
-  r->done = TRUE;
-}
-
-/* Runs frugal with args (NULL-terminated) for at most timeout_s; returns the exit status. */
-static int
-run_frugal (char **out, char **err, double timeout_s, ...)
-{
-  const char *bin = g_getenv ("FRUGAL_BIN");
-  g_assert_nonnull (bin);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) bin);
-  va_list ap;
-  va_start (ap, timeout_s);
-  for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                                 | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  Result r = { 0 };
-  g_subprocess_communicate_utf8_async (p, NULL, NULL, communicated, &r);
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  while (!r.done && g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  if (!r.done)
-    {
-      g_subprocess_force_exit (p);
-      g_error ("frugal did not finish within %.0f s", timeout_s);
-    }
-  g_autoptr (GError) werr = NULL;
-  g_assert_true (g_subprocess_wait (p, NULL, &werr));
-  g_test_message ("stdout:\n%s\nstderr:\n%s", r.out, r.err);
-  *out = r.out;
-  *err = r.err;
-  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
-}
+#include "fw-cli-test-util.h"
 
 static void
 test_grid_png (void)
@@ -69,7 +17,7 @@ test_grid_png (void)
   g_autofree char *png = g_build_filename (dir, "grid.png", NULL);
   g_autofree char *out = NULL, *err = NULL;
   /* one sample 8 times plus the original: 9 tiles of 28x28 at zoom 2 in 3 columns, 2 px gaps */
-  int st = run_frugal (&out, &err, 60, "augment", "--data", "sim:50", "--pipeline",
+  int st = fw_cli_run_frugal (&out, &err, 60, "augment", "--data", "sim:50", "--pipeline",
                        "rotate:deg=20;translate:px=2;cutmix", "--n", "8", "--index", "3",
                        "--zoom", "2", "--out", png, NULL);
   g_assert_cmpint (st, ==, 0);
@@ -89,12 +37,12 @@ test_grid_png (void)
   g_free (out);
   g_free (err);
   /* usage and pipeline errors */
-  st = run_frugal (&out, &err, 30, "augment", "--pipeline", "rotate;twirl", "--out", png, NULL);
+  st = fw_cli_run_frugal (&out, &err, 30, "augment", "--pipeline", "rotate;twirl", "--out", png, NULL);
   g_assert_cmpint (st, ==, 1);
   g_assert_nonnull (strstr (err, "twirl"));
   g_free (out);
   g_free (err);
-  st = run_frugal (&out, &err, 30, "augment", "--out", png, NULL);
+  st = fw_cli_run_frugal (&out, &err, 30, "augment", "--out", png, NULL);
   g_assert_cmpint (st, ==, 2);
   g_assert_nonnull (strstr (err, "--pipeline"));
   g_unlink (png);
@@ -105,7 +53,7 @@ static void
 test_sweep_csv (void)
 {
   g_autofree char *out = NULL, *err = NULL;
-  int st = run_frugal (&out, &err, 120, "augment-sweep", "--data", "sim:300", "--arch", "mlp",
+  int st = fw_cli_run_frugal (&out, &err, 120, "augment-sweep", "--data", "sim:300", "--arch", "mlp",
                        "--per-class", "3,6", "--seeds", "2", "--steps", "10", "--only",
                        "none,cutmix", NULL);
   g_assert_cmpint (st, ==, 0);
@@ -145,7 +93,7 @@ test_sweep_csv (void)
   g_free (out);
   g_free (err);
   out = err = NULL;
-  st = run_frugal (&out, &err, 30, "augment-sweep", "--per-class", "5,x", NULL);
+  st = fw_cli_run_frugal (&out, &err, 30, "augment-sweep", "--per-class", "5,x", NULL);
   g_assert_cmpint (st, ==, 2);
   g_assert_nonnull (strstr (err, "--per-class"));
 }

@@ -8,59 +8,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-typedef struct {
-  gboolean done;
-  char *out, *err;
-} Result;
-
-static void
-communicated (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-  g_autoptr (GError) error = NULL;
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (src), res, &r->out, &r->err, &error);
-  g_assert_no_error (error);
-  r->done = TRUE;
-}
-
-/* Runs frugal with args (NULL-terminated) for at most timeout_s; returns the exit status. */
-static int
-run_frugal (char **out, char **err, double timeout_s, ...)
-{
-  const char *bin = g_getenv ("FRUGAL_BIN");
-  g_assert_nonnull (bin);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) bin);
-  va_list ap;
-  va_start (ap, timeout_s);
-  for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                                 | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  Result r = { 0 };
-  g_subprocess_communicate_utf8_async (p, NULL, NULL, communicated, &r);
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  while (!r.done && g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  if (!r.done)
-    {
-      g_subprocess_force_exit (p);
-      g_error ("frugal embed did not finish within %.0f s", timeout_s);
-    }
-  g_autoptr (GError) werr = NULL;
-  g_assert_true (g_subprocess_wait (p, NULL, &werr));
-  g_test_message ("stdout:\n%s\nstderr:\n%s", r.out, r.err);
-  *out = r.out;
-  *err = r.err;
-  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
-}
+#include "fw-cli-test-util.h"
 
 /* Reads the CSV: checks the header, returns the rows as xy [n x 2] and labels [n]. */
 static int
@@ -115,7 +63,7 @@ test_pca_csv (void)
 {
   g_autofree char *csv = tmp_csv ("pca.csv");
   g_autofree char *out = NULL, *err = NULL;
-  int code = run_frugal (&out, &err, 60, "embed", "--pixels", "--data", "sim:150",
+  int code = fw_cli_run_frugal (&out, &err, 60, "embed", "--pixels", "--data", "sim:150",
                          "--method", "pca", "--n", "120", "--out", csv, NULL);
   g_assert_cmpint (code, ==, 0);
   g_assert_nonnull (strstr (out, "explained variance"));
@@ -150,7 +98,7 @@ test_tsne_csv (void)
 {
   g_autofree char *csv = tmp_csv ("tsne.csv");
   g_autofree char *out = NULL, *err = NULL;
-  int code = run_frugal (&out, &err, 90, "embed", "--pixels", "--data", "sim:100",
+  int code = fw_cli_run_frugal (&out, &err, 90, "embed", "--pixels", "--data", "sim:100",
                          "--method", "tsne", "--iter", "250", "--perplexity", "10",
                          "--out", csv, NULL);
   g_assert_cmpint (code, ==, 0);
@@ -190,8 +138,9 @@ test_usage_errors (void)
     {
       const char *const *a = cases[c].args;
       g_autofree char *out = NULL, *err = NULL;
-      int code = run_frugal (&out, &err, 30, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
-                             a[8], a[9], a[10], a[11]);
+      /* the list ends at its first NULL; the trailing NULL is for the compiler's check */
+      int code = fw_cli_run_frugal (&out, &err, 30, a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                                    a[7], a[8], a[9], a[10], a[11], NULL);
       g_assert_cmpint (code, ==, cases[c].code);
       g_assert_nonnull (strstr (err, cases[c].needle));
       g_assert_false (g_file_test (csv, G_FILE_TEST_EXISTS));

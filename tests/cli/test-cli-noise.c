@@ -9,59 +9,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
-typedef struct {
-  gboolean done;
-  char *out, *err;
-} Result;
-
-static void
-communicated (GObject *src, GAsyncResult *res, gpointer user_data)
-{
-  Result *r = user_data;
-  g_autoptr (GError) error = NULL;
-  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (src), res, &r->out, &r->err, &error);
-  g_assert_no_error (error);
-  r->done = TRUE;
-}
-
-/* Runs frugal with args (NULL-terminated) for at most timeout_s; returns the exit status. */
-static int
-run_frugal (char **out, char **err, double timeout_s, ...)
-{
-  const char *bin = g_getenv ("FRUGAL_BIN");
-  g_assert_nonnull (bin);
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) bin);
-  va_list ap;
-  va_start (ap, timeout_s);
-  for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
-                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                                 | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  Result r = { 0 };
-  g_subprocess_communicate_utf8_async (p, NULL, NULL, communicated, &r);
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  while (!r.done && g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-  if (!r.done)
-    {
-      g_subprocess_force_exit (p);
-      g_error ("frugal noise-curve did not finish within %.0f s", timeout_s);
-    }
-  g_autoptr (GError) werr = NULL;
-  g_assert_true (g_subprocess_wait (p, NULL, &werr));
-  g_test_message ("stdout:\n%s\nstderr:\n%s", r.out, r.err);
-  *out = r.out;
-  *err = r.err;
-  return g_subprocess_get_if_exited (p) ? g_subprocess_get_exit_status (p) : -1;
-}
+#include "fw-cli-test-util.h"
 
 static GStrv
 read_lines (const char *dir, const char *name)
@@ -77,7 +25,7 @@ test_curve_csv (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("fw-cli-noise-XXXXXX", NULL);
   g_autofree char *out = NULL, *err = NULL;
-  int status = run_frugal (&out, &err, 120, "noise-curve", "--data", "sim:600:20", "--rates",
+  int status = fw_cli_run_frugal (&out, &err, 120, "noise-curve", "--data", "sim:600:20", "--rates",
                            "0,0.5", "--sizes", "100,300", "--seeds", "2", "--epochs", "1",
                            "--widths", "32", "--out", dir, NULL);
   g_assert_cmpint (status, ==, 0);
@@ -138,17 +86,17 @@ test_usage_errors (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autofree char *out = NULL, *err = NULL;
-      int status = run_frugal (&out, &err, 30, "noise-curve", "--data", "sim:100:20",
+      int status = fw_cli_run_frugal (&out, &err, 30, "noise-curve", "--data", "sim:100:20",
                                bad[i].opt, bad[i].val, "--out", dir, NULL);
       g_assert_cmpint (status, ==, 2);
       g_assert_nonnull (strstr (err, bad[i].needle));
     }
   g_autofree char *out = NULL, *err = NULL;
-  g_assert_cmpint (run_frugal (&out, &err, 30, "noise-curve", "--data", "sim:100:20", NULL), ==,
+  g_assert_cmpint (fw_cli_run_frugal (&out, &err, 30, "noise-curve", "--data", "sim:100:20", NULL), ==,
                    2);
   g_assert_nonnull (strstr (err, "--out"));
   g_autofree char *out2 = NULL, *err2 = NULL;
-  g_assert_cmpint (run_frugal (&out2, &err2, 30, "noise-curve", "--data", "idx:/nonexistent",
+  g_assert_cmpint (fw_cli_run_frugal (&out2, &err2, 30, "noise-curve", "--data", "idx:/nonexistent",
                                "--out", dir, NULL), ==, 1);
   g_assert_nonnull (strstr (err2, "frugal:"));
 }
