@@ -24,6 +24,11 @@ typedef struct {
 FwRgba      fw_palette_color     (int index);
 /* "#rrggbb" of the same colour (static string, do not free); for Pango/GTK markup. */
 const char *fw_palette_hex       (int index);
+/* "#rrggbb" of class @index as a TEXT colour on the theme background (light or @dark): the
+ * class colour mixed towards black (light) or white (dark) just enough to reach a 3:1 WCAG
+ * contrast, so that yellow or sky-blue class names stay readable. Static buffer per index and
+ * theme, do not free. */
+const char *fw_palette_text_hex  (int index, gboolean dark);
 
 /* ---- Continuous colour maps --------------------------------------------------------------- */
 typedef enum {

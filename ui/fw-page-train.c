@@ -485,6 +485,9 @@ show_results (FwPageTrain *self, const FwRunResult *r)
       int c = test->shape.c, h = test->shape.h, w = test->shape.w;
       g_autofree float *tile = g_new (float, (gsize) c * h * w);
       int shown = 0, wrong = 0;
+      FwPlotStyle style;
+      fw_plot_view_get_style (self->mistakes_view, &style);
+      gboolean dark = style.dark;
 
       self->mistakes = fw_image_grid_new (w, h, c);
       for (int i = 0; i < ev->n && i < test->n; i++)
@@ -506,11 +509,12 @@ show_results (FwPageTrain *self, const FwRunResult *r)
               for (int ch = 0; ch < c; ch++)
                 tile[((gsize) yy * w + xx) * c + ch] = x[((gsize) ch * h + yy) * w + xx];
           idx = fw_image_grid_add (self->mistakes, tile);
+          /* class colours as text colours: darkened (or lightened) to stay readable */
           markup = g_markup_printf_escaped ("<span color=\"%s\">%s</span> / "
                                             "<span color=\"%s\">%s</span>",
-                                            fw_palette_hex (p),
+                                            fw_palette_text_hex (p, dark),
                                             name_of (names, p, b1, sizeof b1),
-                                            fw_palette_hex (t),
+                                            fw_palette_text_hex (t, dark),
                                             name_of (names, t, b2, sizeof b2));
           fw_image_grid_set_caption_markup (self->mistakes, idx, markup);
           fw_image_grid_set_border (self->mistakes, idx, p);
