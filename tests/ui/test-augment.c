@@ -13,20 +13,12 @@
 #include "fw-page-augment.h"
 #include "fw-plot.h"
 #include "fw-window-private.h"
+#include "fw-ui-test-util.h"
 
 static FwApplication *app;
 static FwWindow *win;
 static FwPageAugment *page;
 static FwDataset *ds;
-
-static void
-spin_for (double seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
 
 /* the 8-bit pixels of one tile, copied */
 static GBytes *
@@ -63,7 +55,7 @@ test_add_op_and_slider_change_preview (void)
 {
   g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
                                   g_variant_new_string ("augment"));
-  spin_for (0.2);
+  fw_ui_spin_for (0.2);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "augment");
   fw_page_augment_set_dataset (page, ds);
   FwImageGrid *g = fw_page_augment_get_grid (page);
@@ -86,7 +78,7 @@ test_add_op_and_slider_change_preview (void)
   /* move the slider as a user would: same draw, another angle range, other pixels; and it is
    * exactly what the engine gives for that pipeline and seed */
   gtk_range_set_value (deg, 90);
-  spin_for (0.05);
+  fw_ui_spin_for (0.05);
   g = fw_page_augment_get_grid (page);
   g_autoptr (GBytes) v2 = tile_pixels (g, 1);
   g_assert_false (g_bytes_equal (v1, v2));
@@ -191,22 +183,6 @@ test_own_image (void)
   fw_page_augment_set_dataset (page, ds);
 }
 
-typedef gboolean (*Cond) (gpointer data);
-
-static gboolean
-wait_until (Cond cond, gpointer data, double timeout_s)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > end)
-        return FALSE;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-  return TRUE;
-}
-
 static gboolean
 sweep_done (gpointer p)
 {
@@ -236,7 +212,7 @@ test_sweep_fills_the_plot (void)
   fw_page_augment_set_sweep_form (page, "2,5", 1, 10);
   fw_page_augment_run_sweep (page);
   g_assert_true (fw_page_augment_is_running (page));
-  g_assert_true (wait_until (sweep_done, NULL, 90));
+  g_assert_true (fw_ui_wait_until (sweep_done, NULL, 90));
   FwLinePlot *plot = fw_page_augment_get_sweep_plot (page);
   g_assert_cmpuint (fw_line_plot_get_n_series (plot), ==, 4);
   for (guint sidx = 0; sidx < 4; sidx++)
@@ -266,7 +242,7 @@ test_png (void)
     fw_page_augment_set_dataset (page, sim);
   fw_page_augment_set_pipeline_text (page, "rotate:deg=20;translate:px=2;"
                                      "elastic:alpha=20,sigma=4;cutout:p=0.5", NULL);
-  spin_for (0.5);
+  fw_ui_spin_for (0.5);
   /* the page's view stack, found by walking its children */
   GtkWidget *viz = NULL;
   GPtrArray *todo = g_ptr_array_new ();
@@ -288,7 +264,7 @@ test_png (void)
       if (v == 2)
         fw_page_augment_set_pipeline_text (page, "rotate;cutmix;mixup:p=0.5", NULL);
       gtk_stack_set_visible_child_name (GTK_STACK (viz), views[v]);
-      spin_for (0.5);
+      fw_ui_spin_for (0.5);
       /* the X server's picture of the screen (a widget paintable has no node before a
        * frame) */
       g_autofree char *path = g_strdup_printf ("%s/augment-%s.png", dir, views[v]);
@@ -340,7 +316,7 @@ main (int argc, char **argv)
   g_test_add_func ("/AugmentPage/renders_to_png", test_png);
   int ret = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
-  spin_for (0.1);
+  fw_ui_spin_for (0.1);
   g_application_quit (G_APPLICATION (app));
   g_object_unref (app);
   fw_dataset_unref (ds);

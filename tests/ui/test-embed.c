@@ -13,6 +13,7 @@
 #include "fw-page-embed-private.h"
 #include "fw-plot.h"
 #include "fw-window-private.h"
+#include "fw-ui-test-util.h"
 
 static FwApplication *app;
 static FwWindow *win;
@@ -33,15 +34,6 @@ wait_idle (double timeout_s)
         g_usleep (1000);
     }
   return TRUE;
-}
-
-static void
-spin_for (double seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
 }
 
 static void
@@ -132,7 +124,7 @@ test_model_layer_coloured_by_correctness (void)
   g_autoptr (FwShelfItem) item = fw_shelf_item_new ("test-mlp", m, NAN, NULL, NULL);
   FwModelShelf *shelf = fw_window_get_shelf (win);
   fw_model_shelf_add (shelf, item);
-  spin_for (0.05);
+  fw_ui_spin_for (0.05);
 
   /* the new model is offered and chosen; its layers are listed */
   GtkDropDown *src = fw_page_embed_get_source_dropdown (page);
@@ -283,7 +275,7 @@ test_screenshot (void)
   gtk_drop_down_set_selected (fw_page_embed_get_color_dropdown (page), FW_EMBED_COLOR_CLASS);
   run_and_wait (120);
   fw_page_embed_select (page, 10);
-  spin_for (0.5);
+  fw_ui_spin_for (0.5);
   const char *dir = g_getenv ("G_TEST_BUILDDIR");
   g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "window-embed.png", NULL);
   guint n = render_png (GTK_WIDGET (win), path);
@@ -337,7 +329,7 @@ main (int argc, char **argv)
 
   fw_dataset_unref (ds);
   gtk_window_destroy (GTK_WINDOW (win));
-  spin_for (0.1);
+  fw_ui_spin_for (0.1);
   g_application_quit (G_APPLICATION (app));
   g_object_unref (app);
   g_rmdir (runs);

@@ -13,36 +13,12 @@
 #include "fw-plot.h"
 #include "fw-robust.h"
 #include "fw-window-private.h"
+#include "fw-ui-test-util.h"
 
 static FwApplication *app;
 static FwWindow *win;
 static FwPageNoise *page;
 static FwDataset *train, *test;
-
-typedef gboolean (*Cond) (gpointer data);
-
-static gboolean
-wait_until (Cond cond, gpointer data, double timeout_s)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > end)
-        return FALSE;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-  return TRUE;
-}
-
-static void
-spin_for (double seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
 
 static gboolean
 page_idle (gpointer p)
@@ -64,7 +40,7 @@ test_sigma_slider (void)
 {
   g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
                                   g_variant_new_string ("noise"));
-  spin_for (0.2);
+  fw_ui_spin_for (0.2);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "noise");
   FwLinePlot *plot = fw_page_noise_get_regression_plot (page);
   gsize n = fw_line_plot_series_len (plot, 0);
@@ -87,7 +63,7 @@ test_sigma_slider (void)
   /* move the slider: the same draws scaled by sigma, so every error by (s2 / s1)^2 */
   double s2 = 3.0;
   gtk_range_set_value (fw_page_noise_get_sigma_scale (page), s2);
-  spin_for (0.05);
+  fw_ui_spin_for (0.05);
   g_assert_cmpuint (fw_line_plot_series_len (plot, 0), ==, n);
   for (gsize i = 0; i < n; i++)
     {
@@ -98,7 +74,7 @@ test_sigma_slider (void)
     }
   /* the N slider sets the largest N: the last point sits at log10 N */
   gtk_range_set_value (fw_page_noise_get_n_scale (page), 2.0);
-  spin_for (0.05);
+  fw_ui_spin_for (0.05);
   gsize n2 = fw_line_plot_series_len (plot, 0);
   double x, y;
   g_assert_true (fw_line_plot_get_point (plot, 0, n2 - 1, &x, &y));
@@ -121,7 +97,7 @@ test_tiny_curve (void)
   fw_page_noise_run_curve (page);
   g_assert_true (fw_page_noise_is_running (page));
   /* points arrive while the job runs, before it is over */
-  g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
+  g_assert_true (fw_ui_wait_until ((FwUiCond) page_idle, NULL, 120));
   g_assert_cmpuint (fw_page_noise_get_n_curve_points (page), ==, 8);
   g_assert_null (fw_window_get_error_text (win));
 
@@ -185,7 +161,7 @@ test_detection (void)
   fw_page_noise_set_datasets (page, train, test);
   fw_page_noise_set_detect_form (page, 0.2, 600);
   fw_page_noise_find_mislabelled (page);
-  g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
+  g_assert_true (fw_ui_wait_until ((FwUiCond) page_idle, NULL, 120));
   g_assert_null (fw_window_get_error_text (win));
   double precision, recall;
   int n_flagged;
@@ -221,7 +197,7 @@ data_page_ready (gpointer p)
 static void
 test_uses_data_page_dataset (void)
 {
-  if (!wait_until ((Cond) data_page_ready, NULL, 60))
+  if (!fw_ui_wait_until ((FwUiCond) data_page_ready, NULL, 60))
     {
       g_test_skip ("the Data page has no dataset here");
       return;
@@ -230,7 +206,7 @@ test_uses_data_page_dataset (void)
   fw_page_noise_set_datasets (page, NULL, NULL);
   fw_page_noise_set_curve_form (page, "0", "200", 1, 1);
   fw_page_noise_run_curve (page);
-  g_assert_true (wait_until ((Cond) page_idle, NULL, 120));
+  g_assert_true (fw_ui_wait_until ((FwUiCond) page_idle, NULL, 120));
   g_assert_null (fw_window_get_error_text (win));
   g_assert_cmpuint (fw_page_noise_get_n_curve_points (page), ==, 1);
   FwLinePlot *plot = fw_page_noise_get_curve_plot (page);
@@ -270,7 +246,7 @@ test_png (void)
       g_ptr_array_unref (todo);
       g_assert_nonnull (viz);
       gtk_stack_set_visible_child_name (GTK_STACK (viz), pages[i]);
-      spin_for (0.5);
+      fw_ui_spin_for (0.5);
       GdkPaintable *p = gtk_widget_paintable_new (w);
       int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
       GtkSnapshot *snap = gtk_snapshot_new ();
@@ -323,7 +299,7 @@ main (int argc, char **argv)
   g_test_add_func ("/NoisePage/renders_to_png", test_png);
   int ret = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
-  spin_for (0.1);
+  fw_ui_spin_for (0.1);
   g_application_quit (G_APPLICATION (app));
   g_object_unref (app);
   fw_dataset_unref (train);

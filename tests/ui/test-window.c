@@ -14,6 +14,7 @@
 #include "fw-plot.h"
 #include "fw-sample-item.h"
 #include "fw-window-private.h"
+#include "fw-ui-test-util.h"
 
 static FwApplication *app;
 static FwWindow *win;
@@ -62,33 +63,7 @@ write_idx (const FwDataset *ds, const char *dir, const char *name)
 
 /* ---- bounded waits ---- */
 
-typedef gboolean (*Cond) (gpointer data);
-
 /* Iterates the main context until cond holds or timeout_s passes; TRUE if it holds. */
-static gboolean
-wait_until (Cond cond, gpointer data, double timeout_s)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > end)
-        return FALSE;
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
-  return TRUE;
-}
-
-static void
-spin_for (double seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
 
 static gboolean
 data_loaded (gpointer p)
@@ -152,7 +127,7 @@ test_pages (void)
   g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "data");
 
   /* the default dataset arrives from the worker */
-  g_assert_true (wait_until (data_loaded, NULL, 30));
+  g_assert_true (fw_ui_wait_until (data_loaded, NULL, 30));
   ds = fw_page_data_get_dataset (data);
   grid = fw_page_data_get_grid_model (data);
   g_assert_nonnull (grid);
@@ -180,7 +155,7 @@ test_per_class_filter (void)
   GListModel *grid;
   FwBarChart *hist;
 
-  g_assert_true (wait_until (data_loaded, NULL, 30));
+  g_assert_true (fw_ui_wait_until (data_loaded, NULL, 30));
   ds = fw_page_data_get_dataset (data);
   gtk_spin_button_set_value (fw_page_data_get_per_class_spin (data), 3);
   grid = fw_page_data_get_grid_model (data);
@@ -246,14 +221,14 @@ test_train_end_to_end (void)
                                           "lr = 0.05\n[run]\nseed = 1\nthreads = 1\n",
                                           train_spec, test_spec);
 
-  g_assert_true (wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
   g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
   g_assert_no_error (error);
 
   g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
   g_assert_true (fw_page_train_is_running (page));
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (win), "train-start"));
-  g_assert_true (wait_until (train_idle, NULL, 120));
+  g_assert_true (fw_ui_wait_until (train_idle, NULL, 120));
   g_assert_null (fw_window_get_error_text (win));
 
   /* one point per epoch on the epoch curves */
@@ -366,11 +341,11 @@ test_cancel (void)
   g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
   g_assert_true (fw_page_train_is_running (page));
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (fw_window_get_job_indicator (win))));
-  g_assert_true (wait_until (batches_seen, NULL, 60));
+  g_assert_true (fw_ui_wait_until (batches_seen, NULL, 60));
 
   t0 = g_get_monotonic_time ();
   g_action_group_activate_action (G_ACTION_GROUP (win), "job-cancel", NULL);
-  g_assert_true (wait_until (ui_idle, NULL, 5));
+  g_assert_true (fw_ui_wait_until (ui_idle, NULL, 5));
   dt = (g_get_monotonic_time () - t0) / 1e6;
   g_test_message ("UI idle %.3f s after cancel", dt);
   g_assert_cmpfloat (dt, <, 1.0);
@@ -385,12 +360,12 @@ test_bad_dataset (void)
   FwDataset *before;
   const char *err;
 
-  g_assert_true (wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
   before = fw_page_data_get_dataset (data);
   fw_window_clear_error (win);
   fw_page_data_load (data, "folder:/nonexistent/fw-test-folder");
-  g_assert_true (wait_until (error_shown, NULL, 10));
-  g_assert_true (wait_until (not_loading, NULL, 10));
+  g_assert_true (fw_ui_wait_until (error_shown, NULL, 10));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 10));
   err = fw_window_get_error_text (win);
   g_test_message ("error shown: %s", err);
   g_assert_true (strstr (err, "fw-test-folder") != NULL);
@@ -456,7 +431,7 @@ test_queue_and_pause (void)
                                           "[run]\nseed = 3\nthreads = 1\n",
                                           train_spec, test_spec);
 
-  g_assert_true (wait_until (ui_idle, NULL, 10));
+  g_assert_true (fw_ui_wait_until (ui_idle, NULL, 10));
   /* a dataset load, then a training job behind it: the header says the second one waits */
   fw_page_data_load (data, test_spec);
   g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
@@ -467,27 +442,27 @@ test_queue_and_pause (void)
   g_assert_true (strstr (fw_job_indicator_get_text (ind), "+1 queued") != NULL);
 
   /* the load finishes (the Data page and the Train page's dataset follow it) */
-  g_assert_true (wait_until (sim_loaded, test_spec, 30));
+  g_assert_true (fw_ui_wait_until (sim_loaded, test_spec, 30));
   r = fw_page_train_get_recipe (page);
   g_assert_cmpstr (r->dataset, ==, test_spec);
 
   /* pause the training: no more batches arrive until resumed */
-  g_assert_true (wait_until (batches_seen, NULL, 60));
+  g_assert_true (fw_ui_wait_until (batches_seen, NULL, 60));
   job = fw_job_indicator_get_current (ind);
   g_assert_nonnull (job);
   g_action_group_activate_action (G_ACTION_GROUP (win), "job-pause", NULL);
   g_assert_true (fw_job_is_paused (job));
-  spin_for (0.3);   /* the batch in flight lands */
+  fw_ui_spin_for (0.3);   /* the batch in flight lands */
   {
     FwLinePlot *loss = fw_page_train_get_loss_plot (page);
     gsize n = fw_line_plot_series_len (loss, FW_LOSS_BATCH);
-    spin_for (0.5);
+    fw_ui_spin_for (0.5);
     g_assert_cmpuint (fw_line_plot_series_len (loss, FW_LOSS_BATCH), ==, n);
   }
   g_action_group_activate_action (G_ACTION_GROUP (win), "job-pause", NULL);
   g_assert_false (fw_job_is_paused (job));
   g_action_group_activate_action (G_ACTION_GROUP (win), "job-cancel", NULL);
-  g_assert_true (wait_until (ui_idle, NULL, 5));
+  g_assert_true (fw_ui_wait_until (ui_idle, NULL, 5));
 }
 
 static void
@@ -503,14 +478,14 @@ test_dropdown_loads_digits (void)
       g_test_skip ("digits.png (opencv-doc) is not installed");
       return;
     }
-  g_assert_true (wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
   /* the drop-down's second entry is the handwritten digits */
   if (gtk_drop_down_get_selected (dd) == 1)
     gtk_drop_down_set_selected (dd, 0);
-  g_assert_true (wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
   gtk_drop_down_set_selected (dd, 1);
   g_assert_true (fw_page_data_is_loading (data));
-  g_assert_true (wait_until (sim_loaded, (gpointer) "digits", 60));
+  g_assert_true (fw_ui_wait_until (sim_loaded, (gpointer) "digits", 60));
   g_assert_cmpint (fw_page_data_get_dataset (data)->shape.w, ==, 20);
   g_assert_cmpint (fw_page_data_get_dataset (data)->n_classes, ==, 10);
   r = fw_page_train_get_recipe (fw_window_get_page_train (win));
@@ -544,17 +519,17 @@ test_about_and_shortcuts (void)
   GtkWindow *w;
 
   g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
-  g_assert_true (wait_until (has_other_window, GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), 5));
+  g_assert_true (fw_ui_wait_until (has_other_window, GSIZE_TO_POINTER (ADW_TYPE_ABOUT_WINDOW), 5));
   w = other_window ();
   g_assert_cmpstr (adw_about_window_get_application_name (ADW_ABOUT_WINDOW (w)), ==,
                    "Frugal Workbench");
   gtk_window_destroy (w);
-  spin_for (0.1);
+  fw_ui_spin_for (0.1);
 
   g_action_group_activate_action (G_ACTION_GROUP (app), "shortcuts", NULL);
-  g_assert_true (wait_until (has_other_window, GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), 5));
+  g_assert_true (fw_ui_wait_until (has_other_window, GSIZE_TO_POINTER (GTK_TYPE_SHORTCUTS_WINDOW), 5));
   gtk_window_destroy (other_window ());
-  spin_for (0.1);
+  fw_ui_spin_for (0.1);
 
   /* every primary action has a shortcut */
   {
@@ -634,12 +609,12 @@ test_recipe_dialog_opens (void)
   GtkWindow *w;
 
   g_action_group_activate_action (G_ACTION_GROUP (win), "open-recipe", NULL);
-  g_assert_true (wait_until (has_other_window, GSIZE_TO_POINTER (GTK_TYPE_WINDOW), 5));
+  g_assert_true (fw_ui_wait_until (has_other_window, GSIZE_TO_POINTER (GTK_TYPE_WINDOW), 5));
   w = other_window ();
   g_test_message ("dialog: %s", G_OBJECT_TYPE_NAME (w));
   g_assert_true (GTK_IS_FILE_CHOOSER (w));
   gtk_dialog_response (GTK_DIALOG (w), GTK_RESPONSE_CANCEL);
-  spin_for (0.2);
+  fw_ui_spin_for (0.2);
   g_assert_null (other_window ());
 }
 
@@ -657,7 +632,7 @@ test_open_recipe_file (void)
   g_autoptr (FwRecipe) r = NULL;
   const char *err;
 
-  g_assert_true (wait_until (ui_idle, NULL, 10));
+  g_assert_true (fw_ui_wait_until (ui_idle, NULL, 10));
   gtk_stack_set_visible_child_name (fw_window_get_stack (win), "data");
   g_assert_true (g_file_set_contents (path, ini, -1, NULL));
   /* what `frugal-workbench lecture.ini` does */
@@ -670,7 +645,7 @@ test_open_recipe_file (void)
   g_assert_cmpfloat_with_epsilon (r->train.lr, 0.002, 1e-12);
   g_assert_cmpstr (r->dataset, ==, train_spec);
   /* the Data page follows the recipe's dataset */
-  g_assert_true (wait_until (sim_loaded, train_spec, 30));
+  g_assert_true (fw_ui_wait_until (sim_loaded, train_spec, 30));
   g_assert_true (strstr (fw_window_get_last_toast (win), "lecture") != NULL);
 
   /* a recipe the engine rejects: the error bar names the key, the form keeps its values */
@@ -693,7 +668,7 @@ test_screenshots (void)
   const char *pages[] = { "data", "train" };
   const char *dir = g_getenv ("G_TEST_BUILDDIR");
 
-  g_assert_true (wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
   for (gsize i = 0; i < G_N_ELEMENTS (pages); i++)
     {
       g_autofree char *name = g_strdup_printf ("window-%s.png", pages[i]);
@@ -701,7 +676,7 @@ test_screenshots (void)
       guint n;
 
       gtk_stack_set_visible_child_name (stack, pages[i]);
-      spin_for (0.6);   /* crossfade + a few frames */
+      fw_ui_spin_for (0.6);   /* crossfade + a few frames */
       n = render_png (GTK_WIDGET (win), path);
       g_test_message ("%s: %u colours", path, n);
       g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
@@ -769,7 +744,7 @@ main (int argc, char **argv)
   ret = g_test_run ();
 
   gtk_window_destroy (GTK_WINDOW (win));
-  spin_for (0.1);
+  fw_ui_spin_for (0.1);
   g_application_quit (G_APPLICATION (app));
   /* shutdown runs on the last release: joins the worker */
   g_object_unref (app);
