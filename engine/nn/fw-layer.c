@@ -34,13 +34,66 @@ fw_layer_classes (void)
   return registry;
 }
 
+/* kinds added at run time by fw_layer_class_register() */
+static GPtrArray *extra_classes;
+
+void
+fw_layer_class_register (const FwLayerClass *klass)
+{
+  g_return_if_fail (klass != NULL && klass->name != NULL);
+  if (extra_classes == NULL)
+    extra_classes = g_ptr_array_new ();
+  g_ptr_array_add (extra_classes, (gpointer) klass);
+}
+
 const FwLayerClass *
 fw_layer_class_lookup (const char *name)
 {
   for (int i = 0; registry[i] != NULL; i++)
     if (g_strcmp0 (registry[i]->name, name) == 0)
       return registry[i];
+  for (guint i = 0; extra_classes != NULL && i < extra_classes->len; i++)
+    {
+      const FwLayerClass *k = g_ptr_array_index (extra_classes, i);
+      if (g_strcmp0 (k->name, name) == 0)
+        return k;
+    }
   return NULL;
+}
+
+static const struct {
+  const char *name;
+  gsize size;
+} dtypes[FW_N_DTYPES] = {
+  [FW_DTYPE_F32] = { "F32", 4 }, [FW_DTYPE_F16] = { "F16", 2 }, [FW_DTYPE_I8] = { "I8", 1 },
+  [FW_DTYPE_U8] = { "U8", 1 },   [FW_DTYPE_I16] = { "I16", 2 }, [FW_DTYPE_U16] = { "U16", 2 },
+  [FW_DTYPE_I32] = { "I32", 4 },
+};
+
+const char *
+fw_dtype_name (FwDType t)
+{
+  g_return_val_if_fail ((unsigned) t < FW_N_DTYPES, "?");
+  return dtypes[t].name;
+}
+
+gsize
+fw_dtype_size (FwDType t)
+{
+  g_return_val_if_fail ((unsigned) t < FW_N_DTYPES, 0);
+  return dtypes[t].size;
+}
+
+gboolean
+fw_dtype_parse (const char *name, FwDType *out)
+{
+  for (int i = 0; i < FW_N_DTYPES; i++)
+    if (g_strcmp0 (dtypes[i].name, name) == 0)
+      {
+        *out = (FwDType) i;
+        return TRUE;
+      }
+  return FALSE;
 }
 
 gboolean

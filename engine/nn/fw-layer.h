@@ -46,6 +46,24 @@ fw_shape_size (FwShape s)
 typedef struct _FwLayer FwLayer;
 typedef struct _FwLayerClass FwLayerClass;
 
+/* Element types of packed tensors, named as in the safetensors format. */
+typedef enum {
+  FW_DTYPE_F32,
+  FW_DTYPE_F16,
+  FW_DTYPE_I8,
+  FW_DTYPE_U8,
+  FW_DTYPE_I16,
+  FW_DTYPE_U16,
+  FW_DTYPE_I32,
+} FwDType;
+
+#define FW_N_DTYPES 7
+
+const char *fw_dtype_name  (FwDType t);   /* "F32" "F16" "I8" "U8" "I16" "U16" "I32" */
+gsize       fw_dtype_size  (FwDType t);   /* bytes per element */
+/* The dtype of a safetensors name; FALSE when unknown. */
+gboolean    fw_dtype_parse (const char *name, FwDType *out);
+
 #define FW_TENSOR_MAX_DIMS 4
 #define FW_LAYER_MAX_TENSORS 12
 
@@ -56,6 +74,17 @@ typedef struct {
   int ndim;
   int dims[FW_TENSOR_MAX_DIMS];
 } FwTensorInfo;
+
+/* A tensor of a layer's packed storage (compressed kinds: sparse, int8, codebook, fp16). */
+typedef struct {
+  const char *name;       /* "values", "col_index", "codes", ... (static string) */
+  FwDType dtype;
+  int ndim;
+  int dims[FW_TENSOR_MAX_DIMS];
+  const void *data;       /* little-endian bytes; owned by the layer (packed()) or by the
+                             file buffer (unpack(): copy what you keep) */
+  gsize bytes;            /* product(dims) * fw_dtype_size(dtype) */
+} FwPackedTensor;
 
 struct _FwLayerClass {
   const char *name;       /* spec keyword: "dense", "conv", "relu", ... */
@@ -69,6 +98,14 @@ struct _FwLayerClass {
   int      (*tensors)  (const FwLayer *l, FwTensorInfo *out);
   char    *(*spec)     (const FwLayer *l);
   void     (*finalize) (FwLayer *l);
+  /* Optional: storage beyond the float tensors of tensors(), for compressed kinds.
+   * packed() lists the layer's packed tensors (at most FW_LAYER_MAX_TENSORS) with their
+   * current data; on a freshly set-up layer it must still list every name and dtype (data may
+   * be NULL, dims 0). On load, unpack() receives the tensors found in the file under those
+   * names, with the file's dims, and must validate them (sizes, index ranges) and copy them
+   * into l->priv. fw_model_copy() copies packed storage through packed() -> unpack(). */
+  int      (*packed)   (const FwLayer *l, FwPackedTensor *out);
+  gboolean (*unpack)   (FwLayer *l, const FwPackedTensor *in, int n, GError **error);
 };
 
 struct _FwLayer {
@@ -99,8 +136,11 @@ struct _FwLayer {
 
 /* Registry of layer kinds. */
 const FwLayerClass *fw_layer_class_lookup (const char *name);
-/* NULL-terminated array of all kinds (for --help). */
+/* NULL-terminated array of all built-in kinds (for --help). */
 const FwLayerClass *const *fw_layer_classes (void);
+/* Adds a kind at run time (tests, plug-ins); looked up after the built-in ones. Call before
+ * models using it are built; not thread-safe against concurrent lookups. */
+void                fw_layer_class_register (const FwLayerClass *klass);
 
 /* Helpers for setup() implementations. */
 gboolean fw_layer_parse_int   (const FwLayer *l, char **args, int n_args, int i, int def,

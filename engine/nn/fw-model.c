@@ -257,7 +257,19 @@ fw_model_copy (const FwModel *src)
   m->in_std = src->in_std;
   m->class_names = g_strdupv (src->class_names);
   for (int i = 0; i < m->n_layers; i++)
-    m->layers[i]->frozen = src->layers[i]->frozen;
+    {
+      FwLayer *l = m->layers[i];
+      const FwLayer *sl = src->layers[i];
+      l->frozen = sl->frozen;
+      if (l->klass->packed != NULL && l->klass->unpack != NULL)
+        {
+          FwPackedTensor pt[FW_LAYER_MAX_TENSORS];
+          int np = sl->klass->packed (sl, pt);
+          if (!l->klass->unpack (l, pt, np, &error))
+            g_error ("fw_model_copy: layer %d (%s) could not take its own packed storage: %s",
+                     i, l->klass->name, error->message);
+        }
+    }
   m->dropout_rng = src->dropout_rng;
   fw_model_reserve (m, src->max_batch);
   return m;

@@ -20,7 +20,12 @@
  * Loading checks everything a damaged or foreign file can get wrong and reports it as
  * FW_ERROR_FORMAT "<file>: <problem>"; the model is rebuilt from (arch, spec, input) and every
  * tensor it declares must be present exactly once, F32, with its shape, and the tensors must
- * tile the data section exactly. */
+ * tile the data section exactly.
+ *
+ * Compressed layer kinds add packed tensors (FwLayerClass.packed/unpack: sparse indices, int8
+ * weights, codebooks, fp16) after their float tensors, with their real dtype (I32, I8, U8, F16
+ * ...), so the file's size is the compressed size; their shapes come from the file and the
+ * layer's unpack() validates them. */
 #include "fw-safetensors.h"
 
 #include <json-glib/json-glib.h>
@@ -113,6 +118,27 @@ cmp_key_ptr (const void *a, const void *b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
+static void
+add_tensor_entry (JsonBuilder *jb, const char *name, const char *dtype, const int *dims,
+                  int ndim, gsize begin, gsize bytes)
+{
+  json_builder_set_member_name (jb, name);
+  json_builder_begin_object (jb);
+  json_builder_set_member_name (jb, "dtype");
+  json_builder_add_string_value (jb, dtype);
+  json_builder_set_member_name (jb, "shape");
+  json_builder_begin_array (jb);
+  for (int d = 0; d < ndim; d++)
+    json_builder_add_int_value (jb, dims[d]);
+  json_builder_end_array (jb);
+  json_builder_set_member_name (jb, "data_offsets");
+  json_builder_begin_array (jb);
+  json_builder_add_int_value (jb, (gint64) begin);
+  json_builder_add_int_value (jb, (gint64) (begin + bytes));
+  json_builder_end_array (jb);
+  json_builder_end_object (jb);
+}
+
 gboolean
 fw_model_save (const FwModel *m, const char *path, GHashTable *extra_metadata, GError **error)
 {
@@ -180,22 +206,17 @@ fw_model_save (const FwModel *m, const char *path, GHashTable *extra_metadata, G
         {
           g_autofree char *name = g_strdup_printf ("layers.%d.%s", i, ti[t].name);
           gsize bytes = tensor_numel (&ti[t]) * sizeof (float);
-          json_builder_set_member_name (jb, name);
-          json_builder_begin_object (jb);
-          json_builder_set_member_name (jb, "dtype");
-          json_builder_add_string_value (jb, "F32");
-          json_builder_set_member_name (jb, "shape");
-          json_builder_begin_array (jb);
-          for (int d = 0; d < ti[t].ndim; d++)
-            json_builder_add_int_value (jb, ti[t].dims[d]);
-          json_builder_end_array (jb);
-          json_builder_set_member_name (jb, "data_offsets");
-          json_builder_begin_array (jb);
-          json_builder_add_int_value (jb, (gint64) data_bytes);
-          json_builder_add_int_value (jb, (gint64) (data_bytes + bytes));
-          json_builder_end_array (jb);
-          json_builder_end_object (jb);
+          add_tensor_entry (jb, name, "F32", ti[t].dims, ti[t].ndim, data_bytes, bytes);
           data_bytes += bytes;
+        }
+      FwPackedTensor pt[FW_LAYER_MAX_TENSORS];
+      int np = l->klass->packed != NULL ? l->klass->packed (l, pt) : 0;
+      for (int t = 0; t < np; t++)
+        {
+          g_autofree char *name = g_strdup_printf ("layers.%d.%s", i, pt[t].name);
+          add_tensor_entry (jb, name, fw_dtype_name (pt[t].dtype), pt[t].dims, pt[t].ndim,
+                            data_bytes, pt[t].bytes);
+          data_bytes += pt[t].bytes;
         }
     }
   json_builder_end_object (jb);
@@ -226,6 +247,14 @@ fw_model_save (const FwModel *m, const char *path, GHashTable *extra_metadata, G
           const float *src = (ti[t].trainable ? l->w : l->st) + ti[t].offset;
           copy_le_floats (data + off, src, numel);
           off += numel * sizeof (float);
+        }
+      FwPackedTensor pt[FW_LAYER_MAX_TENSORS];
+      int np = l->klass->packed != NULL ? l->klass->packed (l, pt) : 0;
+      for (int t = 0; t < np; t++)
+        {
+          if (pt[t].bytes > 0)
+            memcpy (data + off, pt[t].data, pt[t].bytes);
+          off += pt[t].bytes;
         }
     }
   g_assert (off == data_bytes);
@@ -518,6 +547,65 @@ fw_model_load (const char *path, GHashTable **metadata, GError **error)
           spans[n_spans++] = (Span) { b, e, name };
           float *dst = (ti[t].trainable ? l->w : l->st) + ti[t].offset;
           copy_le_floats (dst, data + b, tensor_numel (&ti[t]));
+        }
+      /* packed storage: names and dtypes from the layer, dims from the file */
+      FwPackedTensor pt[FW_LAYER_MAX_TENSORS];
+      int np = l->klass->packed != NULL && l->klass->unpack != NULL ? l->klass->packed (l, pt)
+                                                                     : 0;
+      for (int t = 0; t < np; t++)
+        {
+          char *name = g_strdup_printf ("layers.%d.%s", i, pt[t].name);
+          g_hash_table_add (expected, name);
+          JsonNode *tn = json_object_get_member (top, name);
+          if (tn == NULL)
+            FAIL ("tensor '%s' is missing (the spec '%s' needs it)", name, spec);
+          if (!JSON_NODE_HOLDS_OBJECT (tn))
+            FAIL ("tensor '%s' is not a JSON object", name);
+          JsonObject *to = json_node_get_object (tn);
+          const char *dtype = meta_string (to, "dtype");
+          if (g_strcmp0 (dtype, fw_dtype_name (pt[t].dtype)) != 0)
+            FAIL ("wrong dtype %s for tensor '%s' (the layer stores %s)",
+                  dtype != NULL ? dtype : "(none)", name, fw_dtype_name (pt[t].dtype));
+          JsonNode *sn = json_object_get_member (to, "shape");
+          if (sn == NULL || !JSON_NODE_HOLDS_ARRAY (sn))
+            FAIL ("tensor '%s' has no shape array", name);
+          JsonArray *sa = json_node_get_array (sn);
+          guint ndim = json_array_get_length (sa);
+          if (ndim > FW_TENSOR_MAX_DIMS)
+            FAIL ("tensor '%s' has %u dimensions (at most %d)", name, ndim, FW_TENSOR_MAX_DIMS);
+          guint64 numel = 1;
+          for (guint d = 0; d < ndim; d++)
+            {
+              guint64 v;
+              if (!json_uint (json_array_get_element (sa, d), &v) || v > G_MAXINT32)
+                FAIL ("tensor '%s' has an invalid shape", name);
+              pt[t].dims[d] = (int) v;
+              numel = v == 0 ? 0 : (numel > G_MAXUINT64 / v ? G_MAXUINT64 : numel * v);
+            }
+          pt[t].ndim = (int) ndim;
+          JsonNode *on = json_object_get_member (to, "data_offsets");
+          guint64 b, e;
+          if (on == NULL || !JSON_NODE_HOLDS_ARRAY (on)
+              || json_array_get_length (json_node_get_array (on)) != 2
+              || !json_uint (json_array_get_element (json_node_get_array (on), 0), &b)
+              || !json_uint (json_array_get_element (json_node_get_array (on), 1), &e))
+            FAIL ("tensor '%s' has no valid data_offsets [begin, end]", name);
+          if (e < b || numel > data_len || e - b != numel * fw_dtype_size (pt[t].dtype))
+            FAIL ("tensor '%s': data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                  "] do not match its shape and dtype %s", name, b, e, dtype);
+          if (e > data_len)
+            FAIL ("tensor '%s': data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
+                  "] are out of range (the data section has %" G_GSIZE_FORMAT " bytes): the "
+                  "file is truncated or corrupt", name, b, e, data_len);
+          spans[n_spans++] = (Span) { b, e, name };
+          pt[t].data = data + b;
+          pt[t].bytes = (gsize) (e - b);
+        }
+      if (np > 0)
+        {
+          g_autoptr (GError) unpack_error = NULL;
+          if (!l->klass->unpack (l, pt, np, &unpack_error))
+            FAIL ("layer %d (%s): %s", i, l->klass->name, unpack_error->message);
         }
     }
   {
