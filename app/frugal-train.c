@@ -14,6 +14,7 @@
 #include "fw-job.h"
 #include "fw-model.h"
 #include "fw-recipe.h"
+#include "fw-recipe-ext.h"
 #include "fw-safetensors.h"
 #include "fw-train.h"
 #include "fw-util.h"
@@ -255,9 +256,13 @@ frugal_cmd_run (int argc, char **argv)
   s.exit_code = FRUGAL_EXIT_ERROR;
   s.test_acc = NAN;
 
+  /* a recipe with an extension's group ([prune], [grow] ...) is a job of that kind */
+  const FwRecipeExt *ext = fw_recipe_ext_of (recipe);
+  FwJobFunc job_func = ext != NULL ? ext->run : fw_recipe_job_run;
   g_autoptr (FwJobRunner) runner = fw_job_runner_new ();
-  g_autofree char *name = g_strdup_printf ("run %s", recipe->name != NULL ? recipe->name : "");
-  g_autoptr (FwJob) job = fw_job_runner_submit (runner, name, fw_recipe_job_run,
+  g_autofree char *name = g_strdup_printf ("%s %s", ext != NULL ? ext->group : "run",
+                                           recipe->name != NULL ? recipe->name : "");
+  g_autoptr (FwJob) job = fw_job_runner_submit (runner, name, job_func,
                                                 g_steal_pointer (&recipe),
                                                 (GDestroyNotify) fw_recipe_free,
                                                 NULL, on_run_event, &s);
@@ -273,7 +278,7 @@ frugal_cmd_run (int argc, char **argv)
   g_clear_pointer (&runner, fw_job_runner_free);
   g_main_loop_unref (s.loop);
 
-  if (s.exit_code == FRUGAL_EXIT_OK)
+  if (s.exit_code == FRUGAL_EXIT_OK && ext == NULL)
     {
       if (s.run_dir != NULL)
         printf ("run folder: %s\n", s.run_dir);

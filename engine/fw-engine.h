@@ -57,3 +57,4 @@
 #include "fw-train.h"
 #include "fw-job.h"
 #include "fw-recipe.h"
+#include "fw-recipe-ext.h"

@@ -48,6 +48,7 @@ struct _FwJob {
   gboolean muted;             /* the runner was freed: deliver nothing more */
 
   /* worker-side only */
+  char *summary;              /* fw_job_set_summary(): the FINISHED event's message */
   double t_start;
 
   gint done;                  /* atomic: the final event was delivered (or dropped) */
@@ -105,6 +106,7 @@ job_clear (gpointer p)
   if (job->data != NULL && job->data_free != NULL)
     job->data_free (job->data);
   g_free (job->name);
+  g_free (job->summary);
   g_clear_pointer (&job->context, g_main_context_unref);
   g_clear_object (&job->cancellable);
   g_queue_clear_full (&job->events, (GDestroyNotify) event_free);
@@ -335,6 +337,13 @@ fw_job_emit_epoch (FwJob *job, const FwEpochMetrics *m)
 }
 
 void
+fw_job_set_summary (FwJob *job, const char *text)
+{
+  g_free (job->summary);
+  job->summary = g_strdup (text);
+}
+
+void
 fw_job_log (FwJob *job, const char *format, ...)
 {
   va_list args;
@@ -404,7 +413,10 @@ runner_run_job (FwJobRunner *runner, FwJob *job)
 
       gboolean ok = job->run (job, job->data, job->cancellable, &error);
       if (ok)
-        final = event_new (FW_EVENT_FINISHED);
+        {
+          final = event_new (FW_EVENT_FINISHED);
+          final->message = g_steal_pointer (&job->summary);
+        }
       else if (g_error_matches (error, FW_ERROR, FW_ERROR_CANCELLED)
                || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
                || g_cancellable_is_cancelled (job->cancellable))

@@ -85,6 +85,9 @@ void         fw_job_progress       (FwJob *job, double fraction, int epoch, int 
                                     int batch, int n_batches, double loss, double acc);
 void         fw_job_emit_epoch     (FwJob *job, const FwEpochMetrics *m);
 void         fw_job_log            (FwJob *job, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* The text of the FINISHED event when the job succeeds (the CLI prints it: put the run folder
+ * and the headline numbers there, one per line). */
+void         fw_job_set_summary    (FwJob *job, const char *text);
 /* Takes ownership of payload. */
 void         fw_job_emit_snapshot  (FwJob *job, const char *type, gpointer payload,
                                     GDestroyNotify payload_free);

@@ -2,6 +2,7 @@
 /* fw-recipe.c: recipes as GKeyFile .ini files: one table of keys (group, type, default,
  * bounds, comment) drives loading, validation and writing. */
 #include "fw-recipe.h"
+#include "fw-recipe-ext.h"
 
 #include <errno.h>
 #include <math.h>
@@ -205,6 +206,7 @@ fw_recipe_free (FwRecipe *r)
   for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
     if (keys[i].type == KEY_STRING)
       g_free (*FIELD (r, &keys[i], char *));
+  g_clear_pointer (&r->kf, g_key_file_unref);
   g_free (r);
 }
 
@@ -218,6 +220,8 @@ fw_recipe_copy (const FwRecipe *r)
   for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
     if (keys[i].type == KEY_STRING)
       *FIELD (c, &keys[i], char *) = g_strdup (*CFIELD (r, &keys[i], char *));
+  if (r->kf != NULL)
+    c->kf = g_key_file_ref (r->kf);
   return c;
 }
 
@@ -454,6 +458,24 @@ validate (FwRecipe *r, const char *file, GError **error)
   return TRUE;
 }
 
+/* an extension group's keys must be in its list */
+static gboolean
+check_ext_keys (GKeyFile *kf, const FwRecipeExt *ext, const char *file, GError **error)
+{
+  g_auto (GStrv) file_keys = g_key_file_get_keys (kf, ext->group, NULL, NULL);
+  for (int k = 0; file_keys != NULL && file_keys[k] != NULL; k++)
+    if (ext->keys == NULL || !g_strv_contains (ext->keys, file_keys[k]))
+      {
+        g_autofree char *list = ext->keys != NULL ? g_strjoinv (", ", (char **) ext->keys)
+                                                  : g_strdup ("(none)");
+        g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                     "%s: [%s] %s: unknown key — valid keys in [%s]: %s", file, ext->group,
+                     file_keys[k], ext->group, list);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static FwRecipe *
 load_keyfile (GKeyFile *kf, const char *file, GError **error)
 {
@@ -461,13 +483,34 @@ load_keyfile (GKeyFile *kf, const char *file, GError **error)
 
   /* unknown groups and keys are errors: a typo must not silently fall back to a default */
   g_auto (GStrv) file_groups = g_key_file_get_groups (kf, NULL);
+  const FwRecipeExt *job_ext = NULL;
   for (int g = 0; file_groups[g] != NULL; g++)
     {
+      const FwRecipeExt *ext = fw_recipe_ext_lookup (file_groups[g]);
+      if (ext != NULL)
+        {
+          if (ext->run != NULL && job_ext != NULL)
+            {
+              g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
+                           "%s: [%s] and [%s] are two kinds of job in one recipe — keep one "
+                           "(one recipe = one job)", file, job_ext->group, ext->group);
+              return NULL;
+            }
+          if (ext->run != NULL)
+            job_ext = ext;
+          if (!check_ext_keys (kf, ext, file, error))
+            return NULL;
+          continue;
+        }
       if (!g_strv_contains (groups, file_groups[g]))
         {
-          g_autofree char *list = g_strjoinv ("], [", (char **) groups);
+          g_autoptr (GString) list = g_string_new (NULL);
+          for (int i = 0; groups[i] != NULL; i++)
+            g_string_append_printf (list, "%s[%s]", i ? ", " : "", groups[i]);
+          for (const FwRecipeExt *const *e = fw_recipe_exts (); *e != NULL; e++)
+            g_string_append_printf (list, ", [%s]", (*e)->group);
           g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
-                       "%s: [%s]: unknown group — use [%s]", file, file_groups[g], list);
+                       "%s: [%s]: unknown group — use %s", file, file_groups[g], list->str);
           return NULL;
         }
       g_auto (GStrv) file_keys = g_key_file_get_keys (kf, file_groups[g], NULL, NULL);
@@ -504,6 +547,7 @@ load_keyfile (GKeyFile *kf, const char *file, GError **error)
   if (!validate (r, file, error))
     return NULL;
   r->train.seed = r->seed;
+  r->kf = g_key_file_ref (kf);
   return g_steal_pointer (&r);
 }
 
@@ -571,6 +615,28 @@ format_double (char *buf, gsize size, double v)
     g_ascii_formatd (buf, size, "%.17g", v);
 }
 
+/* copies the recipe's extension groups (as written in its file) into kf */
+static void
+append_ext_groups (GKeyFile *kf, const FwRecipe *r)
+{
+  if (r->kf == NULL)
+    return;
+  g_auto (GStrv) file_groups = g_key_file_get_groups (r->kf, NULL);
+  for (int g = 0; file_groups[g] != NULL; g++)
+    {
+      if (fw_recipe_ext_lookup (file_groups[g]) == NULL)
+        continue;
+      g_auto (GStrv) ks = g_key_file_get_keys (r->kf, file_groups[g], NULL, NULL);
+      for (int k = 0; ks != NULL && ks[k] != NULL; k++)
+        {
+          g_autofree char *v = g_key_file_get_value (r->kf, file_groups[g], ks[k], NULL);
+          g_key_file_set_value (kf, file_groups[g], ks[k], v != NULL ? v : "");
+        }
+      if (ks == NULL || ks[0] == NULL)
+        g_key_file_set_comment (kf, file_groups[g], NULL, " (no keys: all defaults)", NULL);
+    }
+}
+
 char *
 fw_recipe_to_data (const FwRecipe *r)
 {
@@ -619,6 +685,7 @@ fw_recipe_to_data (const FwRecipe *r)
       g_autofree char *comment = g_strconcat (" ", def->comment, NULL);
       g_key_file_set_comment (kf, def->group, def->key, comment, NULL);
     }
+  append_ext_groups (kf, r);
   g_autofree char *head = g_strdup_printf (" Frugal Workbench recipe '%s' (every key, resolved; "
                                            "see docs/recipes.md)",
                                            r->name != NULL ? r->name : "recipe");
@@ -673,7 +740,14 @@ fw_recipe_equal (const FwRecipe *a, const FwRecipe *b)
       if (!same)
         return FALSE;
     }
-  return TRUE;
+  /* extension groups: compare their text as written back */
+  g_autoptr (GKeyFile) ka = g_key_file_new ();
+  g_autoptr (GKeyFile) kb = g_key_file_new ();
+  append_ext_groups (ka, a);
+  append_ext_groups (kb, b);
+  g_autofree char *ta = g_key_file_to_data (ka, NULL, NULL);
+  g_autofree char *tb = g_key_file_to_data (kb, NULL, NULL);
+  return g_strcmp0 (ta, tb) == 0;
 }
 
 char **

@@ -65,6 +65,9 @@ typedef struct {
   int forget_epochs;
   /* [data] augment: a pipeline text (fw-augment.h), "" = none; validated on load */
   char *augment;
+  /* the file as loaded (shared between copies, treat as read-only), holding the groups of
+   * recipe extensions (fw-recipe-ext.h); NULL for a recipe built in code */
+  GKeyFile *kf;
 } FwRecipe;
 
 FwRecipe *fw_recipe_new_default (void);

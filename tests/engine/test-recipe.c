@@ -10,6 +10,7 @@
 #include "fw-dataset.h"
 #include "fw-error.h"
 #include "fw-recipe.h"
+#include "fw-recipe-ext.h"
 #include "fw-safetensors.h"
 #include "fw-test-util.h"
 #include "fw-train.h"
@@ -794,10 +795,141 @@ test_default_out_dir_is_under_runs (void)
   g_assert_false (g_file_test (model, G_FILE_TEST_EXISTS));
 }
 
+/* ---- recipe extensions ---- */
+
+static gboolean
+demo_job (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
+{
+  return TRUE;
+}
+
+static const char *const demo_keys[] = { "level", "rate", "sizes", "mode", "on", "label", NULL };
+static const FwRecipeExt demo_ext = { "demo", "Demo", demo_keys, demo_job, "train" };
+static const char *const note_keys[] = { "title", NULL };
+static const FwRecipeExt note_ext = { "note", "Note", note_keys, NULL, NULL };
+
+static const char demo_text[] =
+  "[data]\ndataset = sim:100\n[demo]\nlevel = 3\nrate = 0.25\nsizes = 1, 5,10\n"
+  "mode = fast\non = true\nlabel = a b\n[note]\ntitle = Hello\n";
+
+static void
+test_ext_groups_parse_and_round_trip (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = fw_recipe_load_data (demo_text, (gsize) -1, "demo.ini", &error);
+  g_assert_no_error (error);
+  g_assert_true (fw_recipe_ext_of (r) == &demo_ext);
+  g_assert_true (fw_recipe_has_group (r, "note"));
+  int level, mode;
+  double rate;
+  gboolean on;
+  g_assert_true (fw_recipe_ext_get_int (r, "demo", "level", 1, 0, 10, &level, &error));
+  g_assert_cmpint (level, ==, 3);
+  g_assert_true (fw_recipe_ext_get_double (r, "demo", "rate", 0.5, 0, 1, &rate, &error));
+  g_assert_cmpfloat (rate, ==, 0.25);
+  const char *const modes[] = { "slow", "fast", NULL };
+  g_assert_true (fw_recipe_ext_get_choice (r, "demo", "mode", modes, 0, &mode, &error));
+  g_assert_cmpint (mode, ==, 1);
+  g_assert_true (fw_recipe_ext_get_bool (r, "demo", "on", FALSE, &on, &error));
+  g_assert_true (on);
+  g_autoptr (GArray) sizes = fw_recipe_ext_get_int_list (r, "demo", "sizes", "1", 1, 100,
+                                                         &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sizes->len, ==, 3);
+  g_assert_cmpint (g_array_index (sizes, int, 2), ==, 10);
+  g_autofree char *label = fw_recipe_ext_get_string (r, "demo", "label", "x");
+  g_assert_cmpstr (label, ==, "a b");
+  /* absent keys give the default */
+  int absent;
+  g_assert_true (fw_recipe_ext_get_int (r, "demo", "missing", 42, 0, 100, &absent, &error));
+  g_assert_cmpint (absent, ==, 42);
+
+  /* written back and read again: same recipe, same extension values */
+  g_autofree char *text = fw_recipe_to_data (r);
+  g_assert_nonnull (strstr (text, "[demo]"));
+  g_autoptr (FwRecipe) back = fw_recipe_load_data (text, (gsize) -1, "demo.ini", &error);
+  g_assert_no_error (error);
+  g_assert_true (fw_recipe_equal (r, back));
+  /* a copy is independent: setting a key changes it, not the original */
+  g_autoptr (FwRecipe) c = fw_recipe_copy (r);
+  fw_recipe_ext_set (c, "demo", "level", "7");
+  g_assert_false (fw_recipe_equal (r, c));
+  g_assert_true (fw_recipe_ext_get_int (c, "demo", "level", 1, 0, 10, &level, &error));
+  g_assert_cmpint (level, ==, 7);
+  g_assert_true (fw_recipe_ext_get_int (r, "demo", "level", 1, 0, 10, &level, &error));
+  g_assert_cmpint (level, ==, 3);
+  /* a plain recipe has no extension job */
+  g_autoptr (FwRecipe) plain = fw_recipe_new_default ();
+  g_assert_null (fw_recipe_ext_of (plain));
+}
+
+static void
+test_ext_bad_values_are_named (void)
+{
+  struct { const char *text; const char *want; } cases[] = {
+    { "[demo]\nlevel = 11\n", "[demo] level: 11 is not in [0, 10]" },
+    { "[demo]\nlevel = three\n", "[demo] level: 'three' is not a whole number" },
+    { "[demo]\nrate = nan\n", "[demo] rate: 'nan' is not a number" },
+    { "[demo]\nmode = medium\n", "'medium' is not one of slow | fast" },
+    { "[demo]\non = maybe\n", "'maybe' is not a truth value" },
+    { "[demo]\nsizes = 1,x\n", "'x' in '1,x'" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwRecipe) r = fw_recipe_load_data (cases[i].text, (gsize) -1, "bad.ini",
+                                                    &error);
+      g_assert_no_error (error);
+      int iv;
+      double dv;
+      gboolean bv;
+      const char *const modes[] = { "slow", "fast", NULL };
+      gboolean ok = fw_recipe_ext_get_int (r, "demo", "level", 1, 0, 10, &iv, &error)
+                    && fw_recipe_ext_get_double (r, "demo", "rate", 0.5, 0, 1, &dv, &error)
+                    && fw_recipe_ext_get_choice (r, "demo", "mode", modes, 0, &iv, &error)
+                    && fw_recipe_ext_get_bool (r, "demo", "on", FALSE, &bv, &error);
+      if (ok)
+        {
+          g_autoptr (GArray) a = fw_recipe_ext_get_int_list (r, "demo", "sizes", "1", 1, 9,
+                                                             &error);
+          ok = a != NULL;
+        }
+      g_assert_false (ok);
+      g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+      g_assert_true (g_str_has_prefix (error->message, "bad.ini: "));
+      if (strstr (error->message, cases[i].want) == NULL)
+        g_error ("case %zu: '%s' does not contain '%s'", i, error->message, cases[i].want);
+    }
+  /* unknown keys of an extension and two job groups in one recipe are load errors */
+  g_autoptr (GError) e1 = NULL;
+  g_autoptr (FwRecipe) r1 = fw_recipe_load_data ("[demo]\nlevle = 1\n", (gsize) -1, "t.ini",
+                                                 &e1);
+  g_assert_null (r1);
+  g_assert_nonnull (strstr (e1->message, "[demo] levle: unknown key — valid keys in [demo]: "
+                                         "level, rate"));
+  static const char *const k2[] = { NULL };
+  static const FwRecipeExt other = { "other", "Other", k2, demo_job, NULL };
+  fw_recipe_ext_register (&other);
+  g_autoptr (GError) e2 = NULL;
+  g_autoptr (FwRecipe) r2 = fw_recipe_load_data ("[demo]\n[other]\n", (gsize) -1, "t.ini",
+                                                 &e2);
+  g_assert_null (r2);
+  g_assert_nonnull (strstr (e2->message, "two kinds of job"));
+  /* an unknown group still is an error that lists the extension groups too */
+  g_autoptr (GError) e3 = NULL;
+  g_autoptr (FwRecipe) r3 = fw_recipe_load_data ("[dmeo]\n", (gsize) -1, "t.ini", &e3);
+  g_assert_null (r3);
+  g_assert_nonnull (strstr (e3->message, "[demo]"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  fw_recipe_ext_register (&demo_ext);
+  fw_recipe_ext_register (&note_ext);
+  g_test_add_func ("/RecipeExt/groups_parse_and_round_trip", test_ext_groups_parse_and_round_trip);
+  g_test_add_func ("/RecipeExt/bad_values_are_named", test_ext_bad_values_are_named);
   g_test_add_func ("/Recipe/defaults_are_documented", test_defaults);
   g_test_add_func ("/Recipe/to_data_round_trips", test_round_trip);
   g_test_add_func ("/Recipe/copy_is_deep", test_copy_is_deep);
