@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-prune.c: pruning masks, scores, schedules, proximal steps, rewinding, physically
+ * smaller models and the sparse kernel, each against an independent computation. */
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw-error.h"
+#include "fw-loss.h"
+#include "fw-prune.h"
+#include "fw-prune-private.h"
+#include "fw-safetensors.h"
+#include "fw-test-util.h"
+
+static FwModel *
+make_model (const char *spec, FwShape in, guint64 seed)
+{
+  g_autoptr (GError) error = NULL;
+  FwModel *m = fw_model_new ("custom", spec, in, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, seed);
+  /* non-zero biases and batch-norm parameters, so pruning them shows */
+  FwRng rng;
+  fw_rng_init (&rng, seed + 99);
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      FwLayer *l = m->layers[i];
+      FwTensorInfo t[FW_LAYER_MAX_TENSORS];
+      int nt = l->klass->tensors (l, t);
+      for (int k = 0; k < nt; k++)
+        if (t[k].trainable && strcmp (t[k].name, "weight") != 0)
+          {
+            gsize n = 1;
+            for (int d = 0; d < t[k].ndim; d++)
+              n *= t[k].dims[d];
+            fw_test_fill_uniform (l->w + t[k].offset, n, 0.1f, 0.5f, &rng);
+          }
+    }
+  return m;
+}
+
+static int
+cmp_float_desc (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Independent check of one layer (or all layers' union): the pruned count is exactly
+ * round(s N), and every kept |w| >= the k-th largest |w| >= every pruned |w| (a full sort). */
+static void
+check_largest_kept (const float *w, const guint8 *keep, gsize n, double s)
+{
+  gsize want = (gsize) floor (s * n + 0.5), pruned = 0;
+  for (gsize i = 0; i < n; i++)
+    pruned += !keep[i];
+  g_assert_cmpuint (pruned, ==, want);
+  g_autofree float *sorted = g_new (float, n);
+  for (gsize i = 0; i < n; i++)
+    sorted[i] = fabsf (w[i]);
+  qsort (sorted, n, sizeof (float), cmp_float_desc);
+  gsize n_keep = n - want;
+  float thr_keep = n_keep > 0 ? sorted[n_keep - 1] : INFINITY; /* smallest kept value */
+  for (gsize i = 0; i < n; i++)
+    {
+      if (keep[i])
+        g_assert_cmpfloat (fabsf (w[i]), >=, thr_keep);
+      else if (n_keep > 0)
+        g_assert_cmpfloat (fabsf (w[i]), <=, thr_keep);
+    }
+}
+
+static void
+test_magnitude_per_layer (void)
+{
+  FwShape in = { 1, 6, 6 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:20,relu,dense:15,relu,dense:4", in, 3);
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  const double sp[] = { 0.0, 0.33, 0.7, 0.95 };
+  for (guint k = 0; k < G_N_ELEMENTS (sp); k++)
+    {
+      g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+      fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_PER_LAYER, sp[k], TRUE, mask);
+      for (int i = 0; i < m->n_layers; i++)
+        {
+          FwPruneGeom g;
+          if (!fw_prune_geom (m, i, &g))
+            continue;
+          gsize n = (gsize) g.rows * g.cols;
+          check_largest_kept (m->params + g.w_off, mask->keep + g.w_off, n, sp[k]);
+          /* biases are never pruned by weight pruning */
+          for (int r = 0; r < g.rows; r++)
+            g_assert_true (mask->keep[g.b_off + r]);
+        }
+      fw_prune_mask_apply (mask, m);
+      g_assert_cmpfloat (fabs (fw_prune_mask_sparsity (mask, m, -1) - sp[k]), <, 0.01);
+      /* re-init for the next round: apply() zeroed the pruned weights */
+      fw_model_init (m, 3);
+      fw_prune_score_magnitude (m, scores);
+    }
+}
+
+static void
+test_magnitude_global (void)
+{
+  FwShape in = { 1, 5, 5 };
+  g_autoptr (FwModel) m = make_model ("conv:4:3,relu,flatten,dense:12,relu,dense:3", in, 5);
+  /* scale the dense layer so that a global ranking differs from a per-layer one */
+  FwPruneGeom g;
+  g_assert_true (fw_prune_geom (m, 3, &g));
+  for (gsize q = 0; q < (gsize) g.rows * g.cols; q++)
+    m->params[g.w_off + q] *= 0.1f;
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_GLOBAL, 0.6, TRUE, mask);
+  /* gather the union of all prunable weights and check it as one set */
+  GArray *w = g_array_new (FALSE, FALSE, sizeof (float));
+  GByteArray *k = g_byte_array_new ();
+  for (int i = 0; i < m->n_layers; i++)
+    if (fw_prune_geom (m, i, &g))
+      {
+        g_array_append_vals (w, m->params + g.w_off, (gsize) g.rows * g.cols);
+        g_byte_array_append (k, mask->keep + g.w_off, (guint) ((gsize) g.rows * g.cols));
+      }
+  check_largest_kept ((float *) w->data, k->data, w->len, 0.6);
+  /* the scaled-down layer loses more than 60% of its weights */
+  g_assert_true (fw_prune_geom (m, 3, &g));
+  g_assert_cmpfloat (fw_prune_mask_sparsity (mask, m, 3), >, 0.6);
+  g_array_unref (w);
+  g_byte_array_unref (k);
+}
+
+static void
+test_iterative_monotone (void)
+{
+  FwShape in = { 1, 4, 4 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:16,relu,dense:3", in, 7);
+  g_autofree float *scores = g_new (float, m->n_params);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  FwRng rng;
+  fw_rng_init (&rng, 1);
+  for (int t = 1; t <= 4; t++)
+    {
+      g_autoptr (FwPruneMask) before = fw_prune_mask_copy (mask);
+      /* random scores each step: the mask must still only shrink */
+      fw_test_fill_uniform (scores, m->n_params, 0.0f, 1.0f, &rng);
+      double s = fw_prune_schedule_at (FW_PRUNE_CUBIC, 0.8, t, 4);
+      fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_PER_LAYER, s, TRUE, mask);
+      for (gsize i = 0; i < mask->n; i++)
+        g_assert_true (before->keep[i] || !mask->keep[i]);
+      g_assert_cmpfloat (fabs (fw_prune_mask_sparsity (mask, m, -1) - s), <, 0.01);
+    }
+}
+
+static void
+test_schedules (void)
+{
+  /* cubic: s (1 - (1 - t/T)^3), reaches s, steps shrink */
+  double prev = 0, prev_d = INFINITY;
+  for (int t = 1; t <= 6; t++)
+    {
+      double v = fw_prune_schedule_at (FW_PRUNE_CUBIC, 0.9, t, 6);
+      double f = 1.0 - (double) t / 6;
+      g_assert_cmpfloat (fabs (v - 0.9 * (1 - f * f * f)), <, 1e-12);
+      g_assert_cmpfloat (v - prev, <, prev_d);
+      prev_d = v - prev;
+      prev = v;
+    }
+  g_assert_cmpfloat (prev, ==, 0.9);
+  /* geometric: the kept fraction shrinks by the same factor every step */
+  double keep_prev = 1.0, ratio = NAN;
+  for (int t = 1; t <= 5; t++)
+    {
+      double keep = 1.0 - fw_prune_schedule_at (FW_PRUNE_GEOMETRIC, 0.9, t, 5);
+      if (t > 1)
+        g_assert_cmpfloat (fabs (keep / keep_prev - ratio), <, 1e-9);
+      ratio = keep / keep_prev;
+      keep_prev = keep;
+    }
+  g_assert_cmpfloat (fabs (keep_prev - 0.1), <, 1e-12);
+  g_assert_cmpfloat (fw_prune_schedule_at (FW_PRUNE_ONESHOT, 0.5, 1, 1), ==, 0.5);
+}
+
+/* Structured pruning clears exactly round(s rows) whole units per layer (row, bias, the
+ * batch norm's gamma/beta), the smallest mean |w| rows, never the logits layer. */
+static void
+test_units (void)
+{
+  FwShape in = { 2, 6, 6 };
+  g_autoptr (FwModel) m = make_model ("conv:8:3:1:1,bn,relu,maxpool:2,flatten,dense:10,relu,"
+                                      "dense:3", in, 11);
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  fw_prune_select (m, scores, FW_PRUNE_UNITS, FW_PRUNE_PER_LAYER, 0.5, FALSE, mask);
+  const int layers[] = { 0, 5 };
+  for (int q = 0; q < 2; q++)
+    {
+      int i = layers[q];
+      FwPruneGeom g;
+      g_assert_true (fw_prune_geom (m, i, &g));
+      g_autofree guint8 *kept = g_new (guint8, g.rows);
+      int n = fw_prune_units_pruned (mask, m, i, kept);
+      g_assert_cmpint (n, ==, g.rows / 2);
+      /* the pruned rows have the smallest mean |w| (a brute-force comparison) */
+      g_autofree double *mean = g_new (double, g.rows);
+      for (int r = 0; r < g.rows; r++)
+        {
+          mean[r] = 0;
+          for (int c = 0; c < g.cols; c++)
+            mean[r] += fabs (m->params[g.w_off + (gsize) r * g.cols + c]) / g.cols;
+        }
+      for (int a = 0; a < g.rows; a++)
+        for (int b = 0; b < g.rows; b++)
+          if (kept[a] && !kept[b])
+            g_assert_cmpfloat (mean[a], >=, mean[b]);
+    }
+  /* the bn's gamma and beta of a pruned channel are pruned too */
+  FwPruneGeom g;
+  fw_prune_geom (m, 0, &g);
+  g_autofree guint8 *kept = g_new (guint8, g.rows);
+  fw_prune_units_pruned (mask, m, 0, kept);
+  gsize bn = (gsize) (m->layers[1]->w - m->params);
+  for (int r = 0; r < g.rows; r++)
+    {
+      g_assert_cmpint (mask->keep[bn + r], ==, kept[r]);
+      g_assert_cmpint (mask->keep[bn + 8 + r], ==, kept[r]);
+    }
+  /* the logits layer keeps every row */
+  g_assert_cmpint (fw_prune_units_pruned (mask, m, 7, NULL), ==, 0);
+}
+
+/* prox_t(v) = argmin_x 1/2 ||x - v||^2 + t ||x||_2: checked by its optimality conditions
+ * (x = 0 iff ||v|| <= t; otherwise x - v + t x / ||x|| = 0), computed in double here. */
+static void
+test_group_lasso_prox (void)
+{
+  FwShape in = { 1, 3, 3 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:12,relu,dense:3", in, 13);
+  g_autoptr (FwModel) v = fw_model_copy (m);
+  /* a wide spread of row norms: some rows fall below the threshold */
+  FwPruneGeom g;
+  fw_prune_geom (m, 1, &g);
+  for (int r = 0; r < g.rows; r++)
+    for (int c = 0; c < g.cols; c++)
+      m->params[g.w_off + (gsize) r * g.cols + c] *= 0.2f * (r + 1);
+  memcpy (v->params, m->params, sizeof (float) * m->n_params);
+  const double t = 0.6;
+  fw_prune_prox_group_lasso (m, t);
+  int zeros = 0;
+  for (int r = 0; r < g.rows; r++)
+    {
+      double nv = 0, nx = 0;
+      for (int c = 0; c <= g.cols; c++)
+        {
+          gsize o = c < g.cols ? g.w_off + (gsize) r * g.cols + c : g.b_off + r;
+          nv += (double) v->params[o] * v->params[o];
+          nx += (double) m->params[o] * m->params[o];
+        }
+      nv = sqrt (nv);
+      nx = sqrt (nx);
+      if (nv <= t)
+        {
+          g_assert_cmpfloat (nx, ==, 0.0);
+          zeros++;
+          continue;
+        }
+      for (int c = 0; c <= g.cols; c++)
+        {
+          gsize o = c < g.cols ? g.w_off + (gsize) r * g.cols + c : g.b_off + r;
+          double x = m->params[o];
+          g_assert_cmpfloat (fabs (x - v->params[o] + t * x / nx), <, 1e-5);
+        }
+    }
+  g_assert_cmpint (zeros, >, 0);
+  g_assert_cmpint (zeros, <, g.rows);
+  /* the logits layer is untouched */
+  fw_prune_geom (m, 3, &g);
+  g_assert_cmpmem (m->params + g.w_off, sizeof (float) * g.rows * g.cols,
+                   v->params + g.w_off, sizeof (float) * g.rows * g.cols);
+  /* L1: per weight, x = 0 iff |v| <= t, else x = v - t sign(v) */
+  memcpy (m->params, v->params, sizeof (float) * m->n_params);
+  fw_prune_prox_l1 (m, 0.05);
+  for (int i = 0; i < m->n_layers; i++)
+    if (fw_prune_geom (m, i, &g))
+      for (gsize q = g.w_off; q < g.w_off + (gsize) g.rows * g.cols; q++)
+        {
+          double a = v->params[q];
+          double want = fabs (a) <= 0.05 ? 0.0 : a - 0.05 * (a > 0 ? 1 : -1);
+          g_assert_cmpfloat (fabs (m->params[q] - want), <, 1e-7);
+        }
+  g_assert_cmpfloat (fw_prune_zero_fraction (m, -1), >, 0.0);
+}
+
+static FwDataset *
+small_data (int n, FwShape shape, int k, guint64 seed)
+{
+  FwDataset *ds = fw_dataset_new ("probe", n, shape, k);
+  FwRng rng;
+  fw_rng_init (&rng, seed);
+  fw_test_fill_uniform (ds->x, (gsize) n * fw_shape_size (shape), 0.0f, 1.0f, &rng);
+  for (int i = 0; i < n; i++)
+    {
+      /* a learnable rule: the class is which third of the image is brightest */
+      gsize s = fw_shape_size (shape);
+      double part[3] = { 0 };
+      for (gsize j = 0; j < s; j++)
+        part[j * 3 / s] += ds->x[(gsize) i * s + j];
+      int best = part[1] > part[0] ? 1 : 0;
+      best = part[2] > part[best] ? 2 : best;
+      ds->y[i] = best % k;
+    }
+  return ds;
+}
+
+/* Saliency |w dL/dw|: dL/dw compared with central finite differences of the summed loss. */
+static void
+test_saliency_scores (void)
+{
+  FwShape in = { 1, 3, 3 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:5,tanh,dense:3", in, 17);
+  g_autoptr (FwDataset) ds = small_data (8, in, 3, 1);
+  g_autofree float *scores = g_new (float, m->n_params);
+  g_autoptr (GError) error = NULL;
+  /* one batch of all 8 samples: the gradient of the batch's mean loss */
+  g_assert_true (fw_prune_score_saliency (m, ds, 1, 8, 1, scores, NULL, &error));
+  g_assert_no_error (error);
+  int k = m->n_classes;
+  g_autofree float *dl = g_new (float, 8 * k);
+  for (gsize q = 0; q < m->n_params; q += 7)
+    {
+      FwPruneGeom g;
+      gboolean weight = FALSE;
+      for (int i = 0; i < m->n_layers; i++)
+        if (fw_prune_geom (m, i, &g) && q >= g.w_off && q < g.w_off + (gsize) g.rows * g.cols)
+          weight = TRUE;
+      if (!weight)
+        {
+          g_assert_cmpfloat (scores[q], ==, 0.0f);
+          continue;
+        }
+      float w0 = m->params[q];
+      double h = 1e-3, lp, lm;
+      m->params[q] = w0 + (float) h;
+      lp = fw_loss_softmax_xent (fw_model_forward (m, ds->x, 8, FALSE), 8, k, ds->y, NULL, 0,
+                                 dl, NULL);
+      m->params[q] = w0 - (float) h;
+      lm = fw_loss_softmax_xent (fw_model_forward (m, ds->x, 8, FALSE), 8, k, ds->y, NULL, 0,
+                                 dl, NULL);
+      m->params[q] = w0;
+      double fd = fabs (w0 * (lp - lm) / (2 * h));
+      g_assert_cmpfloat (fabs (fd - scores[q]), <, 1e-3 * (fabs (fd) + 1e-2));
+    }
+}
+
+/* Rewinding puts back the saved weights bit for bit (kept entries), zeros elsewhere. */
+static void
+test_rewind_bit_exact (void)
+{
+  FwShape in = { 1, 4, 4 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:16,relu,dense:3", in, 19);
+  g_autofree float *init = g_memdup2 (m->params, sizeof (float) * m->n_params);
+  g_autoptr (FwDataset) ds = small_data (64, in, 3, 2);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.epochs = 2;
+  cfg.batch = 16;
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  FwPruneTrainer t;
+  fw_prune_trainer_init (&t, m, mask, &cfg, NULL);
+  g_autofree float *early = g_new0 (float, m->n_params);
+  t.rewind_at = 3;
+  t.rewind_params = early;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_train (m, &cfg, ds, NULL, NULL, &t.hooks, NULL, NULL, &error));
+  g_assert_cmpint (t.steps, ==, 8);
+  g_assert_true (memcmp (m->params, init, sizeof (float) * m->n_params) != 0);
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_GLOBAL, 0.5, TRUE, mask);
+  fw_prune_rewind (m, init, mask);
+  for (gsize i = 0; i < m->n_params; i++)
+    if (mask->keep[i])
+      g_assert_true (memcmp (&m->params[i], &init[i], sizeof (float)) == 0);
+    else
+      g_assert_cmpfloat (m->params[i], ==, 0.0f);
+  /* the early snapshot differs from init and from the end */
+  g_assert_true (memcmp (early, init, sizeof (float) * m->n_params) != 0);
+  /* training with the mask keeps pruned weights at zero after every step */
+  g_assert_true (fw_train (m, &cfg, ds, NULL, NULL, &t.hooks, NULL, NULL, &error));
+  for (gsize i = 0; i < m->n_params; i++)
+    if (!mask->keep[i])
+      g_assert_cmpfloat (m->params[i], ==, 0.0f);
+}
+
+static void
+test_snapshot (void)
+{
+  FwShape in = { 1, 5, 5 };
+  g_autoptr (FwModel) m = make_model ("conv:3:3,relu,flatten,dense:6,relu,dense:3", in, 23);
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_PER_LAYER, 0.5, TRUE, mask);
+  fw_prune_mask_apply (mask, m);
+  g_autoptr (FwPruneSnapshot) s = fw_prune_snapshot_new (m, mask);
+  g_assert_cmpint (s->n_layers, ==, 3);
+  g_assert_cmpint (s->layers[0].rows, ==, 3);
+  g_assert_cmpint (s->layers[0].cols, ==, 9);
+  g_assert_cmpint (s->layers[0].kh, ==, 3);
+  g_assert_cmpint (s->layers[1].cols, ==, 3 * 3 * 3);
+  g_assert_cmpfloat (fabs (s->sparsity - fw_prune_mask_sparsity (mask, m, -1)), <, 1e-12);
+  for (int i = 0; i < s->n_layers; i++)
+    {
+      FwPruneGeom g;
+      fw_prune_geom (m, s->layers[i].layer, &g);
+      g_assert_cmpmem (s->layers[i].keep, (gsize) g.rows * g.cols, mask->keep + g.w_off,
+                       (gsize) g.rows * g.cols);
+    }
+  /* a copy: changing the model afterwards does not change the snapshot */
+  float before = s->layers[2].weight[0];
+  m->params[m->n_params - 1 - 3] += 1.0f;
+  fw_model_init (m, 99);
+  g_assert_cmpfloat (s->layers[2].weight[0], ==, before);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/Prune/magnitude_keeps_largest_weights_per_layer",
+                   test_magnitude_per_layer);
+  g_test_add_func ("/Prune/magnitude_global_ranking", test_magnitude_global);
+  g_test_add_func ("/Prune/iterative_masks_only_shrink", test_iterative_monotone);
+  g_test_add_func ("/Prune/schedules_cubic_geometric", test_schedules);
+  g_test_add_func ("/Prune/units_smallest_rows_with_bias_and_bn", test_units);
+  g_test_add_func ("/Prune/group_lasso_and_l1_prox_optimality", test_group_lasso_prox);
+  g_test_add_func ("/Prune/saliency_matches_finite_differences", test_saliency_scores);
+  g_test_add_func ("/Prune/rewind_restores_init_bit_exactly", test_rewind_bit_exact);
+  g_test_add_func ("/Prune/snapshot_copies_masks", test_snapshot);
+  return g_test_run ();
+}
