@@ -58,3 +58,4 @@
 #include "fw-job.h"
 #include "fw-recipe.h"
 #include "fw-recipe-ext.h"
+#include "fw-run-dir.h"

@@ -5,6 +5,7 @@
  * after training and evaluation succeeded, into "<dir>.partial-XXXXXX" next to it, then moved
  * into place by rename: a cancelled or failed run leaves no folder and no model file. */
 #include "fw-recipe.h"
+#include "fw-run-dir.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -22,9 +23,6 @@
 #include "fw-train.h"
 #include "fw-util.h"
 
-static const char *const run_files[] = {
-  "recipe.ini", "metrics.csv", "summary.json", "model.safetensors", NULL,
-};
 
 void
 fw_run_result_free (FwRunResult *r)
@@ -482,155 +480,43 @@ summary_json (const FwRecipe *r, const FwModel *m, const Data *d, GArray *metric
   return with_nl;
 }
 
-/* "runs/<name>-YYYYmmdd-HHMMSS", with "-2", "-3" ... when taken. */
-static char *
-default_run_dir (const FwRecipe *r)
-{
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
-  g_autofree char *base = g_strdup_printf ("%s-%s", r->name != NULL ? r->name : "run", stamp);
-  char *dir = g_build_filename ("runs", base, NULL);
-  for (int i = 2; g_file_test (dir, G_FILE_TEST_EXISTS) && i < 1000; i++)
-    {
-      g_free (dir);
-      g_autofree char *b2 = g_strdup_printf ("%s-%d", base, i);
-      dir = g_build_filename ("runs", b2, NULL);
-    }
-  return dir;
-}
-
+/* Writes every file of the run into the run folder being built. */
 static gboolean
-write_file (const char *dir, const char *name, const char *data, GError **error)
+write_run_files (FwRunDir *rd, const FwRecipe *r, FwModel *m, const Data *d, GArray *metrics,
+                 const FwEvalResult *test_eval, double train_seconds, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr (GError) local = NULL;
-  /* temporary file + rename */
-  if (!g_file_set_contents (path, data, -1, &local))
-    {
-      g_set_error (error, FW_ERROR, FW_ERROR_IO, "cannot write %s: %s — check the disk space "
-                   "and permissions", path, local->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-remove_partial (const char *partial)
-{
-  for (int i = 0; run_files[i] != NULL; i++)
-    {
-      g_autofree char *p = g_build_filename (partial, run_files[i], NULL);
-      g_unlink (p);
-    }
-  g_rmdir (partial);
-}
-
-/* Moves the finished files of partial into dir: one rename of the folder when dir does not
- * exist yet, else one rename per file (each atomic), the model last. */
-static gboolean
-publish (const char *partial, const char *dir, GError **error)
-{
-  if (!g_file_test (dir, G_FILE_TEST_EXISTS))
-    {
-      if (g_rename (partial, dir) == 0)
-        return TRUE;
-      if (g_file_test (dir, G_FILE_TEST_EXISTS) == FALSE)
-        {
-          int e = errno;
-          g_set_error (error, FW_ERROR, FW_ERROR_IO, "cannot move %s to %s: %s", partial, dir,
-                       g_strerror (e));
-          return FALSE;
-        }
-    }
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, FW_ERROR, FW_ERROR_IO, "[output] dir %s exists and is not a folder — "
-                   "choose another dir", dir);
-      return FALSE;
-    }
-  for (int i = 0; run_files[i] != NULL; i++)
-    {
-      g_autofree char *from = g_build_filename (partial, run_files[i], NULL);
-      g_autofree char *to = g_build_filename (dir, run_files[i], NULL);
-      if (!g_file_test (from, G_FILE_TEST_EXISTS))
-        continue;
-      if (g_rename (from, to) != 0)
-        {
-          int e = errno;
-          g_set_error (error, FW_ERROR, FW_ERROR_IO, "cannot move %s to %s: %s", from, to,
-                       g_strerror (e));
-          return FALSE;
-        }
-    }
-  g_rmdir (partial);
-  return TRUE;
-}
-
-/* Writes every file of the run into the (new, empty) folder partial. */
-static gboolean
-write_run_files (const char *partial, const char *dir, const FwRecipe *r, FwModel *m,
-                 const Data *d, GArray *metrics, const FwEvalResult *test_eval,
-                 double train_seconds, GError **error)
-{
-  /* the recipe as run: every key, the output dir resolved */
-  g_autoptr (FwRecipe) resolved = fw_recipe_copy (r);
-  g_free (resolved->out_dir);
-  resolved->out_dir = g_strdup (dir);
-  g_autofree char *recipe_ini = fw_recipe_to_data (resolved);
   g_autofree char *csv = metrics_csv (metrics);
 
   /* the model: measured on disk even when not kept */
-  g_autofree char *model_path = g_build_filename (partial, "model.safetensors", NULL);
   g_autoptr (GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
   /* one extra key only: the file's bytes must not depend on the order of a hash table */
   g_hash_table_insert (meta, (gpointer) "recipe", (gpointer) (r->name != NULL ? r->name : ""));
-  if (!fw_model_save (m, model_path, meta, error))
-    return FALSE;
   gint64 model_bytes = -1;
-  GStatBuf st;
-  if (g_stat (model_path, &st) == 0)
-    model_bytes = st.st_size;
+  if (!fw_run_dir_save_model (rd, "model.safetensors", m, meta, &model_bytes, error))
+    return FALSE;
   if (!r->save_model)
-    g_unlink (model_path);
+    {
+      g_autofree char *model_path = fw_run_dir_path (rd, "model.safetensors");
+      g_unlink (model_path);
+    }
 
   g_autofree char *json = summary_json (r, m, d, metrics, test_eval, model_bytes,
                                         train_seconds);
-  return write_file (partial, "recipe.ini", recipe_ini, error)
-         && write_file (partial, "metrics.csv", csv, error)
-         && write_file (partial, "summary.json", json, error);
+  return fw_run_dir_write_recipe (rd, r, error)
+         && fw_run_dir_write (rd, "metrics.csv", csv, -1, error)
+         && fw_run_dir_write (rd, "summary.json", json, -1, error);
 }
 
 static char *
 write_run_folder (const FwRecipe *r, FwModel *m, const Data *d, GArray *metrics,
                   const FwEvalResult *test_eval, double train_seconds, GError **error)
 {
-  g_autofree char *dir = r->out_dir != NULL && *r->out_dir ? g_strdup (r->out_dir)
-                                                           : default_run_dir (r);
-  g_autofree char *parent = g_path_get_dirname (dir);
-  if (g_mkdir_with_parents (parent, 0755) != 0)
-    {
-      int e = errno;
-      g_set_error (error, FW_ERROR, FW_ERROR_IO, "%s: [output] dir: cannot create %s: %s — "
-                   "choose a writable folder", recipe_file (r), parent, g_strerror (e));
-      return NULL;
-    }
-  g_autofree char *base = g_path_get_basename (dir);
-  g_autofree char *partial = g_strdup_printf ("%s/.%s.partial-XXXXXX", parent, base);
-  if (g_mkdtemp (partial) == NULL)
-    {
-      int e = errno;
-      g_set_error (error, FW_ERROR, FW_ERROR_IO, "%s: [output] dir: cannot create a folder in "
-                   "%s: %s — choose a writable folder", recipe_file (r), parent,
-                   g_strerror (e));
-      return NULL;
-    }
-  if (!write_run_files (partial, dir, r, m, d, metrics, test_eval, train_seconds, error)
-      || !publish (partial, dir, error))
-    {
-      remove_partial (partial);
-      return NULL;
-    }
-  return g_steal_pointer (&dir);
+  g_autoptr (FwRunDir) rd = fw_run_dir_begin (r, error);
+  if (rd == NULL)
+    return NULL;
+  if (!write_run_files (rd, r, m, d, metrics, test_eval, train_seconds, error))
+    return NULL; /* freeing rd removes the partial files */
+  return fw_run_dir_commit (g_steal_pointer (&rd), error);
 }
 
 /* ---- the whole run ---- */

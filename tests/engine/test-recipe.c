@@ -11,6 +11,7 @@
 #include "fw-error.h"
 #include "fw-recipe.h"
 #include "fw-recipe-ext.h"
+#include "fw-run-dir.h"
 #include "fw-safetensors.h"
 #include "fw-test-util.h"
 #include "fw-train.h"
@@ -922,10 +923,80 @@ test_ext_bad_values_are_named (void)
   g_assert_nonnull (strstr (e3->message, "[demo]"));
 }
 
+/* ---- run folders ---- */
+
+static int
+count_entries (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  int n = 0;
+  while (d != NULL && g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_run_dir_atomic (void)
+{
+  g_autofree char *root = g_build_filename (fw_test_tmpdir (), "rundirs", NULL);
+  g_autofree char *target = g_build_filename (root, "one", NULL);
+  g_autoptr (GError) error = NULL;
+
+  /* abandoned: nothing at all is left, not even the partial folder */
+  {
+    g_autoptr (FwRunDir) rd = fw_run_dir_begin_at (target, "--out", &error);
+    g_assert_no_error (error);
+    g_assert_true (fw_run_dir_write (rd, "a.txt", "hello", -1, &error));
+    g_assert_cmpint (count_entries (root), ==, 1); /* the hidden partial folder */
+  }
+  g_assert_cmpint (count_entries (root), ==, 0);
+
+  /* committed: the folder appears with exactly the files written */
+  FwRunDir *rd = fw_run_dir_begin_at (target, "--out", &error);
+  g_assert_true (fw_run_dir_write (rd, "a.txt", "hello", -1, &error));
+  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,dense:3", (FwShape) { 1, 2, 2 },
+                                        &error);
+  fw_model_init (m, 1);
+  gint64 bytes = 0;
+  g_assert_true (fw_run_dir_save_model (rd, "m.safetensors", m, NULL, &bytes, &error));
+  g_autofree char *dir = fw_run_dir_commit (rd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (dir, ==, target);
+  g_assert_cmpint (count_entries (root), ==, 1);
+  g_assert_cmpint (count_entries (target), ==, 2);
+  g_autofree char *mp = g_build_filename (target, "m.safetensors", NULL);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (mp, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, bytes);
+
+  /* into the existing folder: files replaced one by one, others kept */
+  rd = fw_run_dir_begin_at (target, "--out", &error);
+  g_assert_true (fw_run_dir_write (rd, "a.txt", "bye", -1, &error));
+  g_assert_true (fw_run_dir_write (rd, "b.txt", "new", -1, &error));
+  g_free (fw_run_dir_commit (rd, &error));
+  g_assert_no_error (error);
+  g_autofree char *ap = g_build_filename (target, "a.txt", NULL);
+  g_autofree char *text = NULL;
+  g_assert_true (g_file_get_contents (ap, &text, NULL, NULL));
+  g_assert_cmpstr (text, ==, "bye");
+  g_assert_cmpint (count_entries (target), ==, 3);
+  g_assert_cmpint (count_entries (root), ==, 1);
+
+  /* a target that is a file is refused with a message naming it */
+  g_autofree char *file = g_build_filename (root, "plain", NULL);
+  g_assert_true (g_file_set_contents (file, "x", -1, NULL));
+  g_autoptr (FwRunDir) bad = fw_run_dir_begin_at (file, "--out", &error);
+  g_assert_null (bad);
+  g_assert_error (error, FW_ERROR, FW_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "is not a folder"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/RunDir/abandoned_leaves_nothing_committed_has_all",
+                   test_run_dir_atomic);
   fw_recipe_ext_register (&demo_ext);
   fw_recipe_ext_register (&note_ext);
   g_test_add_func ("/RecipeExt/groups_parse_and_round_trip", test_ext_groups_parse_and_round_trip);
