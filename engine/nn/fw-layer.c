@@ -25,6 +25,10 @@ static const FwLayerClass *const registry[] = {
   &fw_layer_bn,
   &fw_layer_dwsep,
   &fw_layer_fire,
+  &fw_layer_lora,      /* engine/transfer/fw-lora.c */
+  &fw_layer_loraconv,  /* engine/transfer/fw-lora.c */
+  &fw_layer_prompt,    /* engine/transfer/fw-prompt.c */
+  &fw_layer_prefix,    /* engine/transfer/fw-prompt.c */
   NULL,
 };
 

@@ -171,5 +171,9 @@ extern const FwLayerClass fw_layer_gap;
 extern const FwLayerClass fw_layer_bn;
 extern const FwLayerClass fw_layer_dwsep;
 extern const FwLayerClass fw_layer_fire;
+extern const FwLayerClass fw_layer_lora;      /* engine/transfer/fw-lora.c */
+extern const FwLayerClass fw_layer_loraconv;  /* engine/transfer/fw-lora.c */
+extern const FwLayerClass fw_layer_prompt;    /* engine/transfer/fw-prompt.c */
+extern const FwLayerClass fw_layer_prefix;    /* engine/transfer/fw-prompt.c */
 
 G_END_DECLS
