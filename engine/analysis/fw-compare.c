@@ -182,6 +182,34 @@ count_nonzero_f (const float *v, gsize n)
   return nz;
 }
 
+/* Index structures (CSR column indices, row pointers) are storage, not weights: they are
+ * counted as stored but never as non-zero parameters. */
+static gboolean
+is_index_tensor (const char *name)
+{
+  return name != NULL && (strstr (name, "index") != NULL || strstr (name, "indices") != NULL
+                          || strstr (name, "ptr") != NULL || strstr (name, "offsets") != NULL);
+}
+
+static gsize
+count_nonzero_packed (const FwPackedTensor *p, gsize n)
+{
+  gsize nz = 0;
+  if (p->data == NULL)
+    return 0;
+  for (gsize i = 0; i < n; i++)
+    switch (p->dtype)
+      {
+      case FW_DTYPE_F32: nz += ((const float *) p->data)[i] != 0.0f; break;
+      case FW_DTYPE_F16: nz += (((const guint16 *) p->data)[i] & 0x7fff) != 0; break;
+      case FW_DTYPE_I8: case FW_DTYPE_U8: nz += ((const guint8 *) p->data)[i] != 0; break;
+      case FW_DTYPE_I16: case FW_DTYPE_U16: nz += ((const guint16 *) p->data)[i] != 0; break;
+      case FW_DTYPE_I32: nz += ((const guint32 *) p->data)[i] != 0; break;
+      default: break;
+      }
+  return nz;
+}
+
 void
 fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero)
 {
@@ -201,6 +229,20 @@ fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero)
           const float *base = info[j].trainable ? l->w : l->st;
           s += n;
           nz += count_nonzero_f (base + info[j].offset, n);
+        }
+      if (l->klass->packed != NULL)
+        {
+          FwPackedTensor pk[FW_LAYER_MAX_TENSORS];
+          int np = l->klass->packed (l, pk);
+          for (int j = 0; j < np; j++)
+            {
+              gsize n = pk[j].ndim > 0 ? 1 : 0;
+              for (int d = 0; d < pk[j].ndim; d++)
+                n *= (gsize) pk[j].dims[d];
+              s += n;
+              if (!is_index_tensor (pk[j].name))
+                nz += count_nonzero_packed (&pk[j], n);
+            }
         }
     }
   *stored = s;

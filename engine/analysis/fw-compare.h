@@ -112,7 +112,9 @@ char           *fw_compare_split_seed   (const char *name, int *seed);
 double          fw_compare_time_forward (FwModel *m, const float *x, int batch, int reps,
                                          double min_rep_s, GCancellable *cancellable);
 
-/* Stored and non-zero value counts of a model as fw_model_save() writes it. */
+/* Stored and non-zero value counts of a model as fw_model_save() writes it: every element of
+ * its float tensors and packed tensors; non-zero leaves out index tensors (names with "index",
+ * "indices", "ptr", "offsets"): they are storage, not weights. */
 void            fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero);
 
 /* Pareto frontier of n points, maximising @value and minimising @cost: on_front[i] = TRUE when

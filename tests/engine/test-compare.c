@@ -110,6 +110,160 @@ test_nonzero_counts (void)
   g_assert_cmpuint (zeroed, >, m->n_params / 5);
 }
 
+/* ---- a test-only packed kind: a CSR matrix (values F32, col_index I32, row_ptr I32) ---- */
+
+typedef struct {
+  int nnz;
+  float *values;       /* [nnz] */
+  gint32 *col_index;   /* [nnz] */
+  gint32 *row_ptr;     /* [rows + 1] */
+} Csr;
+
+static gboolean
+csr_setup (FwLayer *l, char **args, int n_args, GError **error)
+{
+  int out;
+  if (!fw_layer_parse_int (l, args, n_args, 0, -1, 1, 4096, &out, error))
+    return FALSE;
+  l->out = (FwShape) { out, 1, 1 };
+  Csr *c = g_new0 (Csr, 1);
+  c->row_ptr = g_new0 (gint32, out + 1);
+  l->priv = c;
+  return TRUE;
+}
+
+static void
+csr_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
+{
+  const Csr *c = l->priv;
+  int in = (int) fw_shape_size (l->in), out = l->out.c;
+  for (int s = 0; s < n; s++)
+    for (int o = 0; o < out; o++)
+      {
+        float acc = 0;
+        for (int k = c->row_ptr[o]; k < c->row_ptr[o + 1]; k++)
+          acc += c->values[k] * x[s * in + c->col_index[k]];
+        y[s * out + o] = acc;
+      }
+}
+
+static double
+csr_flops (const FwLayer *l)
+{
+  return 2.0 * ((const Csr *) l->priv)->nnz;
+}
+
+static char *
+csr_spec (const FwLayer *l)
+{
+  return g_strdup_printf ("cmpcsr:%d", l->out.c);
+}
+
+static void
+csr_finalize (FwLayer *l)
+{
+  Csr *c = l->priv;
+  g_free (c->values);
+  g_free (c->col_index);
+  g_free (c->row_ptr);
+  g_free (c);
+}
+
+static int
+csr_packed (const FwLayer *l, FwPackedTensor *out)
+{
+  const Csr *c = l->priv;
+  out[0] = (FwPackedTensor) { "values", FW_DTYPE_F32, 1, { c->nnz }, c->values,
+                              sizeof (float) * c->nnz };
+  out[1] = (FwPackedTensor) { "col_index", FW_DTYPE_I32, 1, { c->nnz }, c->col_index,
+                              sizeof (gint32) * c->nnz };
+  out[2] = (FwPackedTensor) { "row_ptr", FW_DTYPE_I32, 1, { l->out.c + 1 }, c->row_ptr,
+                              sizeof (gint32) * (l->out.c + 1) };
+  return 3;
+}
+
+static gboolean
+csr_unpack (FwLayer *l, const FwPackedTensor *in, int n, GError **error)
+{
+  Csr *c = l->priv;
+  if (n != 3 || in[0].bytes != in[1].bytes
+      || in[2].bytes != sizeof (gint32) * (l->out.c + 1))
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_FORMAT, "cmpcsr: inconsistent CSR tensors");
+      return FALSE;
+    }
+  c->nnz = (int) (in[0].bytes / sizeof (float));
+  g_free (c->values);
+  g_free (c->col_index);
+  c->values = g_memdup2 (in[0].data, in[0].bytes);
+  c->col_index = g_memdup2 (in[1].data, in[1].bytes);
+  memcpy (c->row_ptr, in[2].data, in[2].bytes);
+  return TRUE;
+}
+
+static const FwLayerClass test_csr = {
+  .name = "cmpcsr",
+  .help = "cmpcsr:OUT  test-only CSR matrix",
+  .setup = csr_setup,
+  .forward = csr_forward,
+  .flops = csr_flops,
+  .tensors = fw_layer_no_tensors,
+  .spec = csr_spec,
+  .finalize = csr_finalize,
+  .packed = csr_packed,
+  .unpack = csr_unpack,
+};
+
+/* The packed model's stored values are the CSR arrays, its non-zeros the values only, its
+ * bytes the saved file's size: the board reports the model as stored, not a float copy. */
+static void
+test_packed_model_counts (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,cmpcsr:10", test_set->shape, &error);
+  g_assert_no_error (error);
+  Csr *c = m->layers[1]->priv;
+  int in = (int) fw_shape_size (test_set->shape), rows = 10;
+  FwRng rng;
+  fw_rng_init (&rng, 5);
+  GArray *vals = g_array_new (FALSE, FALSE, sizeof (float));
+  GArray *cols = g_array_new (FALSE, FALSE, sizeof (gint32));
+  int zero_values = 0;
+  for (int o = 0; o < rows; o++)
+    {
+      for (gint32 i = 0; i < in; i++)
+        if (fw_rng_below (&rng, 10) == 0)   /* 90% sparse */
+          {
+            /* a few stored entries are exactly zero: stored, but not non-zero */
+            float v = fw_rng_below (&rng, 8) == 0 ? 0.0f : (float) fw_rng_normal (&rng);
+            zero_values += v == 0.0f;
+            g_array_append_val (vals, v);
+            g_array_append_val (cols, i);
+          }
+      c->row_ptr[o + 1] = (gint32) vals->len;
+    }
+  c->nnz = (int) vals->len;
+  c->values = (float *) g_array_free (vals, FALSE);
+  c->col_index = (gint32 *) g_array_free (cols, FALSE);
+
+  g_autofree char *path = g_build_filename (fw_test_tmpdir (), "csr.safetensors", NULL);
+  g_assert_true (fw_model_save (m, path, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr (FwCompareTable) t = fw_compare_table_new (
+      (const char *const *) test_set->class_names, test_set->n_classes);
+  FwCompareOptions opt = fast_options (FALSE);
+  FwCompareRow *r = fw_compare_measure (t, "csr", "sparse", m, path, test_set, &opt, NULL,
+                                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->params_stored, ==, 2 * (gsize) c->nnz + rows + 1);
+  g_assert_cmpuint (r->params_nonzero, ==, (gsize) (c->nnz - zero_values));
+  g_assert_cmpint (zero_values, >, 0);
+  g_assert_cmpint (r->file_bytes, ==, stat_size (path));
+  /* the file holds 8 bytes per stored entry, far less than the dense float matrix */
+  g_assert_cmpint (r->file_bytes, <, 4 * (gint64) in * rows / 3);
+  g_assert_cmpfloat (r->flops, ==, 2.0 * c->nnz);
+}
+
 static void
 test_per_class_deltas_naive (void)
 {
@@ -516,12 +670,14 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_autoptr (GError) error = NULL;
+  fw_layer_class_register (&test_csr);
   /* the built-in simulator: real rendered digits, always available */
   test_set = fw_dataset_load ("sim:300:20", 5, NULL, &error);
   g_assert_no_error (error);
 
   g_test_add_func ("/Compare/bytes_are_file_sizes_on_disk", test_bytes_are_file_sizes);
   g_test_add_func ("/Compare/nonzero_counts_match_naive", test_nonzero_counts);
+  g_test_add_func ("/Compare/packed_model_counts_and_bytes", test_packed_model_counts);
   g_test_add_func ("/Compare/per_class_deltas_match_naive", test_per_class_deltas_naive);
   g_test_add_func ("/Compare/pareto_front_matches_brute_force", test_pareto_brute_force);
   g_test_add_func ("/Compare/seed_suffixes", test_split_seed);
