@@ -29,6 +29,7 @@ static const FwLayerClass *const registry[] = {
   &fw_layer_loraconv,  /* engine/transfer/fw-lora.c */
   &fw_layer_prompt,    /* engine/transfer/fw-prompt.c */
   &fw_layer_prefix,    /* engine/transfer/fw-prompt.c */
+  &fw_layer_sparse,    /* engine/compress/fw-sparse.c */
   NULL,
 };
 

@@ -175,5 +175,6 @@ extern const FwLayerClass fw_layer_lora;      /* engine/transfer/fw-lora.c */
 extern const FwLayerClass fw_layer_loraconv;  /* engine/transfer/fw-lora.c */
 extern const FwLayerClass fw_layer_prompt;    /* engine/transfer/fw-prompt.c */
 extern const FwLayerClass fw_layer_prefix;    /* engine/transfer/fw-prompt.c */
+extern const FwLayerClass fw_layer_sparse;   /* engine/compress/fw-sparse.c */
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "fw-prune.h"
 #include "fw-prune-private.h"
 #include "fw-safetensors.h"
+#include "fw-sparse.h"
 #include "fw-test-util.h"
 
 static FwModel *
@@ -427,6 +428,194 @@ test_snapshot (void)
   g_assert_cmpfloat (s->layers[2].weight[0], ==, before);
 }
 
+/* Forward of n random inputs in eval mode, copied out. */
+static float *
+outputs (FwModel *m, const float *x, int n)
+{
+  const float *y = fw_model_forward (m, x, n, FALSE);
+  return g_memdup2 (y, sizeof (float) * n * m->n_classes);
+}
+
+static void
+check_shrink (const char *spec, FwShape in, FwPruneGranularity gran, FwPruneScope scope)
+{
+  g_autoptr (FwModel) m = make_model (spec, in, 29);
+  /* batch-norm running statistics away from (0, 1) */
+  FwRng rng;
+  fw_rng_init (&rng, 4);
+  for (gsize i = 0; i < m->n_state; i++)
+    m->state[i] = (float) fw_rng_uniform (&rng) * 0.5f + 0.5f;
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  gsize n = fw_prune_select (m, scores, gran, scope, 0.5, FALSE, mask);
+  g_assert_cmpuint (n, >, 0);
+  fw_prune_mask_apply (mask, m);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) s = fw_prune_shrink (m, mask, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (s->n_params, <, m->n_params);
+  /* the smaller model computes what the masked one computes */
+  const int nx = 5;
+  gsize sz = fw_shape_size (in);
+  g_autofree float *x = g_new (float, nx * sz);
+  fw_test_fill_uniform (x, nx * sz, 0.0f, 1.0f, &rng);
+  g_autofree float *a = outputs (m, x, nx);
+  g_autofree float *b = outputs (s, x, nx);
+  g_assert_cmpfloat (fw_test_max_rel_err (b, a, nx * m->n_classes, 1e-3), <, 1e-4);
+  /* the parameter count is the masked model's minus what the removed units carried */
+  gsize removed_units = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    if (fw_prune_layer_prunable (m, i))
+      removed_units += fw_prune_units_pruned (mask, m, i, NULL);
+  g_assert_cmpuint (removed_units, >, 0);
+  g_test_message ("%s: %" G_GSIZE_FORMAT " -> %" G_GSIZE_FORMAT " parameters (%s)", spec,
+                  m->n_params, s->n_params, s->spec);
+}
+
+static void
+test_shrink_equals_masked (void)
+{
+  check_shrink ("conv:8:3:1:1,bn,relu,maxpool:2,conv:6:3:1:1,relu,flatten,dense:10,relu,dense:3",
+                (FwShape) { 2, 6, 6 }, FW_PRUNE_UNITS, FW_PRUNE_PER_LAYER);
+  check_shrink ("conv:8:3,relu,conv:6:3,relu,gap,flatten,dense:3", (FwShape) { 1, 7, 7 },
+                FW_PRUNE_CHANNELS, FW_PRUNE_GLOBAL);
+  check_shrink ("flatten,dense:20,relu,dense:12,tanh,dense:4", (FwShape) { 1, 5, 5 },
+                FW_PRUNE_NEURONS, FW_PRUNE_GLOBAL);
+  /* dense reading a conv's output directly (no flatten) */
+  check_shrink ("conv:4:3,relu,dense:7,relu,dense:3", (FwShape) { 1, 5, 5 }, FW_PRUNE_UNITS,
+                FW_PRUNE_PER_LAYER);
+}
+
+/* y = W x + b by plain double loops over the masked dense weights */
+static void
+naive_dense (const float *W, const float *b, int out, int in, const float *x, int n, double *y)
+{
+  for (int s = 0; s < n; s++)
+    for (int o = 0; o < out; o++)
+      {
+        double acc = b[o];
+        for (int c = 0; c < in; c++)
+          acc += (double) W[(gsize) o * in + c] * x[(gsize) s * in + c];
+        y[(gsize) s * out + o] = acc;
+      }
+}
+
+static void
+check_sparse_layer (FwShape in, int out, double sparsity)
+{
+  g_autofree char *spec = g_strdup_printf ("flatten,dense:%d", out);
+  g_autoptr (FwModel) m = make_model (spec, in, 31);
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_PER_LAYER, sparsity, TRUE, mask);
+  fw_prune_mask_apply (mask, m);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) s = fw_prune_sparsify (m, 0.5, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (s->layers[1]->klass->name, ==, "sparse");
+  FwPruneGeom g;
+  fw_prune_geom (m, 1, &g);
+  int d = (int) fw_shape_size (in);
+  FwRng rng;
+  fw_rng_init (&rng, 8);
+  /* batch 1 and 2 (per-sample kernel) and 9 (transposed kernel) */
+  const int ns[] = { 1, 2, 9 };
+  for (guint t = 0; t < G_N_ELEMENTS (ns); t++)
+    {
+      int n = ns[t];
+      g_autofree float *x = g_new (float, (gsize) n * d);
+      fw_test_fill_uniform (x, (gsize) n * d, -1.0f, 1.0f, &rng);
+      g_autofree double *want = g_new (double, (gsize) n * out);
+      naive_dense (m->params + g.w_off, m->params + g.b_off, out, d, x, n, want);
+      const float *y = fw_model_forward (s, x, n, FALSE);
+      for (gsize q = 0; q < (gsize) n * out; q++)
+        g_assert_cmpfloat (fabs (y[q] - want[q]), <, 1e-4 * (1 + fabs (want[q])));
+    }
+  /* the file holds values F32 + indices, nothing for the zeros */
+  g_autofree char *path = g_build_filename (fw_test_tmpdir (), "sparse.safetensors", NULL);
+  g_assert_true (fw_model_save (s, path, NULL, &error));
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  guint64 hlen = 0;
+  memcpy (&hlen, data, 8);
+  gsize nnz = (gsize) s->layers[1]->iarg[1];
+  gsize idx = d <= 32767 ? 2 : 4;
+  gsize want_bytes = nnz * 4 + (gsize) out * 4 + (gsize) (out + 1) * 4 + nnz * idx;
+  g_assert_cmpuint (len - 8 - hlen, ==, want_bytes);
+  g_assert_nonnull (strstr (data + 8, d <= 32767 ? "\"I16\"" : "\"I32\""));
+  /* and loads back to the same outputs */
+  g_autoptr (FwModel) back = fw_model_load (path, NULL, &error);
+  g_assert_no_error (error);
+  g_autofree float *x = g_new (float, 3 * d);
+  fw_test_fill_uniform (x, 3 * d, -1.0f, 1.0f, &rng);
+  g_autofree float *a = outputs (s, x, 3);
+  g_autofree float *b = outputs (back, x, 3);
+  g_assert_cmpmem (a, sizeof (float) * 3 * out, b, sizeof (float) * 3 * out);
+  g_assert_cmpfloat (fabs (fw_model_flops (s) - 2.0 * nnz), <, 1e-9);
+}
+
+static void
+test_sparse_kernel (void)
+{
+  check_sparse_layer ((FwShape) { 1, 9, 9 }, 13, 0.9);
+  check_sparse_layer ((FwShape) { 1, 6, 5 }, 7, 0.6);
+  /* more than 32767 inputs: I32 column indices */
+  check_sparse_layer ((FwShape) { 1, 190, 190 }, 3, 0.99);
+}
+
+static void
+test_sparse_gradients (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,sparse:6:20,tanh,sparse:3:9",
+                                        (FwShape) { 1, 3, 3 }, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, 5);
+  double err = fw_test_gradcheck_model (m, 4, -1.0f, 1.0f, 1e-2, 0, 1);
+  g_assert_cmpfloat (err, <, 1e-2);
+}
+
+/* Removing a block = running the original's layers without it, one layer at a time. */
+static void
+test_remove_blocks (void)
+{
+  FwShape in = { 1, 4, 4 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:16,relu,dense:16,relu,dense:16,relu,"
+                                      "dense:3", in, 37);
+  int first[8], last[8];
+  int nb = fw_prune_layer_blocks (m, first, last, 8);
+  g_assert_cmpint (nb, ==, 3);
+  g_assert_cmpint (first[1], ==, 3);
+  g_assert_cmpint (last[1], ==, 4);
+  gboolean remove[3] = { FALSE, TRUE, FALSE };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) r = fw_prune_remove_blocks (m, remove, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r->n_layers, ==, m->n_layers - 2);
+  g_assert_cmpuint (r->n_params, ==, m->n_params - (16 * 16 + 16));
+  FwRng rng;
+  fw_rng_init (&rng, 3);
+  float x[16], buf[2][16];
+  fw_test_fill_uniform (x, 16, 0.0f, 1.0f, &rng);
+  fw_model_reserve (m, 1);
+  const float *cur = x;
+  int which = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      if (i >= first[1] && i <= last[1])
+        continue;
+      m->layers[i]->klass->forward (m->layers[i], cur, buf[which], 1, FALSE);
+      cur = buf[which];
+      which = 1 - which;
+    }
+  const float *y = fw_model_forward (r, x, 1, FALSE);
+  for (int k = 0; k < 3; k++)
+    g_assert_cmpfloat (fabsf (y[k] - cur[k]), <, 1e-5f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -441,5 +630,9 @@ main (int argc, char **argv)
   g_test_add_func ("/Prune/saliency_matches_finite_differences", test_saliency_scores);
   g_test_add_func ("/Prune/rewind_restores_init_bit_exactly", test_rewind_bit_exact);
   g_test_add_func ("/Prune/snapshot_copies_masks", test_snapshot);
+  g_test_add_func ("/Prune/shrink_equals_masked_model", test_shrink_equals_masked);
+  g_test_add_func ("/Prune/sparse_kernel_equals_dense_product", test_sparse_kernel);
+  g_test_add_func ("/Prune/sparse_layer_gradients", test_sparse_gradients);
+  g_test_add_func ("/Prune/remove_blocks_skips_layers", test_remove_blocks);
   return g_test_run ();
 }
