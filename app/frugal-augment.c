@@ -316,36 +316,14 @@ frugal_cmd_augment_sweep (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   const char *spec = data != NULL ? data : "digits";
-  g_autoptr (FwDataset) train = fw_dataset_load (spec, 1, NULL, &error);
-  if (train == NULL)
+  g_autoptr (FwDataset) all = fw_dataset_load (spec, 1, NULL, &error);
+  g_autoptr (FwDataset) train = NULL;
+  g_autoptr (FwDataset) test = NULL;
+  if (all == NULL || !fw_aug_sweep_load_test (all, spec, &train, &test, NULL, &error))
     return frugal_fail (error);
-  g_autoptr (FwDataset) test = fw_dataset_load_test (spec, 1, NULL, &error);
-  if (test == NULL && error != NULL)
-    return frugal_fail (error);
-  if (test == NULL)
-    {
-      FwDataset *part = NULL, *rest = NULL;
-      fw_dataset_split (train, 0.8, 1, &part, &rest);
-      g_clear_pointer (&train, fw_dataset_unref);
-      train = part;
-      test = rest;
-    }
   guint mask = 0;
-  if (only != NULL)
-    {
-      g_auto (GStrv) names = g_strsplit (only, ",", -1);
-      for (int i = 0; names[i] != NULL; i++)
-        {
-          int found = -1;
-          for (int pi = 0; pi < FW_AUG_SWEEP_N_PIPELINES; pi++)
-            if (g_strcmp0 (g_strstrip (names[i]), fw_aug_sweep_name (pi)) == 0)
-              found = pi;
-          if (found < 0)
-            return frugal_usage_error ("augment-sweep", "--only: '%s' is not one of none, "
-                                       "geometric, randaugment, cutmix", names[i]);
-          mask |= 1u << found;
-        }
-    }
+  if (!fw_aug_sweep_parse_only (only, &mask, &error))
+    return frugal_usage_error ("augment-sweep", "--only: %s", error->message);
   fw_blas_set_threads (threads);
   printf ("pipeline,per_class,seed,test_acc,seconds\n");
   SweepPrint sp = { .seeds = seeds };

@@ -8,6 +8,7 @@
 
 #include "fw-aug-sweep.h"
 #include "fw-error.h"
+#include "fw-recipe-ext.h"
 #include "fw-page-data.h"
 #include "fw-plot-view.h"
 #include "fw-util.h"
@@ -686,7 +687,8 @@ file_dropped (GtkDropTarget *target, const GValue *value, double x, double y,
 /* ---- the sweep job ---- */
 
 typedef struct {
-  FwDataset *train, *test;
+  FwDataset *train, *test;  /* test NULL: the dataset's own test split, loaded by the job */
+  char *spec;               /* the Data page's dataset spec */
   GArray *sizes;
   int seeds, steps;
 } SweepJob;
@@ -696,7 +698,8 @@ sweep_job_free (gpointer data)
 {
   SweepJob *sj = data;
   fw_dataset_unref (sj->train);
-  fw_dataset_unref (sj->test);
+  g_clear_pointer (&sj->test, fw_dataset_unref);
+  g_free (sj->spec);
   g_array_unref (sj->sizes);
   g_free (sj);
 }
@@ -712,6 +715,18 @@ static gboolean
 sweep_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
 {
   SweepJob *sj = data;
+  if (sj->test == NULL)
+    {
+      /* the Data page's dataset: its own test split when it has one, else held out */
+      FwDataset *all = g_steal_pointer (&sj->train);
+      if (!fw_aug_sweep_load_test (all, sj->spec, &sj->train, &sj->test, cancellable, error))
+        {
+          sj->train = all;
+          return FALSE;
+        }
+      fw_dataset_unref (all);
+      fw_job_log (job, "training on %d samples, testing on %d", sj->train->n, sj->test->n);
+    }
   return fw_aug_sweep_run (sj->train, sj->test, (const int *) sj->sizes->data,
                            (int) sj->sizes->len, sj->seeds, sj->steps, NULL, 0,
                            sweep_point_emit, job, cancellable, error);
@@ -842,12 +857,17 @@ fw_page_augment_run_sweep (FwPageAugment *self)
   if (sizes->len == 0)
     return;
   SweepJob *sj = g_new0 (SweepJob, 1);
-  /* test on a held-out part (at most 2000 samples), train on the rest */
-  double test_frac = MIN (0.2, 2000.0 / self->ds->n);
-  FwDataset *part = NULL, *rest = NULL;
-  fw_dataset_split (self->ds, 1 - test_frac, 1, &part, &rest);
-  sj->train = part;
-  sj->test = rest;
+  if (self->ds == fw_window_get_dataset (win) && fw_window_get_data_spec (win) != NULL)
+    {
+      /* the Data page's dataset: the job loads its test split */
+      sj->train = fw_dataset_ref (self->ds);
+      sj->spec = g_strdup (fw_window_get_data_spec (win));
+    }
+  else
+    {
+      /* test on a held-out part (at most 2000 samples), train on the rest */
+      fw_aug_sweep_hold_out (self->ds, 1, &sj->train, &sj->test);
+    }
   sj->sizes = g_steal_pointer (&sizes);
   sj->seeds = gtk_spin_button_get_value_as_int (self->seeds_spin);
   sj->steps = gtk_spin_button_get_value_as_int (self->steps_spin);
@@ -875,12 +895,35 @@ fw_page_augment_get_sweep_plot (FwPageAugment *self)
   return self->sweep_plot;
 }
 
+char *
+fw_page_augment_get_sweep_form (FwPageAugment *self, int *seeds, int *steps)
+{
+  *seeds = gtk_spin_button_get_value_as_int (self->seeds_spin);
+  *steps = gtk_spin_button_get_value_as_int (self->steps_spin);
+  return g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->sizes_entry)));
+}
+
 void
 fw_page_augment_set_sweep_form (FwPageAugment *self, const char *sizes, int seeds, int steps)
 {
   gtk_editable_set_text (GTK_EDITABLE (self->sizes_entry), sizes);
   gtk_spin_button_set_value (self->seeds_spin, seeds);
   gtk_spin_button_set_value (self->steps_spin, steps);
+}
+
+/* an [augment-sweep] recipe opened from the window: its settings fill the sweep form */
+static void
+open_sweep_recipe (GtkWidget *page, const FwRecipe *r)
+{
+  FwPageAugment *self = FW_PAGE_AUGMENT (page);
+  int seeds = 3, steps = 1000;
+  g_autofree char *sizes = fw_recipe_ext_get_string (r, "augment-sweep", "per_class",
+                                                     "5,10,20,50");
+  /* out-of-range values keep the defaults; the job itself reports them when run */
+  fw_recipe_ext_get_int (r, "augment-sweep", "seeds", 3, 1, 100, &seeds, NULL);
+  fw_recipe_ext_get_int (r, "augment-sweep", "steps", 1000, 1, 10000000, &steps, NULL);
+  fw_page_augment_set_sweep_form (self, sizes, seeds, steps);
+  gtk_stack_set_visible_child_name (self->viz_stack, "sweep");
 }
 
 static void
@@ -1015,6 +1058,7 @@ static void
 fw_page_augment_init (FwPageAugment *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  fw_page_set_recipe_opener (GTK_WIDGET (self), open_sweep_recipe);
   self->pipe = fw_aug_pipeline_new ();
   self->scales = g_ptr_array_new ();
   self->draw = 1;

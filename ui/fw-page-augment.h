@@ -41,6 +41,8 @@ gboolean     fw_page_augment_is_running    (FwPageAugment *self);
 void         fw_page_augment_set_sweep_form (FwPageAugment *self, const char *sizes, int seeds,
                                              int steps);
 FwLinePlot  *fw_page_augment_get_sweep_plot (FwPageAugment *self);
+/* The sweep form's labels-per-class text (free it), seeds and steps. */
+char        *fw_page_augment_get_sweep_form (FwPageAugment *self, int *seeds, int *steps);
 
 /* For tests: the slider of parameter key of step i (NULL when absent), the grids. */
 GtkRange    *fw_page_augment_get_scale     (FwPageAugment *self, int step, const char *key);

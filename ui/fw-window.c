@@ -2,6 +2,7 @@
 /* fw-window.c: the workbench window. */
 #include "fw-window-private.h"
 
+#include "fw-recipe-ext.h"
 #include "fw-error.h"
 #include "fw-model-shelf.h"
 #include "fw-page-noise.h"
@@ -258,15 +259,58 @@ fw_window_open_recipe_file (FwWindow *self, const char *path)
       fw_window_show_error (self, error->message);
       return FALSE;
     }
-  fw_page_train_set_recipe (self->page_train, r);
+  const FwRecipeExt *ext = fw_recipe_ext_of (r);
+  GtkWidget *page = NULL;
+  FwRecipeOpener opener = NULL;
+  if (ext != NULL)
+    {
+      page = ext->page != NULL ? gtk_stack_get_child_by_name (self->stack, ext->page) : NULL;
+      opener = page != NULL ? g_object_get_data (G_OBJECT (page), "fw-recipe-opener") : NULL;
+      if (opener == NULL)
+        {
+          g_autofree char *m = g_strdup_printf ("%s: this is a recipe for %s, which no page of "
+                                                "this window opens — run it with: frugal run "
+                                                "%s", path, ext->title, path);
+          fw_window_show_error (self, m);
+          return FALSE;
+        }
+    }
+  else
+    fw_page_train_set_recipe (self->page_train, r);
   if (r->dataset != NULL && *r->dataset != '\0'
       && g_strcmp0 (r->dataset, fw_page_data_get_spec (self->page_data)) != 0)
     fw_page_data_load (self->page_data, r->dataset);
-  gtk_stack_set_visible_child_name (self->stack, "train");
+  if (ext != NULL)
+    {
+      gtk_stack_set_visible_child (self->stack, page);
+      opener (page, r);
+    }
+  else
+    gtk_stack_set_visible_child_name (self->stack, "train");
   fw_window_clear_error (self);
   msg = g_strdup_printf ("Opened recipe %s", r->name != NULL ? r->name : path);
   fw_window_show_toast (self, msg);
   return TRUE;
+}
+
+void
+fw_page_set_recipe_opener (GtkWidget *page, FwRecipeOpener opener)
+{
+  g_object_set_data (G_OBJECT (page), "fw-recipe-opener", opener);
+}
+
+const char *
+fw_window_get_data_spec (FwWindow *self)
+{
+  g_return_val_if_fail (FW_IS_WINDOW (self), NULL);
+  return fw_page_data_get_spec (self->page_data);
+}
+
+FwDataset *
+fw_window_get_dataset (FwWindow *self)
+{
+  g_return_val_if_fail (FW_IS_WINDOW (self), NULL);
+  return fw_page_data_get_dataset (self->page_data);
 }
 
 /* ---- actions ---- */

@@ -7,6 +7,7 @@
 
 #include "fw-application.h"
 #include "fw-job.h"
+#include "fw-recipe.h"
 
 G_BEGIN_DECLS
 
@@ -33,9 +34,23 @@ void          fw_window_show_toast      (FwWindow *self, const char *text);
 /* The data page loaded a dataset: header label and the Train page follow. */
 void          fw_window_dataset_changed (FwWindow *self, const char *spec, FwDataset *ds);
 
-/* Opens a recipe .ini: the Train page takes its settings, the Data page loads its dataset,
- * the Train page is shown. Errors go to the error bar. */
+/* Opens a recipe .ini: the Data page loads its dataset; a plain training recipe goes to the
+ * Train page; a recipe with an extension's job group ([prune], [augment-sweep] ...) goes to
+ * that extension's page (FwRecipeExt.page), whose recipe opener takes its settings. Errors go
+ * to the error bar. */
 gboolean      fw_window_open_recipe_file (FwWindow *self, const char *path);
+
+/* A page that can take a recipe of its extension sets an opener once (in its init):
+ *   fw_page_set_recipe_opener (GTK_WIDGET (self), my_open_recipe);
+ * The opener fills the page's form from the recipe (it may start the job); it runs on the
+ * main thread with the page already shown. */
+typedef void (*FwRecipeOpener) (GtkWidget *page, const FwRecipe *recipe);
+void          fw_page_set_recipe_opener (GtkWidget *page, FwRecipeOpener opener);
+
+/* The spec of the dataset the Data page holds ("fashion-mnist", "folder:/x" ...). */
+const char   *fw_window_get_data_spec   (FwWindow *self);
+/* The Data page's dataset (all of it), or NULL (transfer none). */
+FwDataset    *fw_window_get_dataset     (FwWindow *self);
 
 void          fw_window_set_action_enabled (FwWindow *self, const char *name, gboolean enabled);
 

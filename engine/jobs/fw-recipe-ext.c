@@ -11,6 +11,7 @@
 
 /* One line per feature (declared in fw-recipe-ext.h). */
 static const FwRecipeExt *const exts[] = {
+  &fw_aug_sweep_recipe_ext,
   NULL,
 };
 

@@ -73,4 +73,6 @@ void      fw_recipe_ext_set        (FwRecipe *r, const char *group, const char *
 
 /* ---- the registered extensions (one line each; keep in step with the table) ---- */
 
+extern const FwRecipeExt fw_aug_sweep_recipe_ext;       /* fw-aug-sweep.c */
+
 G_END_DECLS

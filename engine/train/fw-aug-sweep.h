@@ -9,6 +9,7 @@
 #include <gio/gio.h>
 
 #include "fw-dataset.h"
+#include "fw-job.h"
 
 G_BEGIN_DECLS
 
@@ -35,5 +36,20 @@ gboolean fw_aug_sweep_run (FwDataset *train, FwDataset *test, const int *per_cla
                            int n_sizes, int seeds, int steps, const char *arch,
                            guint pipelines, FwAugSweepFunc point, gpointer user,
                            GCancellable *cancellable, GError **error);
+
+/* "none,cutmix" -> a pipeline mask (0 for "" = all); FALSE with an error naming the word. */
+gboolean fw_aug_sweep_parse_only (const char *only, guint *mask, GError **error);
+/* Train on all and test on the test split of spec (fw_dataset_load_test), or when it has
+ * none (or spec is NULL) hold out 20% of all (at most 2000 samples): fw_aug_sweep_hold_out. */
+gboolean fw_aug_sweep_load_test  (FwDataset *all, const char *spec, FwDataset **train,
+                                  FwDataset **test, GCancellable *cancellable, GError **error);
+void     fw_aug_sweep_hold_out   (FwDataset *all, guint64 seed, FwDataset **train,
+                                  FwDataset **test);
+/* The sweep as a job (data = an FwRecipe with an [augment-sweep] group: per_class, seeds,
+ * steps, only; [data] dataset, [model] arch, [run] threads): emits PROGRESS, a LOG line and a
+ * SNAPSHOT "aug-sweep-point" (FwAugSweepPoint) per run, writes recipe.ini and sweep.csv into
+ * the run folder. */
+gboolean fw_aug_sweep_job_run    (FwJob *job, gpointer recipe, GCancellable *cancellable,
+                                  GError **error);
 
 G_END_DECLS

@@ -98,11 +98,66 @@ test_sweep_csv (void)
   g_assert_nonnull (strstr (err, "--per-class"));
 }
 
+/* `frugal run` of an [augment-sweep] recipe: the run folder holds the recipe (with its group)
+ * and one CSV row per run; the same CSV numbers as `frugal augment-sweep` with the same data */
+static void
+test_sweep_recipe_run (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("fw-cli-sweep-XXXXXX", NULL);
+  g_autofree char *ini = g_build_filename (dir, "sweep.ini", NULL);
+  g_autofree char *run = g_build_filename (dir, "run", NULL);
+  g_assert_true (g_file_set_contents (ini, "[data]\ndataset = sim:300\n[model]\narch = mlp\n"
+                                      "[augment-sweep]\nper_class = 3,6\nseeds = 1\n"
+                                      "steps = 10\nonly = none,cutmix\n", -1, NULL));
+  g_autofree char *out = NULL, *err = NULL;
+  int st = fw_cli_run_frugal (&out, &err, 120, "run", ini, "--out", run, NULL);
+  if (st != 0)
+    g_error ("frugal run failed (%d): %s", st, err);
+  g_assert_nonnull (strstr (out, "run folder: "));
+  g_autofree char *csv_path = g_build_filename (run, "sweep.csv", NULL);
+  g_autofree char *csv = NULL;
+  g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
+  g_auto (GStrv) rows = g_strsplit (g_strchomp (csv), "\n", -1);
+  g_assert_cmpuint (g_strv_length (rows), ==, 1 + 2 * 1 * 2);
+  g_autofree char *recipe_path = g_build_filename (run, "recipe.ini", NULL);
+  g_autofree char *recipe = NULL;
+  g_assert_true (g_file_get_contents (recipe_path, &recipe, NULL, NULL));
+  g_assert_nonnull (strstr (recipe, "[augment-sweep]"));
+  g_assert_nonnull (strstr (recipe, "per_class=3,6"));
+
+  /* the direct command on the same settings gives the same accuracies */
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  st = fw_cli_run_frugal (&out2, &err2, 120, "augment-sweep", "--data", "sim:300", "--arch",
+                          "mlp", "--per-class", "3,6", "--seeds", "1", "--steps", "10",
+                          "--only", "none,cutmix", NULL);
+  g_assert_cmpint (st, ==, 0);
+  for (int i = 1; rows[i] != NULL; i++)
+    {
+      /* pipeline,per_class,seed,acc: the first four fields agree to the printed precision */
+      g_auto (GStrv) f = g_strsplit (rows[i], ",", -1);
+      g_autofree char *key = g_strdup_printf ("%s,%s,%s,%.4f", f[0], f[1], f[2],
+                                              g_ascii_strtod (f[3], NULL));
+      if (strstr (out2, key) == NULL)
+        g_error ("row '%s' of the recipe run is not in the direct sweep's output:\n%s", key,
+                 out2);
+    }
+
+  /* a bad key value is named with file, group and key */
+  g_assert_true (g_file_set_contents (ini, "[data]\ndataset = sim:300\n[augment-sweep]\n"
+                                      "seeds = 0\n", -1, NULL));
+  g_free (err);
+  g_free (out);
+  st = fw_cli_run_frugal (&out, &err, 60, "run", ini, NULL);
+  g_assert_cmpint (st, !=, 0);
+  g_assert_nonnull (strstr (err, "[augment-sweep] seeds: 0 is not in [1, 100]"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/CliAugment/grid_png", test_grid_png);
   g_test_add_func ("/CliAugment/sweep_csv", test_sweep_csv);
+  g_test_add_func ("/CliAugment/sweep_recipe_run", test_sweep_recipe_run);
   return g_test_run ();
 }

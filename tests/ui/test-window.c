@@ -14,6 +14,7 @@
 #include "fw-plot.h"
 #include "fw-sample-item.h"
 #include "fw-window-private.h"
+#include "fw-page-augment.h"
 #include "fw-ui-test-util.h"
 
 static FwApplication *app;
@@ -659,6 +660,24 @@ test_open_recipe_file (void)
   r = fw_page_train_get_recipe (page);
   g_assert_cmpint (r->train.epochs, ==, 7);
   fw_window_clear_error (win);
+
+  /* a recipe of another kind of job opens its own page: [augment-sweep] -> Augment page */
+  g_autofree char *sweep = g_build_filename (runs_dir, ".data", "sweep.ini", NULL);
+  g_autofree char *sweep_ini = g_strdup_printf ("[data]\ndataset = %s\n[augment-sweep]\n"
+                                                "per_class = 4,8\nseeds = 2\nsteps = 77\n",
+                                                train_spec);
+  g_assert_true (g_file_set_contents (sweep, sweep_ini, -1, NULL));
+  g_autoptr (GFile) sweep_file = g_file_new_for_path (sweep);
+  g_application_open (G_APPLICATION (app), &sweep_file, 1, "");
+  GtkWidget *aug = gtk_stack_get_visible_child (fw_window_get_stack (win));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "augment");
+  int seeds = 0, steps = 0;
+  g_autofree char *sizes = fw_page_augment_get_sweep_form (FW_PAGE_AUGMENT (aug), &seeds,
+                                                           &steps);
+  g_assert_cmpstr (sizes, ==, "4,8");
+  g_assert_cmpint (seeds, ==, 2);
+  g_assert_cmpint (steps, ==, 77);
+  g_assert_null (fw_window_get_error_text (win));
 }
 
 static void
