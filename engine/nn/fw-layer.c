@@ -30,6 +30,8 @@ static const FwLayerClass *const registry[] = {
   &fw_layer_prompt,    /* engine/transfer/fw-prompt.c */
   &fw_layer_prefix,    /* engine/transfer/fw-prompt.c */
   &fw_layer_sparse,    /* engine/compress/fw-sparse.c */
+  &fw_layer_reshape,
+  &fw_layer_upsample,
   NULL,
 };
 

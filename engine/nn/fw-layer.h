@@ -176,5 +176,7 @@ extern const FwLayerClass fw_layer_loraconv;  /* engine/transfer/fw-lora.c */
 extern const FwLayerClass fw_layer_prompt;    /* engine/transfer/fw-prompt.c */
 extern const FwLayerClass fw_layer_prefix;    /* engine/transfer/fw-prompt.c */
 extern const FwLayerClass fw_layer_sparse;   /* engine/compress/fw-sparse.c */
+extern const FwLayerClass fw_layer_reshape;
+extern const FwLayerClass fw_layer_upsample;
 
 G_END_DECLS
