@@ -32,6 +32,10 @@ static const FwLayerClass *const registry[] = {
   &fw_layer_sparse,    /* engine/compress/fw-sparse.c */
   &fw_layer_reshape,
   &fw_layer_upsample,
+  &fw_layer_qdense, /* quantized and clustered kinds (engine/compress/fw-layer-quant.c) */
+  &fw_layer_qconv,
+  &fw_layer_f16,
+  &fw_layer_cluster,
   NULL,
 };
 

@@ -178,5 +178,9 @@ extern const FwLayerClass fw_layer_prefix;    /* engine/transfer/fw-prompt.c */
 extern const FwLayerClass fw_layer_sparse;   /* engine/compress/fw-sparse.c */
 extern const FwLayerClass fw_layer_reshape;
 extern const FwLayerClass fw_layer_upsample;
+extern const FwLayerClass fw_layer_qdense;   /* engine/compress/fw-layer-quant.c */
+extern const FwLayerClass fw_layer_qconv;
+extern const FwLayerClass fw_layer_f16;
+extern const FwLayerClass fw_layer_cluster;
 
 G_END_DECLS
