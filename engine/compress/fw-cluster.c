@@ -333,6 +333,19 @@ tied_after_step (FwModel *m, double lr, gpointer user)
 }
 
 gboolean
+fw_cluster_pull (FwModel *m, FwClustering *c, const FwTrainConfig *cfg, float pull,
+                 FwDataset *train, FwDataset *test, const FwTrainHooks *train_hooks,
+                 GCancellable *cancellable, GArray *metrics, GError **error)
+{
+  c->pull = pull;
+  FwCompressHooks h = { NULL, pull_restore, NULL, pull_epoch_end, c, 0 };
+  gboolean ok = fw_compress_finetune (m, cfg, train, test, &h, train_hooks, cancellable,
+                                      metrics, error);
+  c->pull = 0;
+  return ok;
+}
+
+gboolean
 fw_cluster_train (FwModel *m, FwClustering *c, const FwTrainConfig *cfg, float pull,
                   int pull_epochs, FwDataset *train, FwDataset *test,
                   const FwTrainHooks *train_hooks, GCancellable *cancellable, GArray *metrics,
@@ -343,12 +356,8 @@ fw_cluster_train (FwModel *m, FwClustering *c, const FwTrainConfig *cfg, float p
     {
       FwTrainConfig c1 = *cfg;
       c1.epochs = pull_epochs;
-      c->pull = pull;
-      FwCompressHooks h = { NULL, pull_restore, NULL, pull_epoch_end, c, 0 };
-      gboolean ok = fw_compress_finetune (m, &c1, train, test, &h, train_hooks, cancellable,
-                                          metrics, error);
-      c->pull = 0;
-      if (!ok)
+      if (!fw_cluster_pull (m, c, &c1, pull, train, test, train_hooks, cancellable, metrics,
+                            error))
         return FALSE;
     }
   fw_clustering_snap (c, m);

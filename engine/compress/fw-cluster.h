@@ -87,6 +87,13 @@ gboolean      fw_cluster_train    (FwModel *m, FwClustering *c, const FwTrainCon
                                    FwDataset *test, const FwTrainHooks *train_hooks,
                                    GCancellable *cancellable, GArray *metrics, GError **error);
 
+/* The pull phase alone: cfg->epochs epochs of free training with the penalty `pull`, codes and
+ * centres re-estimated after every epoch; m is not snapped. */
+gboolean      fw_cluster_pull     (FwModel *m, FwClustering *c, const FwTrainConfig *cfg,
+                                   float pull, FwDataset *train, FwDataset *test,
+                                   const FwTrainHooks *train_hooks, GCancellable *cancellable,
+                                   GArray *metrics, GError **error);
+
 /* The inference form of a float model whose weight tensors take at most max_k distinct values
  * each (after clustering, or ternary / binary training): every layer with weight tensors
  * becomes "cluster:K:<token>". Fails naming the layer when a tensor has more values. */
