@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-grow-run.c: the growth schedule. Train the tiny network, then repeat: draw a statistics
+ * batch, compute a proposal at every site, grow the chosen site (TINY: the largest expected
+ * gain, amplitude by line search; baselines: round robin, no line search), train
+ * epochs_per_step epochs; until the parameter budget or max_steps. Optionally train the final
+ * architecture from scratch for the same number of epochs (the fixed-size baseline). */
+#include "fw-grow.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "fw-error.h"
+#include "fw-util.h"
+
+void
+fw_grow_config_defaults (FwGrowConfig *c)
+{
+  memset (c, 0, sizeof *c);
+  c->method = FW_GROW_TINY;
+  fw_grow_options_defaults (&c->opt);
+  c->budget = 20000;
+  c->max_steps = 20;
+  c->epochs_per_step = 1;
+  c->stat_samples = 512;
+  c->min_rel_drop = 1e-3;
+  c->fixed_baseline = TRUE;
+  fw_train_config_defaults (&c->train);
+  c->train.opt = FW_OPT_ADAM;
+  c->train.lr = 3e-3;
+  c->seed = 1;
+}
+
+void
+fw_grow_result_free (FwGrowResult *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->dataset);
+  if (r->points != NULL)
+    g_array_unref (r->points);
+  g_clear_pointer (&r->model, fw_model_unref);
+  g_clear_pointer (&r->fixed, fw_model_unref);
+  g_free (r->spec_start);
+  g_free (r->run_dir);
+  g_free (r);
+}
+
+static void
+grow_log (FwJob *job, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+grow_log (FwJob *job, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (job != NULL)
+    fw_job_log (job, "%s", msg);
+  else
+    g_debug ("%s", msg);
+}
+
+/* Progress of the whole run from fw_train()'s batch hook: phase `done` of `total` phases
+ * (a phase = one growth step's training, or the fixed-size baseline). */
+typedef struct {
+  FwJob *job;
+  int done, total;
+} Progress;
+
+static void
+progress_batch (gpointer user, int epoch, int n_epochs, int batch, int n_batches, double loss,
+                double acc)
+{
+  Progress *pr = user;
+  double in_phase = ((epoch - 1) + (double) (batch + 1) / MAX (n_batches, 1)) / MAX (n_epochs, 1);
+  fw_job_progress (pr->job, (pr->done + in_phase) / MAX (pr->total, 1), pr->done + 1, pr->total,
+                   batch + 1, n_batches, loss, acc);
+}
+
+/* Trains for `epochs` epochs with the given shuffling seed. */
+static gboolean
+train_phase (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, FwDataset *train,
+             Progress *pr, GCancellable *cancellable, GError **error)
+{
+  FwTrainConfig tc = cfg->train;
+  tc.epochs = epochs;
+  tc.seed = seed;
+  tc.patience = 0;
+  FwTrainHooks hooks = { .batch = progress_batch, .user = pr };
+  return fw_train (m, &tc, train, NULL, NULL, pr->job != NULL ? &hooks : NULL, cancellable,
+                   NULL, error);
+}
+
+static void
+evaluate (FwModel *m, FwDataset *test, double *acc, double *loss)
+{
+  *acc = *loss = NAN;
+  if (test == NULL)
+    return;
+  g_autoptr (FwEvalResult) e = fw_evaluate (m, test, 256, NULL, NULL);
+  if (e != NULL)
+    {
+      *acc = e->accuracy;
+      *loss = e->loss;
+    }
+}
+
+/* Widths of the chain input -> weight layers, and where the step added neurons. */
+static void
+point_widths (FwGrowPoint *pt, const FwModel *m, int grown_layer, int added)
+{
+  const FwLayer *first = m->layers[0];
+  pt->widths[0] = first->klass == &fw_layer_conv ? m->input.c : (int) fw_shape_size (m->input);
+  int n = 1;
+  for (int i = 0; i < m->n_layers && n < FW_GROW_MAX_LAYERS; i++)
+    {
+      const FwLayer *l = m->layers[i];
+      if (l->klass != &fw_layer_dense && l->klass != &fw_layer_conv)
+        continue;
+      pt->widths[n] = l->out.c;
+      pt->added_at[n] = i == grown_layer ? added : 0;
+      n++;
+    }
+  pt->n_widths = n;
+}
+
+FwGrowResult *
+fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDataset *test,
+             FwJob *job, GCancellable *cancellable, GError **error)
+{
+  double t0 = fw_now ();
+  FwGrowSite sites[FW_GROW_MAX_SITES];
+  int n_sites = fw_grow_sites (start, sites, FW_GROW_MAX_SITES);
+  if (n_sites == 0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "growth: model '%s' has no place to grow "
+                   "— it needs two dense or conv layers with only activations (relu, tanh) or "
+                   "flatten between them, e.g. mlp with widths = 2,2", start->spec);
+      return NULL;
+    }
+  if (cfg->epochs_per_step < 1 || cfg->stat_samples < 2 || cfg->max_steps < 0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "growth: epochs_per_step >= 1 and "
+                   "stat_samples >= 2 are needed");
+      return NULL;
+    }
+  g_autoptr (FwGrowResult) res = g_new0 (FwGrowResult, 1);
+  res->method = cfg->method;
+  res->points = g_array_new (FALSE, TRUE, sizeof (FwGrowPoint));
+  res->spec_start = g_strdup (start->spec);
+  res->dataset = g_strdup (train->name);
+  g_autoptr (FwModel) m = fw_model_copy (start);
+
+  FwRng root, rng_stat, rng_new;
+  fw_rng_init (&root, cfg->seed);
+  fw_rng_split (&root, FW_RNG_DATA, &rng_stat);
+  fw_rng_split (&root, FW_RNG_INIT, &rng_new);
+
+  int ns = MIN (cfg->stat_samples, train->n);
+  gsize ss = fw_dataset_sample_size (train);
+  g_autofree float *bx = g_new (float, (gsize) ns * ss);
+  g_autofree gint32 *by = g_new (gint32, ns);
+  int total_steps = cfg->max_steps + 1;
+  Progress pr = { job, 0, total_steps + (cfg->fixed_baseline ? 1 : 0) };
+
+  for (int step = 0; step <= cfg->max_steps; step++)
+    {
+      FwGrowPoint pt = { .step = step, .site = -1, .n_sites = n_sites, .gamma = NAN,
+                         .loss_before = NAN, .loss_after = NAN, .first_order = NAN };
+      int grown_layer = -1;
+      if (step > 0 && fw_model_param_count (m) >= cfg->budget)
+        break;
+      /* the statistics batch */
+      for (int i = 0; i < ns; i++)
+        {
+          int j = (int) fw_rng_below (&rng_stat, (guint32) train->n);
+          memcpy (bx + (gsize) i * ss, train->x + (gsize) j * ss, sizeof (float) * ss);
+          by[i] = train->y[j];
+        }
+      if (step > 0)
+        {
+          FwGrowProposal *props[FW_GROW_MAX_SITES] = { 0 };
+          gboolean ok = TRUE;
+          for (int s = 0; s < n_sites && ok; s++)
+            {
+              props[s] = fw_grow_propose (m, sites[s], cfg->method, bx, by, ns, &cfg->opt,
+                                          &rng_new, error);
+              ok = props[s] != NULL;
+              if (ok)
+                {
+                  const FwGrowProposal *p = props[s];
+                  pt.bottleneck[s] = p->goal_norm > 0 ? p->bottleneck / p->goal_norm : 0;
+                  pt.gain[s] = p->pixels * (p->gain_dw + p->gain_neurons);
+                }
+            }
+          int best = -1;
+          if (ok && cfg->method == FW_GROW_TINY)
+            {
+              for (int s = 0; s < n_sites; s++)
+                if (props[s]->k > 0 && (best < 0 || pt.gain[s] > pt.gain[best]))
+                  best = s;
+            }
+          else if (ok)
+            best = (step - 1) % n_sites;
+          if (ok && best >= 0)
+            {
+              FwGrowProposal *p = props[best];
+              gsize params = fw_model_param_count (m);
+              gsize per = (gsize) p->d_a + (gsize) p->d_out * p->n_taps;
+              int k = p->k;
+              gsize room = cfg->budget > params ? (cfg->budget - params) / per : 0;
+              k = (int) MIN ((gsize) k, MAX (room, 1));
+              double gamma = 1.0;
+              pt.loss_before = fw_grow_loss (m, bx, by, ns);
+              pt.first_order = p->first_order;
+              FwModel *nm = NULL;
+              if (cfg->method == FW_GROW_TINY)
+                {
+                  /* line search over gamma = 2^-j */
+                  double best_l = INFINITY;
+                  for (int j = 0; j <= 16 && ok; j++)
+                    {
+                      double gj = ldexp (1.0, -j);
+                      g_autoptr (FwModel) cand = fw_grow_apply (m, p, k, gj, error);
+                      ok = cand != NULL;
+                      if (!ok)
+                        break;
+                      double l = fw_grow_loss (cand, bx, by, ns);
+                      if (isfinite (l) && l < best_l)
+                        {
+                          best_l = l;
+                          gamma = gj;
+                          g_clear_pointer (&nm, fw_model_unref);
+                          nm = g_steal_pointer (&cand);
+                        }
+                    }
+                  if (ok && nm != NULL
+                      && !((pt.loss_before - best_l) > cfg->min_rel_drop * pt.loss_before))
+                    {
+                      grow_log (job, "step %d: site %d->%d: best gamma %g drops the batch loss "
+                                "%.4f -> %.4f only, step rejected", step, p->site.a, p->site.b,
+                                gamma, pt.loss_before, best_l);
+                      g_clear_pointer (&nm, fw_model_unref);
+                    }
+                }
+              else if (ok)
+                {
+                  nm = fw_grow_apply (m, p, k, 1.0, error);
+                  ok = nm != NULL;
+                }
+              if (nm != NULL)
+                {
+                  pt.site = best;
+                  pt.added = k;
+                  pt.gamma = gamma;
+                  grown_layer = p->site.a;
+                  pt.loss_after = fw_grow_loss (nm, bx, by, ns);
+                  fw_model_unref (m);
+                  m = nm;
+                  grow_log (job, "step %d: +%d at layer %d (site %d->%d), gamma %g, batch loss "
+                            "%.4f -> %.4f, %zu parameters", step, k, p->site.a + 1, p->site.a,
+                            p->site.b, gamma, pt.loss_before, pt.loss_after,
+                            fw_model_param_count (m));
+                }
+            }
+          for (int s = 0; s < n_sites; s++)
+            fw_grow_proposal_free (props[s]);
+          if (!ok)
+            return NULL;
+        }
+      pr.done = step;
+      if (!train_phase (m, cfg, cfg->epochs_per_step, cfg->seed * 1000003u + (guint64) step,
+                        train, &pr, cancellable, error))
+        return NULL;
+      res->total_epochs += cfg->epochs_per_step;
+      pt.params = fw_model_param_count (m);
+      pt.train_loss = fw_grow_loss (m, bx, by, ns);
+      evaluate (m, test, &pt.test_acc, &pt.test_loss);
+      point_widths (&pt, m, grown_layer, pt.added);
+      pt.seconds = fw_now () - t0;
+      g_array_append_val (res->points, pt);
+      if (job != NULL)
+        {
+          fw_job_emit_snapshot (job, "grow-step", g_memdup2 (&pt, sizeof pt), g_free);
+          FwEpochMetrics em = { .epoch = step + 1, .train_loss = NAN, .train_acc = NAN,
+                                .val_loss = NAN, .val_acc = NAN, .test_acc = pt.test_acc,
+                                .lr = cfg->train.lr, .seconds = pt.seconds };
+          fw_job_emit_epoch (job, &em);
+        }
+      grow_log (job, "step %d: %zu parameters, test accuracy %.2f%%", step, pt.params,
+                100 * pt.test_acc);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+    }
+  res->model = fw_model_ref (m);
+
+  if (cfg->fixed_baseline)
+    {
+      g_autoptr (FwModel) f = fw_model_new (m->arch, m->spec, m->input, error);
+      if (f == NULL)
+        return NULL;
+      fw_model_init (f, cfg->seed);
+      f->in_mean = m->in_mean;
+      f->in_std = m->in_std;
+      f->class_names = g_strdupv (m->class_names);
+      grow_log (job, "fixed-size baseline: %s from scratch, %d epochs", m->spec,
+                res->total_epochs);
+      pr.done = pr.total - 1;
+      if (!train_phase (f, cfg, res->total_epochs, cfg->seed, train, &pr, cancellable, error))
+        return NULL;
+      evaluate (f, test, &res->fixed_acc, &res->fixed_loss);
+      res->fixed = g_steal_pointer (&f);
+      grow_log (job, "fixed-size baseline: test accuracy %.2f%%", 100 * res->fixed_acc);
+    }
+  return g_steal_pointer (&res);
+}

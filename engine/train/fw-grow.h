@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* fw-grow.h: neural architecture growth. Start from a tiny network and add neurons where it
+ * lacks expressivity: TINY (Verbockhaven, Rudkiewicz, Chevallier, Charpiat, "Growing Tiny
+ * Networks: Spotting Expressivity Bottlenecks and Fixing Them Optimally", TMLR 2024), with
+ * random and GradMax-style neuron addition as baselines.
+ *
+ * A growth SITE is a pair of layers (A, B), each dense or conv, with only elementwise
+ * activations (relu, tanh, lrelu, sigmoid) or flatten between them: new neurons are new units
+ * (dense) or output channels (conv) of A, their incoming weights alpha read A's input, their
+ * outgoing weights omega write B's pre-activation a_B.
+ *
+ * The algebra, over a batch of n samples (conv layers: every output pixel p of B is one more
+ * "sample": the im2col patches; P = pixels per sample, P = 1 for dense):
+ *   b_i      B's input patch with a trailing 1 (bias)                        [dB]
+ *   v_i      V_goal = -d l_i / d a_B, the desired change of B's output          [OUT]
+ *   S = (1/nP) sum b b^T,  M = (1/nP) sum b v^T
+ *   dW* = (S^+ M)^T      the best update of B's weights (least squares, min norm)
+ *   V_proj = V_goal - dW* b   what B's current inputs cannot express (the bottleneck)
+ *   x_{p,u}  A's input patch (with a 1) that feeds B's kernel tap u at output pixel p
+ *            (dense after dense: one tap; dense after flatten: one tap per plane pixel)
+ *   S2 = (1/nP) sum_{p,u} x x^T,  N = (1/nP) sum_{p,u} x (v_proj[p] (x) e_u)^T   [dA x OUT U]
+ *   S2^{-1/2} by eigendecomposition (eigenvalues below eig_rel * max dropped)
+ *   SVD  S2^{-1/2} N = sum_k lambda_k u_k v_k^T
+ *   alpha_k = sign(lambda_k) sqrt|lambda_k| S2^{-1/2} u_k,  omega_k = sqrt|lambda_k| v_k
+ * The activation is linearised at 0 (sigma'(0) = 1). The step adds the neurons scaled by
+ * sqrt(gamma) and dW* scaled by gamma; gamma comes from a line search on the batch.
+ * All linear algebra in double precision through LAPACK (OpenBLAS): dsyevd, dgesdd.
+ *
+ * Baselines at the same site: GRADMAX (incoming weights zero, outgoing the top right singular
+ * vectors of N_goal = (1/nP) sum x (v_goal (x) e_u)^T, the correlation of A's inputs with the
+ * loss gradient, which maximises the gradient norm of the new incoming weights), RANDOM (new
+ * neurons with small random weights). Neither updates the existing weights. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "fw-dataset.h"
+#include "fw-job.h"
+#include "fw-model.h"
+#include "fw-train.h"
+
+G_BEGIN_DECLS
+
+typedef enum { FW_GROW_TINY, FW_GROW_GRADMAX, FW_GROW_RANDOM } FwGrowMethod;
+
+const char *fw_grow_method_name  (FwGrowMethod m);   /* "tiny" "gradmax" "random" */
+gboolean    fw_grow_method_parse (const char *s, FwGrowMethod *out);
+
+typedef struct {
+  int a, b;                 /* layer indices: A grows, B reads its outputs */
+} FwGrowSite;
+
+/* The growth sites of a model, in layer order; returns how many (at most max). */
+int  fw_grow_sites (const FwModel *m, FwGrowSite *out, int max);
+
+/* ---- the linear algebra (exposed for tests) ---- */
+
+/* dW[o x d] <- (S^+ M)^T with S [d x d] symmetric, M [d x o]; eigenvalues of S below
+ * eig_rel * max are treated as 0. Returns tr(M dW) (the first-order gain) or NaN on a LAPACK
+ * failure (error set). */
+double   fw_grow_best_update (const double *S, const double *M, int d, int o, double eig_rel,
+                              double *dW, GError **error);
+/* out[d x d] <- S^{-1/2} on the eigenspace of eigenvalues >= eig_rel * max (0 elsewhere);
+ * *rank = the kept dimension. */
+gboolean fw_grow_inv_sqrt    (const double *S, int d, double eig_rel, double *out, int *rank,
+                              GError **error);
+
+/* ---- one growth proposal at one site ---- */
+
+typedef struct {
+  double lambda_rel;        /* keep lambda_k >= lambda_rel * lambda_1 (0.1) */
+  int max_new;              /* at most this many neurons per step (4) */
+  double eig_rel;           /* relative eigenvalue cut of S and S2 (1e-6) */
+  double random_scale;      /* random: outgoing weights scale vs the default init (0.1) */
+} FwGrowOptions;
+
+void fw_grow_options_defaults (FwGrowOptions *o);
+
+typedef struct {
+  FwGrowMethod method;
+  FwGrowSite site;
+  int d_b, d_out;           /* B's patch size + 1, B's output channels */
+  int d_a, n_taps;          /* A's patch size + 1, taps U of omega per output channel */
+  int pixels;               /* P */
+  double *dW;               /* [d_out x d_b] (TINY; zero for the baselines) */
+  double gain_dw;           /* tr(M dW*) */
+  double goal_norm;         /* sqrt((1/nP) sum |v_goal|^2) */
+  double bottleneck;        /* sqrt((1/nP) sum |v_proj|^2): the expressivity bottleneck */
+  double *lambda;           /* [n_lambda] singular values, decreasing */
+  int n_lambda;
+  int k;                    /* neurons proposed */
+  double *alpha;            /* [k x d_a] incoming (last entry: bias) */
+  double *omega;            /* [k x d_out n_taps] outgoing, row o of block j: omega[j][o U + u] */
+  double gain_neurons;      /* sum of the kept lambda_k^2 */
+  /* d L / d gamma at gamma = 0 of the whole step (dW* and neurons, activation linearised),
+   * with the sign flipped: the loss decrease per unit gamma to first order. */
+  double first_order;
+} FwGrowProposal;
+
+void fw_grow_proposal_free (FwGrowProposal *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwGrowProposal, fw_grow_proposal_free)
+
+/* Computes the proposal of `method` at `site` from the batch x [n x input], y [n]. Runs a
+ * forward and backward pass on m (overwrites its activations and gradients). rng is used by
+ * RANDOM only. */
+FwGrowProposal *fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method,
+                                 const float *x, const gint32 *y, int n,
+                                 const FwGrowOptions *opt, FwRng *rng, GError **error);
+
+/* A new model: m with the proposal's k neurons added to A (incoming alpha sqrt(gamma),
+ * outgoing omega sqrt(gamma)) and B's weights updated by gamma dW. k_use <= p->k (the first
+ * k_use neurons). gamma = 0 gives a wider model with the same function. */
+FwModel *fw_grow_apply (const FwModel *m, const FwGrowProposal *p, int k_use, double gamma,
+                        GError **error);
+
+/* Mean cross-entropy of m on x, y (inference mode). */
+double   fw_grow_loss  (FwModel *m, const float *x, const gint32 *y, int n);
+
+/* Units of every dense/conv layer (output width / channels), for diagrams. */
+int      fw_grow_widths (const FwModel *m, int *out, int max);
+
+/* ---- the growth run ---- */
+
+typedef struct {
+  FwGrowMethod method;      /* tiny */
+  FwGrowOptions opt;
+  gsize budget;             /* stop once the model has this many parameters (20000) */
+  int max_steps;            /* at most this many growth steps (20) */
+  int epochs_per_step;      /* training epochs after each growth step and at first (1) */
+  int stat_samples;         /* samples for the statistics and the line search (512) */
+  double min_rel_drop;      /* TINY: reject a step whose best relative loss drop is below */
+  gboolean fixed_baseline;  /* also train the final architecture from scratch, same epochs */
+  FwTrainConfig train;      /* epochs is ignored (epochs_per_step) */
+  guint64 seed;
+} FwGrowConfig;
+
+void fw_grow_config_defaults (FwGrowConfig *c);
+
+#define FW_GROW_MAX_SITES 16
+#define FW_GROW_MAX_LAYERS 16
+
+/* One point of the run: after the initial training and after every growth step's training. */
+typedef struct {
+  int step;                 /* 0 = the initial network */
+  int site;                 /* grown site (index into the run's sites), -1 for none */
+  int added;                /* neurons added at this step */
+  double gamma;             /* the amplitude chosen (TINY) */
+  double loss_before, loss_after;  /* batch loss before / right after the growth step */
+  double first_order;       /* predicted decrease per unit gamma */
+  gsize params;
+  double test_acc, test_loss, train_loss;
+  int n_widths;
+  int widths[FW_GROW_MAX_LAYERS];  /* units of the grown layers' chain: input, A.., output */
+  int added_at[FW_GROW_MAX_LAYERS];/* neurons added at this step per width entry */
+  int n_sites;
+  double bottleneck[FW_GROW_MAX_SITES];  /* per site, relative: |V_proj| / |V_goal| */
+  double gain[FW_GROW_MAX_SITES];        /* TINY expected gain per site */
+  double seconds;           /* wall time so far */
+} FwGrowPoint;
+
+typedef struct {
+  FwGrowMethod method;
+  char *dataset;
+  GArray *points;           /* FwGrowPoint */
+  FwModel *model;           /* the grown model */
+  char *spec_start;
+  /* fixed-size baseline: final spec trained from scratch for the same epochs */
+  FwModel *fixed;           /* NULL unless run */
+  double fixed_acc, fixed_loss;
+  int total_epochs;
+  char *run_dir;            /* NULL when not written */
+} FwGrowResult;
+
+void fw_grow_result_free (FwGrowResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwGrowResult, fw_grow_result_free)
+
+/* Copies of a point for the GUI: SNAPSHOT "grow-step" payload (an FwGrowPoint, g_free). */
+/* Grows `start` (initialised, normalised) on train, evaluating on test (may be NULL) after
+ * every step. job may be NULL (logs go to g_debug). Cancellable checked every minibatch. */
+FwGrowResult *fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train,
+                           FwDataset *test, FwJob *job, GCancellable *cancellable,
+                           GError **error);
+
+/* The [grow] recipe group (fw-recipe-ext.h), run by `frugal run` and the Grow page. */
+gboolean fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable,
+                          GError **error);
+
+G_END_DECLS

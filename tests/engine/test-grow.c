@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-grow.c: TINY's algebra against independent computations (LAPACK's least-squares
+ * solver, the projector property, finite differences of the loss), the model surgery
+ * (gamma = 0 keeps the function) and the growth run (determinism by seed, loss drops). */
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+
+#include "fw-dataset.h"
+#include "fw-error.h"
+#include "fw-grow.h"
+#include "fw-loss.h"
+#include "fw-test-util.h"
+
+static FwDataset *
+sim_data (int n, int size)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *spec = g_strdup_printf ("sim:%d:%d", n, size);
+  FwDataset *ds = fw_dataset_load (spec, 7, NULL, &error);
+  g_assert_no_error (error);
+  return ds;
+}
+
+static FwModel *
+make_model (const char *spec, FwShape in, guint64 seed)
+{
+  g_autoptr (GError) error = NULL;
+  FwModel *m = fw_model_new ("custom", spec, in, &error);
+  g_assert_no_error (error);
+  fw_model_init (m, seed);
+  m->in_mean = 0.2f;
+  m->in_std = 0.3f;
+  return m;
+}
+
+/* --- dW* = (S^+ M)^T is the minimum-norm least-squares solution of B^T dW^T = V^T --- */
+
+static void
+test_best_update_lstsq (void)
+{
+  /* random B [n x d] with a repeated column (S singular), V [n x o] */
+  int n = 40, d = 6, o = 3;
+  FwRng rng;
+  fw_rng_init (&rng, 3);
+  g_autofree double *B = g_new (double, n * d), *V = g_new (double, n * o);
+  for (int i = 0; i < n; i++)
+    {
+      for (int j = 0; j < d - 1; j++)
+        B[i * d + j] = fw_rng_normal (&rng);
+      B[i * d + d - 1] = B[i * d + 1];
+      for (int j = 0; j < o; j++)
+        V[i * o + j] = fw_rng_normal (&rng);
+    }
+  g_autofree double *S = g_new0 (double, d * d), *M = g_new0 (double, d * o);
+  for (int i = 0; i < n; i++)
+    for (int a = 0; a < d; a++)
+      {
+        for (int b = 0; b < d; b++)
+          S[a * d + b] += B[i * d + a] * B[i * d + b] / n;
+        for (int c = 0; c < o; c++)
+          M[a * o + c] += B[i * d + a] * V[i * o + c] / n;
+      }
+  g_autofree double *dW = g_new (double, o * d);
+  g_autoptr (GError) error = NULL;
+  double gain = fw_grow_best_update (S, M, d, o, 1e-9, dW, &error);
+  g_assert_no_error (error);
+
+  /* direct: min-norm lstsq B X = V (LAPACK dgelsd), X [d x o] */
+  g_autofree double *A = g_memdup2 (B, sizeof (double) * n * d);
+  g_autofree double *X = g_memdup2 (V, sizeof (double) * n * o);
+  g_autofree double *sv = g_new (double, d);
+  lapack_int rank = 0;
+  g_assert_cmpint (LAPACKE_dgelsd (LAPACK_ROW_MAJOR, n, d, o, A, d, X, o, sv, 1e-9, &rank), ==,
+                   0);
+  g_assert_cmpint (rank, ==, d - 1);
+  double tr = 0;
+  for (int a = 0; a < d; a++)
+    for (int c = 0; c < o; c++)
+      {
+        g_assert_cmpfloat_with_epsilon (dW[c * d + a], X[a * o + c], 1e-8);
+        tr += M[a * o + c] * X[a * o + c];
+      }
+  g_assert_cmpfloat_with_epsilon (gain, tr, 1e-9);
+  g_assert_cmpfloat (gain, >, 0);
+}
+
+/* The proposal's dW at a real site equals the lstsq fit of -n dL/da_B from B's inputs. */
+static void
+test_proposal_dw_is_lstsq (void)
+{
+  g_autoptr (FwDataset) ds = sim_data (120, 10);
+  FwShape in = ds->shape;
+  g_autoptr (FwModel) m = make_model ("flatten,dense:5,relu,dense:3,relu,dense:10", in, 1);
+  FwGrowSite sites[4];
+  g_assert_cmpint (fw_grow_sites (m, sites, 4), ==, 2);
+  FwGrowOptions opt;
+  fw_grow_options_defaults (&opt);
+  opt.eig_rel = 1e-10;
+  int n = ds->n;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwGrowProposal) p = fw_grow_propose (m, sites[1], FW_GROW_TINY, ds->x, ds->y, n,
+                                                  &opt, NULL, &error);
+  g_assert_no_error (error);
+  /* site 3->5: B = the head dense:10, its input act[4] = relu(dense:3) [n x 3], its output
+   * gradient d(mean loss)/d logits */
+  int db = 4, out = 10;
+  const float *logits = fw_model_forward (m, ds->x, n, TRUE);
+  g_autofree float *dl = g_new (float, n * 10);
+  fw_loss_softmax_xent (logits, n, 10, ds->y, NULL, 0, dl, NULL);
+  fw_model_backward (m, dl, n);
+  g_autofree double *A = g_new (double, n * db), *X = g_new (double, n * out);
+  for (int i = 0; i < n; i++)
+    {
+      for (int j = 0; j < 3; j++)
+        A[i * db + j] = m->act[4][i * 3 + j];
+      A[i * db + 3] = 1.0;
+      for (int o = 0; o < out; o++)
+        X[i * out + o] = -(double) n * dl[i * out + o];
+    }
+  g_autofree double *sv = g_new (double, db);
+  lapack_int rank = 0;
+  g_assert_cmpint (LAPACKE_dgelsd (LAPACK_ROW_MAJOR, n, db, out, A, db, X, out, sv, 1e-10,
+                                   &rank), ==, 0);
+  double scale = 0;
+  for (int i = 0; i < db * out; i++)
+    scale = MAX (scale, fabs (X[i]));
+  for (int a = 0; a < db; a++)
+    for (int o = 0; o < out; o++)
+      g_assert_cmpfloat (fabs (p->dW[o * db + a] - X[a * out + o]), <, 1e-4 * scale + 1e-6);
+  g_assert_cmpfloat (p->bottleneck, <=, p->goal_norm + 1e-12);
+}
+
+/* --- S2^{-1/2} S2 S2^{-1/2} is the identity on the kept eigenspace (and 0 off it) --- */
+
+static void
+test_inv_sqrt_projector (void)
+{
+  int d = 7, r = 4, n = 20;
+  FwRng rng;
+  fw_rng_init (&rng, 11);
+  /* S = Z Z^T / n, Z [d x n] = F [d x r] G [r x n]: rank r, range = span(F) */
+  g_autofree double *F = g_new (double, d * r), *G = g_new (double, r * n);
+  for (int i = 0; i < d * r; i++)
+    F[i] = fw_rng_normal (&rng);
+  for (int i = 0; i < r * n; i++)
+    G[i] = fw_rng_normal (&rng);
+  g_autofree double *Z = g_new (double, d * n), *S = g_new (double, d * d);
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, d, n, r, 1, F, r, G, n, 0, Z, n);
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasTrans, d, d, n, 1.0 / n, Z, n, Z, n, 0, S, d);
+  g_autofree double *H = g_new (double, d * d), *T = g_new (double, d * d),
+                    *R = g_new (double, d * d), *R2 = g_new (double, d * d);
+  int rank = 0;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_grow_inv_sqrt (S, d, 1e-9, H, &rank, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (rank, ==, r);
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1, H, d, S, d, 0, T, d);
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1, T, d, H, d, 0, R, d);
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, d, d, d, 1, R, d, R, d, 0, R2, d);
+  double trace = 0;
+  for (int i = 0; i < d; i++)
+    {
+      trace += R[i * d + i];
+      for (int j = 0; j < d; j++)
+        {
+          g_assert_cmpfloat_with_epsilon (R[i * d + j], R[j * d + i], 1e-9);   /* symmetric */
+          g_assert_cmpfloat_with_epsilon (R2[i * d + j], R[i * d + j], 1e-8);  /* idempotent */
+        }
+    }
+  g_assert_cmpfloat_with_epsilon (trace, r, 1e-8);
+  /* identity on the range of S: R F = F */
+  g_autofree double *RF = g_new (double, d * r);
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, d, r, d, 1, R, d, F, r, 0, RF, r);
+  for (int i = 0; i < d * r; i++)
+    g_assert_cmpfloat_with_epsilon (RF[i], F[i], 1e-8 * (1 + fabs (F[i])));
+}
+
+/* --- surgery: gamma = 0 leaves the outputs unchanged, every method, dense and conv --- */
+
+static const char *const specs[] = {
+  "flatten,dense:3,relu,dense:2,relu,dense:10",
+  "conv:2:3:2:1,relu,conv:2:3:1:1,tanh,flatten,dense:10",
+};
+
+static void
+test_gamma_zero_keeps_outputs (void)
+{
+  g_autoptr (FwDataset) ds = sim_data (64, 12);
+  for (guint s = 0; s < G_N_ELEMENTS (specs); s++)
+    {
+      g_autoptr (FwModel) m = make_model (specs[s], ds->shape, 5);
+      FwGrowSite sites[4];
+      int ns = fw_grow_sites (m, sites, 4);
+      g_assert_cmpint (ns, ==, 2);
+      int n = ds->n;
+      g_autofree float *ref = g_memdup2 (fw_model_forward (m, ds->x, n, FALSE),
+                                         sizeof (float) * n * 10);
+      for (int meth = FW_GROW_TINY; meth <= FW_GROW_RANDOM; meth++)
+        for (int i = 0; i < ns; i++)
+          {
+            FwGrowOptions opt;
+            fw_grow_options_defaults (&opt);
+            opt.lambda_rel = 0;
+            opt.max_new = 2;
+            FwRng rng;
+            fw_rng_init (&rng, 1);
+            g_autoptr (GError) error = NULL;
+            g_autoptr (FwGrowProposal) p = fw_grow_propose (m, sites[i], meth, ds->x, ds->y, n,
+                                                            &opt, &rng, &error);
+            g_assert_no_error (error);
+            g_assert_cmpint (p->k, ==, 2);
+            g_autoptr (FwModel) g0 = fw_grow_apply (m, p, p->k, 0.0, &error);
+            g_assert_no_error (error);
+            gsize per = (gsize) p->d_a + (gsize) p->d_out * p->n_taps;
+            g_assert_cmpuint (fw_model_param_count (g0), ==,
+                              fw_model_param_count (m) + 2 * per);
+            const float *out = fw_model_forward (g0, ds->x, n, FALSE);
+            for (int j = 0; j < n * 10; j++)
+              g_assert_cmpfloat_with_epsilon (out[j], ref[j], 1e-5 * (1 + fabs (ref[j])));
+            /* and gamma = 1 does change them (the neurons are really wired in) */
+            g_autoptr (FwModel) g1 = fw_grow_apply (m, p, p->k, 1.0, &error);
+            out = fw_model_forward (g1, ds->x, n, FALSE);
+            double diff = 0;
+            for (int j = 0; j < n * 10; j++)
+              diff = MAX (diff, fabs (out[j] - ref[j]));
+            g_assert_cmpfloat (diff, >, 1e-6);
+          }
+    }
+}
+
+/* --- the first-order gain predicts the loss decrease for small gamma --- */
+
+static void
+test_first_order_gain (void)
+{
+  g_autoptr (FwDataset) ds = sim_data (96, 12);
+  const char *tanh_specs[] = {
+    "flatten,dense:4,tanh,dense:3,tanh,dense:10",
+    "conv:2:3:2:1,tanh,conv:2:3:1:1,tanh,flatten,dense:10",
+  };
+  for (guint s = 0; s < G_N_ELEMENTS (tanh_specs); s++)
+    {
+      g_autoptr (FwModel) m = make_model (tanh_specs[s], ds->shape, 9);
+      FwGrowSite sites[4];
+      int ns = fw_grow_sites (m, sites, 4);
+      for (int i = 0; i < ns; i++)
+        {
+          FwGrowOptions opt;
+          fw_grow_options_defaults (&opt);
+          g_autoptr (GError) error = NULL;
+          g_autoptr (FwGrowProposal) p = fw_grow_propose (m, sites[i], FW_GROW_TINY, ds->x,
+                                                          ds->y, ds->n, &opt, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (p->k, >=, 1);
+          g_assert_cmpfloat (p->first_order, >, 0);
+          double l0 = fw_grow_loss (m, ds->x, ds->y, ds->n);
+          /* D(g) = (L(0) - L(g)) / g = first_order + O(g); Richardson: 2 D(g/2) - D(g) */
+          double g = 1e-3 / (1.0 + p->first_order);
+          g_autoptr (FwModel) a = fw_grow_apply (m, p, p->k, g, &error);
+          g_autoptr (FwModel) b = fw_grow_apply (m, p, p->k, g / 2, &error);
+          double da = (l0 - fw_grow_loss (a, ds->x, ds->y, ds->n)) / g;
+          double db = (l0 - fw_grow_loss (b, ds->x, ds->y, ds->n)) / (g / 2);
+          double fd = 2 * db - da;
+          g_test_message ("%s site %d: first order %.6g, finite differences %.6g (D %.6g)",
+                          tanh_specs[s], i, p->first_order, fd, db);
+          g_assert_cmpfloat (fabs (fd - p->first_order), <, 0.03 * p->first_order + 1e-4);
+          /* TINY's own gain (neurons fitted to V_proj) is a positive part of it */
+          g_assert_cmpfloat (p->gain_neurons, >, 0);
+          g_assert_cmpfloat (p->gain_dw, >=, 0);
+        }
+    }
+}
+
+/* --- the run: deterministic by seed; TINY steps lower the batch loss --- */
+
+static FwGrowResult *
+run_once (FwGrowMethod meth, guint64 seed, FwDataset *train, FwDataset *test)
+{
+  g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
+                                      train->shape, seed);
+  FwGrowConfig cfg;
+  fw_grow_config_defaults (&cfg);
+  cfg.method = meth;
+  cfg.seed = seed;
+  cfg.max_steps = 3;
+  cfg.budget = 100000;
+  cfg.stat_samples = 100;
+  cfg.train.batch = 32;
+  cfg.fixed_baseline = TRUE;
+  g_autoptr (GError) error = NULL;
+  FwGrowResult *r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return r;
+}
+
+static void
+test_run_deterministic (void)
+{
+  g_autoptr (FwDataset) train = sim_data (200, 10);
+  g_autoptr (FwDataset) test = sim_data (100, 10);
+  for (int meth = FW_GROW_TINY; meth <= FW_GROW_RANDOM; meth++)
+    {
+      g_autoptr (FwGrowResult) a = run_once (meth, 4, train, test);
+      g_autoptr (FwGrowResult) b = run_once (meth, 4, train, test);
+      g_autoptr (FwGrowResult) c = run_once (meth, 5, train, test);
+      g_assert_cmpstr (a->model->spec, ==, b->model->spec);
+      g_assert_cmpuint (a->model->n_params, ==, b->model->n_params);
+      g_assert_cmpmem (a->model->params, sizeof (float) * a->model->n_params, b->model->params,
+                       sizeof (float) * b->model->n_params);
+      g_assert_cmpuint (a->points->len, ==, b->points->len);
+      g_assert_cmpfloat (a->fixed_acc, ==, b->fixed_acc);
+      gboolean same = a->model->n_params == c->model->n_params
+                      && memcmp (a->model->params, c->model->params,
+                                 sizeof (float) * a->model->n_params) == 0;
+      g_assert_false (same);
+      /* the model grew, and the fixed baseline has its final architecture */
+      g_assert_cmpuint (a->model->n_params, >, g_array_index (a->points, FwGrowPoint, 0).params);
+      g_assert_cmpstr (a->fixed->spec, ==, a->model->spec);
+      for (guint i = 1; i < a->points->len; i++)
+        {
+          const FwGrowPoint *pt = &g_array_index (a->points, FwGrowPoint, i);
+          if (meth == FW_GROW_TINY && pt->site >= 0)
+            g_assert_cmpfloat (pt->loss_after, <, pt->loss_before);
+          g_assert_cmpint (pt->n_widths, ==, 4);
+        }
+    }
+}
+
+static void
+test_no_site_is_an_error (void)
+{
+  g_autoptr (FwDataset) train = sim_data (40, 10);
+  g_autoptr (FwModel) m = make_model ("flatten,dense:10", train->shape, 1);
+  FwGrowConfig cfg;
+  fw_grow_config_defaults (&cfg);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwGrowResult) r = fw_grow_run (m, &cfg, train, NULL, NULL, NULL, &error);
+  g_assert_null (r);
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "no place to grow"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/Grow/best_update_is_min_norm_lstsq", test_best_update_lstsq);
+  g_test_add_func ("/Grow/proposal_dw_is_lstsq_of_the_goal", test_proposal_dw_is_lstsq);
+  g_test_add_func ("/Grow/inv_sqrt_is_identity_on_kept_eigenspace", test_inv_sqrt_projector);
+  g_test_add_func ("/Grow/gamma_zero_keeps_outputs", test_gamma_zero_keeps_outputs);
+  g_test_add_func ("/Grow/first_order_gain_matches_finite_differences", test_first_order_gain);
+  g_test_add_func ("/Grow/run_is_deterministic_by_seed", test_run_deterministic);
+  g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
+  return g_test_run ();
+}
