@@ -12,6 +12,7 @@
 /* One line per feature (declared in fw-recipe-ext.h). */
 static const FwRecipeExt *const exts[] = {
   &fw_aug_sweep_recipe_ext,
+  &fw_grow_recipe_ext,
   NULL,
 };
 

@@ -72,6 +72,7 @@ void      fw_recipe_ext_set        (FwRecipe *r, const char *group, const char *
                                     const char *value);
 
 /* ---- the registered extensions (one line each; keep in step with the table) ---- */
+extern const FwRecipeExt fw_grow_recipe_ext;
 
 extern const FwRecipeExt fw_aug_sweep_recipe_ext;       /* fw-aug-sweep.c */
 

@@ -159,8 +159,12 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
 
   int ns = MIN (cfg->stat_samples, train->n);
   gsize ss = fw_dataset_sample_size (train);
-  g_autofree float *bx = g_new (float, (gsize) ns * ss);
-  g_autofree gint32 *by = g_new (gint32, ns);
+  /* two batches: statistics (bx, by) and the line search (lx, ly), drawn independently so
+   * that the amplitude is judged on samples the neurons were not fitted to */
+  g_autofree float *bx = g_new (float, (gsize) 2 * ns * ss);
+  g_autofree gint32 *by = g_new (gint32, 2 * ns);
+  float *lx = bx + (gsize) ns * ss;
+  gint32 *ly = by + ns;
   int total_steps = cfg->max_steps + 1;
   Progress pr = { job, 0, total_steps + (cfg->fixed_baseline ? 1 : 0) };
 
@@ -172,7 +176,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       if (step > 0 && fw_model_param_count (m) >= cfg->budget)
         break;
       /* the statistics batch */
-      for (int i = 0; i < ns; i++)
+      for (int i = 0; i < 2 * ns; i++)
         {
           int j = (int) fw_rng_below (&rng_stat, (guint32) train->n);
           memcpy (bx + (gsize) i * ss, train->x + (gsize) j * ss, sizeof (float) * ss);
@@ -212,21 +216,21 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
               gsize room = cfg->budget > params ? (cfg->budget - params) / per : 0;
               k = (int) MIN ((gsize) k, MAX (room, 1));
               double gamma = 1.0;
-              pt.loss_before = fw_grow_loss (m, bx, by, ns);
+              pt.loss_before = fw_grow_loss (m, lx, ly, ns);
               pt.first_order = p->first_order;
               FwModel *nm = NULL;
               if (cfg->method == FW_GROW_TINY)
                 {
-                  /* line search over gamma = 2^-j */
+                  /* line search over gamma = 2^j, j = 8 .. -12 */
                   double best_l = INFINITY;
-                  for (int j = 0; j <= 16 && ok; j++)
+                  for (int j = 8; j >= -12 && ok; j--)
                     {
-                      double gj = ldexp (1.0, -j);
+                      double gj = ldexp (1.0, j);
                       g_autoptr (FwModel) cand = fw_grow_apply (m, p, k, gj, error);
                       ok = cand != NULL;
                       if (!ok)
                         break;
-                      double l = fw_grow_loss (cand, bx, by, ns);
+                      double l = fw_grow_loss (cand, lx, ly, ns);
                       if (isfinite (l) && l < best_l)
                         {
                           best_l = l;
@@ -255,7 +259,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                   pt.added = k;
                   pt.gamma = gamma;
                   grown_layer = p->site.a;
-                  pt.loss_after = fw_grow_loss (nm, bx, by, ns);
+                  pt.loss_after = fw_grow_loss (nm, lx, ly, ns);
                   fw_model_unref (m);
                   m = nm;
                   grow_log (job, "step %d: +%d at layer %d (site %d->%d), gamma %g, batch loss "
@@ -275,7 +279,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
         return NULL;
       res->total_epochs += cfg->epochs_per_step;
       pt.params = fw_model_param_count (m);
-      pt.train_loss = fw_grow_loss (m, bx, by, ns);
+      pt.train_loss = fw_grow_loss (m, lx, ly, ns);
       evaluate (m, test, &pt.test_acc, &pt.test_loss);
       point_widths (&pt, m, grown_layer, pt.added);
       pt.seconds = fw_now () - t0;
@@ -283,10 +287,6 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       if (job != NULL)
         {
           fw_job_emit_snapshot (job, "grow-step", g_memdup2 (&pt, sizeof pt), g_free);
-          FwEpochMetrics em = { .epoch = step + 1, .train_loss = NAN, .train_acc = NAN,
-                                .val_loss = NAN, .val_acc = NAN, .test_acc = pt.test_acc,
-                                .lr = cfg->train.lr, .seconds = pt.seconds };
-          fw_job_emit_epoch (job, &em);
         }
       grow_log (job, "step %d: %zu parameters, test accuracy %.2f%%", step, pt.params,
                 100 * pt.test_acc);

@@ -145,7 +145,7 @@ typedef struct {
   int site;                 /* grown site (index into the run's sites), -1 for none */
   int added;                /* neurons added at this step */
   double gamma;             /* the amplitude chosen (TINY) */
-  double loss_before, loss_after;  /* batch loss before / right after the growth step */
+  double loss_before, loss_after;  /* line-search batch loss before / right after growing */
   double first_order;       /* predicted decrease per unit gamma */
   gsize params;
   double test_acc, test_loss, train_loss;
@@ -180,6 +180,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwGrowResult, fw_grow_result_free)
 FwGrowResult *fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train,
                            FwDataset *test, FwJob *job, GCancellable *cancellable,
                            GError **error);
+
+/* growth.csv of a run: one row per point */
+char *fw_grow_points_csv (const FwGrowResult *res);
 
 /* The [grow] recipe group (fw-recipe-ext.h), run by `frugal run` and the Grow page. */
 gboolean fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable,
