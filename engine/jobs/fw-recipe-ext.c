@@ -13,6 +13,7 @@
 static const FwRecipeExt *const exts[] = {
   &fw_aug_sweep_recipe_ext,
   &fw_grow_recipe_ext,
+  &fw_transfer_recipe_ext,
   NULL,
 };
 

@@ -73,6 +73,7 @@ void      fw_recipe_ext_set        (FwRecipe *r, const char *group, const char *
 
 /* ---- the registered extensions (one line each; keep in step with the table) ---- */
 extern const FwRecipeExt fw_grow_recipe_ext;
+extern const FwRecipeExt fw_transfer_recipe_ext;   /* engine/transfer/fw-transfer-job.c */
 
 extern const FwRecipeExt fw_aug_sweep_recipe_ext;       /* fw-aug-sweep.c */
 

@@ -254,3 +254,54 @@ fw_multitask_accuracy (FwMultiTask *mt, int h, const FwDataset *ds)
     }
   return ds->n > 0 ? (double) correct / ds->n : NAN;
 }
+
+/* ---- the demonstration: similar vs dissimilar second task ---- */
+
+/* Fashion-MNIST's coarse groups: tops (T-shirt, Pullover, Dress, Coat, Shirt), trousers,
+ * footwear (Sandal, Sneaker, Ankle boot), bags; other 10-class sets: the lower and upper half
+ * of the classes. */
+static int
+coarse_of (const FwDataset *ds, int y)
+{
+  static const int fashion[10] = { 0, 1, 0, 0, 0, 2, 0, 2, 3, 2 };
+  if (ds->n_classes == 10 && ds->name != NULL && strstr (ds->name, "Fashion") != NULL)
+    return fashion[y];
+  return y < ds->n_classes / 2 ? 0 : 1;
+}
+
+FwDataset *
+fw_multitask_task2 (const FwDataset *ds, gboolean dissimilar, guint64 seed)
+{
+  int k = 0;
+  for (int i = 0; i < ds->n; i++)
+    k = MAX (k, coarse_of (ds, ds->y[i]) + 1);
+  k = MAX (k, 2);
+  FwDataset *t = fw_dataset_new (dissimilar ? "random labels" : "coarse groups", ds->n,
+                                 ds->shape, k);
+  memcpy (t->x, ds->x, sizeof (float) * (gsize) ds->n * fw_dataset_sample_size (ds));
+  FwRng rng;
+  fw_rng_init (&rng, seed ^ 0xd155);
+  for (int i = 0; i < ds->n; i++)
+    t->y[i] = dissimilar ? (gint32) fw_rng_below (&rng, (guint32) k)
+                         : coarse_of (ds, ds->y[i]);
+  return t;
+}
+
+char *
+fw_multitask_trunk_spec (const char *arch, FwShape input, int n_classes, GError **error)
+{
+  g_autofree char *spec = fw_model_arch_spec (arch, NULL, input, n_classes, error);
+  if (spec == NULL)
+    return NULL;
+  g_autoptr (FwModel) m = fw_model_new (arch, spec, input, error);
+  if (m == NULL)
+    return NULL;
+  int head = fw_transfer_head_index (m);
+  GString *s = g_string_new (NULL);
+  for (int i = 0; i < head; i++)
+    {
+      g_autofree char *tok = m->layers[i]->klass->spec (m->layers[i]);
+      g_string_append_printf (s, "%s%s", i ? "," : "", tok);
+    }
+  return g_string_free (s, FALSE);
+}

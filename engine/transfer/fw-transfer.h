@@ -35,6 +35,8 @@
 #include "fw-dataset.h"
 #include "fw-job.h"
 #include "fw-model.h"
+#include "fw-recipe.h"
+#include "fw-run-dir.h"
 #include "fw-train.h"
 
 G_BEGIN_DECLS
@@ -157,6 +159,13 @@ gboolean     fw_multitask_train (FwMultiTask *mt, const FwTrainConfig *cfg, FwDa
                                  GError **error);
 /* Accuracy of head h on ds. */
 double       fw_multitask_accuracy (FwMultiTask *mt, int h, const FwDataset *ds);
+/* Task 2 over the samples of ds: its coarse grouping (Fashion-MNIST: tops, trousers,
+ * footwear, bags; else the lower / upper half of the classes), or with dissimilar seeded
+ * random labels over as many classes (a task with nothing in common with task 1). */
+FwDataset   *fw_multitask_task2 (const FwDataset *ds, gboolean dissimilar, guint64 seed);
+/* The trunk of a named architecture: its layers before the head. */
+char        *fw_multitask_trunk_spec (const char *arch, FwShape input, int n_classes,
+                                      GError **error);
 
 /* ---- the experiment (fw-transfer-exp.c) ---- */
 
@@ -167,13 +176,16 @@ typedef struct {
   char *target_classes;    /* "" or "5-9" */
   char *arch;              /* "lenet5" */
   char *source_model;      /* a .safetensors pre-trained model, "" = pre-train one */
+  char *head;              /* the new head's spec, "" = dense:CLASSES */
   int *labels_per_class;   /* e.g. 1 5 10 50 0 (0 = all) */
   int n_lpc;
   int seeds;               /* 3 */
   guint32 methods;         /* bit mask of FwTransferMethod */
   int pretrain_epochs;     /* 4 */
+  int source_limit;        /* pre-train on at most this many source samples (0 = all) */
   int steps;               /* optimizer steps per training (epochs follow from the set size) */
   int min_epochs;          /* 3 */
+  int max_epochs;          /* 100 */
   int batch;               /* 64 */
   double lr;               /* 0.002 (Adam) */
   double lr_scale;         /* fine-tune phase lr = lr * lr_scale (0.1) */
@@ -185,6 +197,8 @@ typedef struct {
   double retrieval_mix;    /* 1.0: pure kNN */
   int test_limit;          /* at most this many test samples (0 = all) */
   guint64 seed;            /* base seed; seeds are seed, seed+1, ... */
+  int task1_per_class;     /* multitask: 10 */
+  int task2_limit;         /* multitask: 6000 */
 } FwTransferConfig;
 
 void fw_transfer_config_defaults (FwTransferConfig *c);
@@ -216,6 +230,7 @@ typedef struct {
   double source_accuracy;  /* pre-trained model on the source test set */
   double zero_shot;        /* pre-trained model on the target test set (same classes), or NaN */
   double pretrain_seconds;
+  FwModel *source_model;   /* the pre-trained (or loaded) model */
   char *run_dir;           /* where the results were written, or NULL */
 } FwTransferResult;
 
@@ -230,8 +245,33 @@ int  fw_transfer_result_stats (const FwTransferResult *r, FwTransferMethod m, in
  * class x seed. job may be NULL (progress and logs then go nowhere / g_debug). */
 FwTransferResult *fw_transfer_experiment (const FwTransferConfig *c, FwJob *job,
                                           GCancellable *cancellable, GError **error);
-/* Writes results.csv, curves.csv, summary.json into dir (created). */
-gboolean fw_transfer_result_write (const FwTransferResult *r, const char *dir,
-                                   GError **error);
+/* Writes results.csv, curves.csv, summary.json, table.txt, source.safetensors into rd. */
+gboolean fw_transfer_result_write (const FwTransferResult *r, FwRunDir *rd, GError **error);
+/* summary.json's text; a plain-text table of mean +- sd accuracy and mean seconds. */
+char    *fw_transfer_result_summary_json (const FwTransferResult *r);
+char    *fw_transfer_result_table (const FwTransferResult *r);
+
+/* ---- recipes and jobs (fw-transfer-job.c) ---- */
+
+/* The [transfer] group (and the base keys it uses) of a recipe; errors name file and key. */
+gboolean  fw_transfer_config_from_recipe (const FwRecipe *r, FwTransferConfig *c,
+                                          GError **error);
+/* [transfer] mode: 0 experiment, 1 multitask; -1 with an error. */
+int       fw_transfer_recipe_mode   (const FwRecipe *r, GError **error);
+
+#define FW_MULTITASK_MAX_SEEDS 16
+typedef struct {
+  int seeds, n1, n2;
+  double mean[3], sd[3];   /* task 1 accuracy: alone, + similar task 2, + dissimilar task 2 */
+  double task2_acc[3];     /* task 2's own accuracy ([1], [2]) */
+  double seconds[3];       /* mean training seconds */
+} FwMultiTaskResult;
+void      fw_multitask_result_free  (FwMultiTaskResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwMultiTaskResult, fw_multitask_result_free)
+/* Task 1 = c->target with c->task1_per_class labels per class; task 2 = up to c->task2_limit
+ * other images of it, with coarse or random labels; trunk = c->arch without its head. */
+FwMultiTaskResult *fw_multitask_demo (const FwTransferConfig *c, int epochs, FwJob *job,
+                                      GCancellable *cancellable, GError **error);
+char     *fw_multitask_result_table (const FwMultiTaskResult *r);
 
 G_END_DECLS
