@@ -30,6 +30,8 @@ static const FrugalCommand commands[] = {
                                      "augmentation, geometric, RandAugment, CutMix, as CSV" },
   { "compare",  frugal_cmd_compare,  "compare saved models: accuracy, bytes on disk, FLOPs, "
                                      "latency; CSV/Markdown/LaTeX" },
+  { "transfer", frugal_cmd_transfer, "transfer learning: experiment, multitask, lora, merge, "
+                                     "params" },
 };
 
 static void

@@ -173,10 +173,11 @@ fw_multitask_train (FwMultiTask *mt, const FwTrainConfig *cfg, FwDataset *t1, Fw
     i1[i] = i;
   for (int i = 0; i < n2; i++)
     i2[i] = i;
-  /* batches: task 1 and task 2 in proportion to their sizes (at least 1 each) */
+  /* every step: a minibatch of each task (the smaller set cycles); an epoch is one pass over
+   * the larger set */
   int steps = MAX (1, (MAX (n1, n2) + cfg->batch - 1) / cfg->batch);
-  int b1 = MAX (1, MIN (n1, (n1 + steps - 1) / steps));
-  int b2 = two ? MAX (1, MIN (n2, (n2 + steps - 1) / steps)) : 0;
+  int b1 = MIN (n1, cfg->batch);
+  int b2 = two ? MIN (n2, cfg->batch) : 0;
   gsize in = fw_dataset_sample_size (t1);
   g_autofree float *x1 = g_new (float, (gsize) b1 * in);
   g_autofree float *x2 = g_new (float, (gsize) MAX (b2, 1) * in);

@@ -208,6 +208,9 @@ fw_multitask_demo (const FwTransferConfig *c, int epochs, FwJob *job,
           FwTrainConfig t;
           fw_train_config_defaults (&t);
           t.epochs = epochs;
+          if (v == 0) /* alone: as many optimizer steps as the joint runs take */
+            t.epochs = epochs * ((pool->n + c->batch - 1) / c->batch)
+                       / MAX (1, (t1->n + c->batch - 1) / c->batch);
           t.batch = c->batch;
           t.opt = FW_OPT_ADAM;
           t.lr = c->lr;

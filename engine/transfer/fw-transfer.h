@@ -236,10 +236,10 @@ typedef struct {
 
 void fw_transfer_result_free (FwTransferResult *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwTransferResult, fw_transfer_result_free)
-/* Mean and sample standard deviation of the accuracy of (method, lpc) over the seeds;
- * returns the number of rows found. */
+/* Mean and sample standard deviation of the accuracy of (method, lpc) over the seeds, and
+ * the median training seconds; returns the number of rows found. */
 int  fw_transfer_result_stats (const FwTransferResult *r, FwTransferMethod m, int lpc,
-                               double *mean, double *sd, double *mean_seconds);
+                               double *mean, double *sd, double *median_seconds);
 
 /* Runs the experiment: pre-train (or load) the source model, then every method x labels per
  * class x seed. job may be NULL (progress and logs then go nowhere / g_debug). */

@@ -7,6 +7,7 @@
 #include "fw-simulator.h"
 #include "fw-test-util.h"
 #include "fw-transfer.h"
+#include "fw-recipe-ext.h"
 
 /* a small labelled set of random images with a learnable rule: class = which quadrant of the
  * image is brightest */
@@ -507,6 +508,103 @@ test_classes (void)
       }
 }
 
+static void
+test_experiment_small (void)
+{
+  /* a tiny experiment end to end: every method, two label counts, two seeds */
+  FwTransferConfig c;
+  fw_transfer_config_defaults (&c);
+  g_free (c.source);
+  c.source = g_strdup ("sim:120:20");
+  g_free (c.target);
+  c.target = g_strdup ("sim:160:20");
+  c.seed = 3;
+  g_free (c.arch);
+  c.arch = g_strdup ("mlp");
+  c.pretrain_epochs = 2;
+  c.steps = 6;
+  c.min_epochs = 1;
+  c.seeds = 2;
+  c.test_limit = 40;
+  int lpc[2] = { 2, 0 };
+  g_free (c.labels_per_class);
+  c.labels_per_class = g_memdup2 (lpc, sizeof lpc);
+  c.n_lpc = 2;
+  c.methods = (1u << FW_TRANSFER_N_METHODS) - 1;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwTransferResult) r = fw_transfer_experiment (&c, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->rows->len, ==, 2 * 2 * FW_TRANSFER_N_METHODS);
+  g_assert_false (isnan (r->zero_shot)); /* same 10 digit classes on both sides */
+  for (guint i = 0; i < r->rows->len; i++)
+    {
+      const FwTransferRow *row = &g_array_index (r->rows, FwTransferRow, i);
+      g_assert_cmpfloat (row->accuracy, >=, 0.0);
+      g_assert_cmpfloat (row->accuracy, <=, 1.0);
+      g_assert_cmpint (row->n_train, ==, row->lpc == 2 ? 20 : 160);
+      if (row->method == FW_TRANSFER_HEAD)
+        g_assert_cmpuint (row->trainable, ==, 128 * 10 + 10);
+      if (row->method == FW_TRANSFER_FINETUNE || row->method == FW_TRANSFER_SCRATCH)
+        g_assert_cmpuint (row->frozen, ==, 0);
+    }
+  /* stats against a direct mean over the rows */
+  double mean, sd, sec, sum = 0;
+  g_assert_cmpint (fw_transfer_result_stats (r, FW_TRANSFER_LORA, 2, &mean, &sd, &sec), ==, 2);
+  for (guint i = 0; i < r->rows->len; i++)
+    {
+      const FwTransferRow *row = &g_array_index (r->rows, FwTransferRow, i);
+      if (row->method == FW_TRANSFER_LORA && row->lpc == 2)
+        sum += row->accuracy;
+    }
+  g_assert_cmpfloat (fabs (mean - sum / 2), <, 1e-12);
+  /* curves for the largest label count (all): one per method and seed, time increasing */
+  g_assert_cmpuint (r->curves->len, ==, 2 * FW_TRANSFER_N_METHODS);
+  for (guint i = 0; i < r->curves->len; i++)
+    {
+      const FwTransferCurve *cv = g_ptr_array_index (r->curves, i);
+      g_assert_cmpuint (cv->seconds->len, >=, 1);
+      for (guint j = 1; j < cv->seconds->len; j++)
+        g_assert_cmpfloat (g_array_index (cv->seconds, double, j), >=,
+                           g_array_index (cv->seconds, double, j - 1));
+    }
+  g_autofree char *table = fw_transfer_result_table (r);
+  g_assert_nonnull (strstr (table, "kNN retrieval"));
+  fw_transfer_config_clear (&c);
+}
+
+static void
+test_recipe_keys (void)
+{
+  const char *ini = "[model]\narch = lenet5\n[transfer]\nmethods = head, lora\n"
+                    "labels_per_class = 1,10,0\nseeds = 2\nlora_rank = 3\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = fw_recipe_load_data (ini, -1, "t", &error);
+  g_assert_no_error (error);
+  g_assert_true (fw_recipe_ext_of (r) == &fw_transfer_recipe_ext);
+  FwTransferConfig c;
+  g_assert_true (fw_transfer_config_from_recipe (r, &c, &error));
+  g_assert_cmpuint (c.methods, ==, (1u << FW_TRANSFER_HEAD) | (1u << FW_TRANSFER_LORA));
+  g_assert_cmpint (c.n_lpc, ==, 3);
+  g_assert_cmpint (c.labels_per_class[2], ==, 0);
+  g_assert_cmpint (c.lora_rank, ==, 3);
+  g_assert_cmpfloat (c.lr, ==, 0.002); /* no [train] lr: Adam's default here */
+  fw_transfer_config_clear (&c);
+  const char *bad[] = { "[transfer]\nmethods = head,magic\n", "[transfer]\nlora_rank = 0\n",
+                        "[transfer]\nlabels_per_clas = 1\n", "[transfer]\nmode = both\n" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) e2 = NULL;
+      g_autoptr (FwRecipe) rb = fw_recipe_load_data (bad[i], -1, "bad", &e2);
+      gboolean ok = rb != NULL && fw_transfer_recipe_mode (rb, &e2) >= 0
+                    && fw_transfer_config_from_recipe (rb, &c, &e2);
+      if (rb != NULL)
+        fw_transfer_config_clear (&c);
+      g_assert_false (ok);
+      g_assert_nonnull (e2);
+      g_test_message ("%s", e2->message);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -524,5 +622,7 @@ main (int argc, char **argv)
   g_test_add_func ("/MultiTask/gradients-reach-trunk", test_multitask_gradients);
   g_test_add_func ("/MultiTask/train", test_multitask_train);
   g_test_add_func ("/Transfer/simulator-deterministic", test_simulator_deterministic);
+  g_test_add_func ("/Transfer/experiment-small", test_experiment_small);
+  g_test_add_func ("/Transfer/recipe-keys", test_recipe_keys);
   return g_test_run ();
 }
