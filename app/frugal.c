@@ -32,6 +32,8 @@ static const FrugalCommand commands[] = {
                                      "latency; CSV/Markdown/LaTeX" },
   { "transfer", frugal_cmd_transfer, "transfer learning: experiment, multitask, lora, merge, "
                                      "params" },
+  { "grow",     frugal_cmd_grow,     "grow a tiny network where it lacks expressivity (TINY, "
+                                     "GradMax, random) up to a parameter budget" },
 };
 
 static void
