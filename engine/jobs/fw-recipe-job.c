@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fw-dataset.h"
+#include "fw-embed.h"
 #include "fw-error.h"
 #include "fw-gemm.h"
 #include "fw-model.h"
@@ -483,8 +484,11 @@ summary_json (const FwRecipe *r, const FwModel *m, const Data *d, GArray *metric
 /* Writes every file of the run into the run folder being built. */
 static gboolean
 write_run_files (FwRunDir *rd, const FwRecipe *r, FwModel *m, const Data *d, GArray *metrics,
-                 const FwEvalResult *test_eval, double train_seconds, GError **error)
+                 const FwEvalResult *test_eval, double train_seconds, const char *embed_csv,
+                 GError **error)
 {
+  if (embed_csv != NULL && !fw_run_dir_write (rd, "embedding.csv", embed_csv, -1, error))
+    return FALSE;
   g_autofree char *csv = metrics_csv (metrics);
 
   /* the model: measured on disk even when not kept */
@@ -509,12 +513,13 @@ write_run_files (FwRunDir *rd, const FwRecipe *r, FwModel *m, const Data *d, GAr
 
 static char *
 write_run_folder (const FwRecipe *r, FwModel *m, const Data *d, GArray *metrics,
-                  const FwEvalResult *test_eval, double train_seconds, GError **error)
+                  const FwEvalResult *test_eval, double train_seconds, const char *embed_csv,
+                  GError **error)
 {
   g_autoptr (FwRunDir) rd = fw_run_dir_begin (r, error);
   if (rd == NULL)
     return NULL;
-  if (!write_run_files (rd, r, m, d, metrics, test_eval, train_seconds, error))
+  if (!write_run_files (rd, r, m, d, metrics, test_eval, train_seconds, embed_csv, error))
     return NULL; /* freeing rd removes the partial files */
   return fw_run_dir_commit (g_steal_pointer (&rd), error);
 }
@@ -554,6 +559,82 @@ coteach_epoch (gpointer user, const FwCoteachEpoch *e)
     ch->hooks->epoch (ch->hooks->user, &em);
 }
 
+/* ---- [output] embed_points: the embedding that follows training ---- */
+
+void
+fw_embed_frame_free (FwEmbedFrame *f)
+{
+  if (f == NULL)
+    return;
+  g_free (f->xy);
+  g_free (f->index);
+  g_free (f->label);
+  g_free (f->pred);
+  g_free (f);
+}
+
+/* wraps the job's hooks: after each epoch, one tracker update on the training thread */
+typedef struct {
+  const FwTrainHooks *inner;
+  FwJob *job;
+  FwModel *m;
+  FwDataset *ds;            /* the samples' dataset */
+  FwEmbedTracker *tracker;
+  GString *csv;             /* epoch,index,label,pred,x,y */
+  GCancellable *cancellable;
+  GError **error;           /* the first failure (training goes on without the embedding) */
+} EmbedHook;
+
+static void
+embed_hook_batch (gpointer user, int epoch, int n_epochs, int batch, int n_batches, double loss,
+                  double acc)
+{
+  EmbedHook *eh = user;
+  if (eh->inner != NULL && eh->inner->batch != NULL)
+    eh->inner->batch (eh->inner->user, epoch, n_epochs, batch, n_batches, loss, acc);
+}
+
+static void
+embed_hook_epoch (gpointer user, const FwEpochMetrics *em)
+{
+  EmbedHook *eh = user;
+  if (eh->inner != NULL && eh->inner->epoch != NULL)
+    eh->inner->epoch (eh->inner->user, em);
+  if (*eh->error != NULL)
+    return;
+  if (!fw_embed_tracker_update (eh->tracker, eh->m, eh->cancellable, eh->error))
+    {
+      if (!g_cancellable_is_cancelled (eh->cancellable))
+        run_log (eh->job, "embedding stopped: %s", (*eh->error)->message);
+      return;
+    }
+  int n = 0;
+  const float *xy = fw_embed_tracker_layout (eh->tracker, &n);
+  const gint32 *idx = fw_embed_tracker_indices (eh->tracker);
+  FwEmbedFrame *f = g_new0 (FwEmbedFrame, 1);
+  f->epoch = em->epoch;
+  f->n = n;
+  f->xy = g_memdup2 (xy, sizeof (float) * 2 * n);
+  f->index = g_memdup2 (idx, sizeof (gint32) * n);
+  f->label = g_new (gint32, n);
+  f->pred = g_new (gint32, n);
+  gsize size = fw_shape_size (eh->ds->shape);
+  g_autofree float *x = g_new (float, (gsize) n * size);
+  for (int i = 0; i < n; i++)
+    {
+      f->label[i] = eh->ds->y[idx[i]];
+      memcpy (x + (gsize) i * size, eh->ds->x + (gsize) idx[i] * size, sizeof (float) * size);
+    }
+  fw_model_predict (eh->m, x, n, 256, f->pred);
+  for (int i = 0; i < n; i++)
+    g_string_append_printf (eh->csv, "%d,%d,%d,%d,%.5g,%.5g\n", f->epoch, f->index[i],
+                            f->label[i], f->pred[i], f->xy[2 * i], f->xy[2 * i + 1]);
+  if (eh->job != NULL)
+    fw_job_emit_snapshot (eh->job, "embed-frame", f, (GDestroyNotify) fw_embed_frame_free);
+  else
+    fw_embed_frame_free (f);
+}
+
 static FwRunResult *
 recipe_run_data (const FwRecipe *r, FwJob *job, const FwTrainHooks *hooks, Data *d,
                  GCancellable *cancellable, GError **error)
@@ -586,6 +667,28 @@ recipe_run_data (const FwRecipe *r, FwJob *job, const FwTrainHooks *hooks, Data 
       fw_job_train_hooks_init (&job_hooks, job);
       hooks = &job_hooks;
     }
+  /* [output] embed_points: t-SNE of test (else validation) samples after every epoch */
+  g_autoptr (FwEmbedTracker) tracker = NULL;
+  g_autoptr (GString) embed_csv = NULL;
+  g_autoptr (GError) embed_error = NULL;
+  EmbedHook eh = { hooks, job, m, NULL, NULL, NULL, cancellable, &embed_error };
+  FwTrainHooks embed_hooks = { embed_hook_batch, embed_hook_epoch, &eh };
+  FwDataset *embed_ds = d->test != NULL ? d->test : d->val;
+  if (r->embed_points > 0 && embed_ds != NULL && !r->coteaching && m->n_layers > 1)
+    {
+      eh.ds = embed_ds;
+      eh.tracker = tracker = fw_embed_tracker_new (embed_ds, MIN (r->embed_points,
+                                                                  embed_ds->n), -2, r->seed,
+                                                   NULL, 250);
+      eh.csv = embed_csv = g_string_new ("epoch,index,label,pred,x,y\n");
+      hooks = &embed_hooks;
+      run_log (job, "embedding %d %s samples after every epoch", MIN (r->embed_points,
+               embed_ds->n), embed_ds == d->test ? "test" : "validation");
+    }
+  else if (r->embed_points > 0)
+    run_log (job, "[output] embed_points: no embedding (%s)",
+             embed_ds == NULL ? "no test or validation set"
+             : r->coteaching ? "not with co-teaching" : "the model has one layer");
   run_log (job, "training: %d epochs, batch %d, lr %g, %d thread%s, seed %" G_GUINT64_FORMAT,
            cfg.epochs, cfg.batch, cfg.lr, r->threads, r->threads == 1 ? "" : "s", r->seed);
   g_autoptr (GArray) metrics = g_array_new (FALSE, FALSE, sizeof (FwEpochMetrics));
@@ -622,7 +725,8 @@ recipe_run_data (const FwRecipe *r, FwJob *job, const FwTrainHooks *hooks, Data 
   if (!check_cancel (cancellable, error))
     return NULL;
 
-  g_autofree char *dir = write_run_folder (r, m, d, metrics, test_eval, train_seconds, error);
+  g_autofree char *dir = write_run_folder (r, m, d, metrics, test_eval, train_seconds,
+                                           embed_csv != NULL ? embed_csv->str : NULL, error);
   if (dir == NULL)
     return NULL;
   g_autofree char *took = fw_format_seconds (fw_now () - t_start);

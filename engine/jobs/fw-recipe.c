@@ -147,6 +147,10 @@ static const KeyDef keys[] = {
     "run folder; empty = runs/<recipe name>-YYYYmmdd-HHMMSS", NULL },
   { "output", "save_model", KEY_BOOL, R (save_model), 0, 0, 0, 0,
     "write model.safetensors into the run folder: true | false", NULL },
+  { "output", "embed_points", KEY_INT, R (embed_points), 0, 5000, 0, 0,
+    "each epoch, embed this many test samples' last hidden features in 2-D by t-SNE started "
+    "from the previous epoch's layout (embedding.csv); 0 = off",
+    "give 0 (off) or a number of points up to 5000, e.g. 500" },
 
   { "run", "seed", KEY_UINT64, R (seed), 0, 0, 0, 0,
     "seed of every random choice (init, shuffling, splits, simulator)", NULL },

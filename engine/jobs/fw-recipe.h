@@ -21,6 +21,8 @@
  *   [noise]    kind = none (none|symmetric|pair|matrix), rate = 0.2, matrix = FILE: label
  *              noise injected into the training set only (validation/test stay clean)
  *   [output]   dir = runs/<recipe name>-<date> ; save_model = true
+ *              embed_points = 0               each epoch, t-SNE of N test samples' last hidden
+ *                                             features (embedding.csv, SNAPSHOT "embed-frame")
  *   [run]      seed = 1, threads = 1
  */
 #pragma once
@@ -51,6 +53,7 @@ typedef struct {
   /* [output] */
   char *out_dir;
   gboolean save_model;
+  int embed_points;       /* [output] embed_points: per-epoch 2-D embedding of N test samples */
   /* [run] */
   guint64 seed;
   int threads;
@@ -113,5 +116,17 @@ char    **fw_recipe_keys        (void);
  * NULL; log lines go to g_debug(). */
 FwRunResult *fw_recipe_run_sync (const FwRecipe *r, const FwTrainHooks *hooks,
                                  GCancellable *cancellable, GError **error);
+
+/* Payload of the SNAPSHOT "embed-frame" a training job with [output] embed_points > 0 emits
+ * after each epoch: the layout of the tracked samples, following the previous epoch's. */
+typedef struct {
+  int epoch;
+  int n;
+  float *xy;              /* [n x 2] */
+  gint32 *index;          /* [n] the samples' indices in the test (or validation) set */
+  gint32 *label;          /* [n] their labels */
+  gint32 *pred;           /* [n] the model's predictions at this epoch */
+} FwEmbedFrame;
+void fw_embed_frame_free (FwEmbedFrame *f);
 
 G_END_DECLS

@@ -991,6 +991,56 @@ test_run_dir_atomic (void)
   g_assert_nonnull (strstr (error->message, "is not a folder"));
 }
 
+/* [output] embed_points: one layout per epoch of the chosen test samples, their true labels and
+ * the model's predictions; the last epoch's predictions are the trained model's */
+static void
+test_embedding_follows_training (void)
+{
+  const char *tmp = fw_test_tmpdir ();
+  g_autofree char *dir = g_build_filename (tmp, "run-embed", NULL);
+  g_autoptr (FwRecipe) r = small_recipe (dir, 3);
+  r->embed_points = 40;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRunResult) res = fw_recipe_run_sync (r, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autofree char *csv = g_build_filename (dir, "embedding.csv", NULL);
+  g_autoptr (GPtrArray) rows = read_csv (csv);
+  g_assert_cmpuint (rows->len, ==, 1 + 3 * 40);
+  g_autofree char *header = g_strjoinv (",", rows->pdata[0]);
+  g_assert_cmpstr (header, ==, "epoch,index,label,pred,x,y");
+  FwDataset *test = res->test;
+  int spread_epochs = 0;
+  for (int e = 1; e <= 3; e++)
+    {
+      double sx = 0, sxx = 0;
+      for (int i = 0; i < 40; i++)
+        {
+          char **f = rows->pdata[1 + (e - 1) * 40 + i];
+          g_assert_cmpint (atoi (f[0]), ==, e);
+          int idx = atoi (f[1]);
+          g_assert_cmpint (idx, >=, 0);
+          g_assert_cmpint (idx, <, test->n);
+          g_assert_cmpint (atoi (f[2]), ==, test->y[idx]);
+          /* the same samples every epoch */
+          char **first = rows->pdata[1 + i];
+          g_assert_cmpint (idx, ==, atoi (first[1]));
+          double x = g_ascii_strtod (f[4], NULL);
+          g_assert_true (isfinite (x));
+          sx += x;
+          sxx += x * x;
+          if (e == 3)
+            {
+              gint32 pred;
+              gsize size = fw_shape_size (test->shape);
+              fw_model_predict (res->model, test->x + (gsize) idx * size, 1, 1, &pred);
+              g_assert_cmpint (atoi (f[3]), ==, pred);
+            }
+        }
+      spread_epochs += sxx / 40 - (sx / 40) * (sx / 40) > 1e-6;
+    }
+  g_assert_cmpint (spread_epochs, ==, 3);   /* a real layout, not all points in one place */
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1009,6 +1059,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Recipe/syntax_error_and_missing_file", test_syntax_error_and_missing_file);
   g_test_add_func ("/Recipe/load_and_save_file", test_load_and_save_file);
   g_test_add_func ("/Recipe/example_recipes_load", test_example_recipes_load);
+  g_test_add_func ("/RecipeJob/embedding_follows_training", test_embedding_follows_training);
   g_test_add_func ("/RecipeJob/full_run_writes_the_run_folder",
                    test_full_run_writes_the_run_folder);
   g_test_add_func ("/RecipeJob/same_recipe_same_numbers", test_same_recipe_same_numbers);
