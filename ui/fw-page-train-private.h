@@ -17,6 +17,8 @@ FwLinePlot  *fw_page_train_get_acc_plot      (FwPageTrain *self);
 FwHeatmap   *fw_page_train_get_confusion     (FwPageTrain *self);
 FwBarChart  *fw_page_train_get_per_class     (FwPageTrain *self);
 FwImageGrid *fw_page_train_get_mistakes      (FwPageTrain *self);
+FwScatterPlot *fw_page_train_get_embedding   (FwPageTrain *self);
+guint        fw_page_train_get_n_embed_frames (FwPageTrain *self);
 GtkWidget   *fw_page_train_get_start_button  (FwPageTrain *self);
 GtkStack    *fw_page_train_get_viz_stack     (FwPageTrain *self);
 /* Runs listed in the history (this session's and those found on disk). */

@@ -47,6 +47,14 @@ struct _FwPageTrain {
   GtkSpinButton *per_class_spin;
   GtkSpinButton *seed_spin;
   GtkSpinButton *threads_spin;
+  GtkEntry *augment_entry;
+  GtkDropDown *noise_dropdown;
+  GtkSpinButton *noise_rate_spin;
+  GtkDropDown *loss_dropdown;
+  GtkSwitch *coteach_switch;
+  GtkSpinButton *embed_spin;
+  GtkStack *embed_stack;
+  GtkBox *embed_box;
   GtkWidget *start_button;
   GtkButton *pause_button;
   GtkWidget *cancel_button;
@@ -67,11 +75,15 @@ struct _FwPageTrain {
   FwHeatmap *confusion;
   FwBarChart *per_class;
   FwImageGrid *mistakes;
+  FwScatterPlot *embed;
   FwPlotView *loss_view, *acc_view, *confusion_view, *per_class_view, *mistakes_view;
+  FwPlotView *embed_view;
+  guint n_embed_frames;  /* of the current run */
 
   /* owned */
   FwRecipe *base;        /* settings the form does not show are kept from here */
   char *dataset_spec;
+  char **dataset_names;  /* the dataset's class names, or NULL */
   gboolean have_shape;   /* the dataset's input shape and classes are known */
   FwShape shape;
   int n_classes;
@@ -106,6 +118,8 @@ FwLinePlot *fw_page_train_get_acc_plot (FwPageTrain *self) { return self->acc; }
 FwHeatmap *fw_page_train_get_confusion (FwPageTrain *self) { return self->confusion; }
 FwBarChart *fw_page_train_get_per_class (FwPageTrain *self) { return self->per_class; }
 FwImageGrid *fw_page_train_get_mistakes (FwPageTrain *self) { return self->mistakes; }
+FwScatterPlot *fw_page_train_get_embedding (FwPageTrain *self) { return self->embed; }
+guint fw_page_train_get_n_embed_frames (FwPageTrain *self) { return self->n_embed_frames; }
 GtkWidget *fw_page_train_get_start_button (FwPageTrain *self) { return self->start_button; }
 GtkStack *fw_page_train_get_viz_stack (FwPageTrain *self) { return self->viz_stack; }
 guint fw_page_train_get_n_runs (FwPageTrain *self) { return self->runs->len; }
@@ -185,6 +199,15 @@ fw_page_train_get_recipe (FwPageTrain *self)
   r->seed = (guint64) seed;
   r->train.seed = (guint64) seed;
   r->threads = gtk_spin_button_get_value_as_int (self->threads_spin);
+  g_free (r->augment);
+  r->augment = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->augment_entry))));
+  g_free (r->noise_kind);
+  r->noise_kind = g_strdup (dropdown_get (self->noise_dropdown));
+  r->noise_rate = gtk_spin_button_get_value (self->noise_rate_spin);
+  g_free (r->loss);
+  r->loss = g_strdup (dropdown_get (self->loss_dropdown));
+  r->coteaching = gtk_switch_get_active (self->coteach_switch);
+  r->embed_points = gtk_spin_button_get_value_as_int (self->embed_spin);
   return r;
 }
 
@@ -237,6 +260,17 @@ fw_page_train_set_recipe (FwPageTrain *self, const FwRecipe *r)
   gtk_spin_button_set_value (self->per_class_spin, r->per_class);
   gtk_spin_button_set_value (self->seed_spin, (double) r->seed);
   gtk_spin_button_set_value (self->threads_spin, MAX (1, r->threads));
+  gtk_editable_set_text (GTK_EDITABLE (self->augment_entry),
+                         r->augment != NULL ? r->augment : "");
+  /* a noise matrix file has no widget: kept from the recipe (base) */
+  if (!dropdown_set (self->noise_dropdown, r->noise_kind))
+    dropdown_set (self->noise_dropdown, "none");
+  gtk_spin_button_set_value (self->noise_rate_spin, r->noise_rate);
+  dropdown_set (self->loss_dropdown, r->loss);
+  gtk_switch_set_active (self->coteach_switch, r->coteaching);
+  gtk_spin_button_set_value (self->embed_spin, r->embed_points);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->noise_rate_spin),
+                            g_strcmp0 (r->noise_kind, "none") != 0);
 }
 
 gboolean
@@ -295,6 +329,35 @@ form_changed (FwPageTrain *self)
   update_cost (self);
 }
 
+static void
+noise_kind_changed (FwPageTrain *self)
+{
+  gtk_widget_set_sensitive (GTK_WIDGET (self->noise_rate_spin),
+                            g_strcmp0 (dropdown_get (self->noise_dropdown), "none") != 0);
+}
+
+/* an epoch's layout of the tracked test samples: the points move to it */
+static void
+on_embed_frame (FwPageTrain *self, const FwEmbedFrame *f)
+{
+  g_autofree int *cls = g_new (int, MAX (f->n, 1));
+  for (int i = 0; i < f->n; i++)
+    cls[i] = f->label[i];
+  fw_scatter_plot_set_points (self->embed, f->xy, cls, (gsize) f->n);
+  /* few points: big enough to see from the back of a lecture hall */
+  fw_scatter_plot_set_point_size (self->embed, f->n <= 300 ? 8 : f->n <= 1000 ? 6 : 4);
+  int right = 0;
+  for (int i = 0; i < f->n; i++)
+    right += f->pred[i] == f->label[i];
+  g_autofree char *title = g_strdup_printf ("Epoch %d: %d test samples, last hidden layer "
+                                            "(t-SNE) — %.0f%% classified right", f->epoch, f->n,
+                                            f->n > 0 ? 100.0 * right / f->n : 0.0);
+  fw_scatter_plot_set_title (self->embed, title);
+  self->n_embed_frames++;
+  gtk_stack_set_visible_child_name (self->embed_stack, "plot");
+  fw_plot_view_queue_update (self->embed_view);
+}
+
 void
 fw_page_train_set_dataset (FwPageTrain *self, const char *spec, FwDataset *ds)
 {
@@ -302,10 +365,12 @@ fw_page_train_set_dataset (FwPageTrain *self, const char *spec, FwDataset *ds)
   g_free (self->dataset_spec);
   self->dataset_spec = g_strdup (spec);
   self->have_shape = ds != NULL;
+  g_clear_pointer (&self->dataset_names, g_strfreev);
   if (ds != NULL)
     {
       self->shape = ds->shape;
       self->n_classes = ds->n_classes;
+      self->dataset_names = g_strdupv (ds->class_names);
     }
   update_dataset_label (self, ds);
   update_cost (self);
@@ -322,7 +387,7 @@ void
 fw_page_train_set_font_scale (FwPageTrain *self, double scale)
 {
   FwPlotView *views[] = { self->loss_view, self->acc_view, self->confusion_view,
-                          self->per_class_view, self->mistakes_view };
+                          self->per_class_view, self->mistakes_view, self->embed_view };
 
   for (gsize i = 0; i < G_N_ELEMENTS (views); i++)
     fw_plot_view_set_font_scale (views[i], scale);
@@ -823,6 +888,8 @@ train_event (FwJob *job, const FwEvent *ev, gpointer user_data)
     case FW_EVENT_SNAPSHOT:
       if (g_strcmp0 (ev->payload_type, "run") == 0 && ev->payload != NULL)
         on_run_snapshot (self, ev->payload);
+      else if (g_strcmp0 (ev->payload_type, "embed-frame") == 0 && ev->payload != NULL)
+        on_embed_frame (self, ev->payload);
       break;
 
     case FW_EVENT_FINISHED:
@@ -891,6 +958,17 @@ fw_page_train_start (FwPageTrain *self)
       else
         r->name = g_strdup (r->arch);
     }
+  {
+    /* the form's recipe goes through the same checks as a recipe file (augmentation text ...) */
+    g_autofree char *text = fw_recipe_to_data (r);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (FwRecipe) check = fw_recipe_load_data (text, (gsize) -1, r->name, &error);
+    if (check == NULL)
+      {
+        fw_window_show_error (win, error->message);
+        return;
+      }
+  }
   stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
   dir_name = g_strdup_printf ("%s-%s-%03d", r->name, stamp,
                               (int) (g_date_time_get_microsecond (now) / 1000));
@@ -907,6 +985,17 @@ fw_page_train_start (FwPageTrain *self)
   set_epoch_range (self, r->train.epochs);
   self->last_test_acc = NAN;
   self->last_train_seconds = 0;
+  self->n_embed_frames = 0;
+  if (r->embed_points > 0)
+    {
+      if (self->dataset_names != NULL)
+        fw_scatter_plot_set_class_names (self->embed, (const char *const *) self->dataset_names,
+                                         g_strv_length (self->dataset_names));
+      fw_scatter_plot_set_points (self->embed, NULL, NULL, 0);
+      fw_scatter_plot_set_empty_text (self->embed, "The first layout appears after the first "
+                                                   "epoch");
+      gtk_stack_set_visible_child_name (self->embed_stack, "plot");
+    }
   gtk_stack_set_visible_child_name (self->viz_stack, "curves");
   fw_window_clear_error (win);
   self->train_job = fw_window_submit_job (win, job_name, fw_recipe_job_run,
@@ -1030,6 +1119,8 @@ fw_page_train_finalize (GObject *object)
   g_clear_pointer (&self->confusion, fw_heatmap_unref);
   g_clear_pointer (&self->per_class, fw_bar_chart_unref);
   g_clear_pointer (&self->mistakes, fw_image_grid_unref);
+  g_clear_pointer (&self->embed, fw_scatter_plot_unref);
+  g_clear_pointer (&self->dataset_names, g_strfreev);
   g_clear_pointer (&self->base, fw_recipe_free);
   g_clear_pointer (&self->runs, g_ptr_array_unref);
   g_clear_pointer (&self->run_dirs, g_hash_table_unref);
@@ -1067,6 +1158,14 @@ fw_page_train_class_init (FwPageTrainClass *klass)
   BIND (per_class_spin);
   BIND (seed_spin);
   BIND (threads_spin);
+  BIND (augment_entry);
+  BIND (noise_dropdown);
+  BIND (noise_rate_spin);
+  BIND (loss_dropdown);
+  BIND (coteach_switch);
+  BIND (embed_spin);
+  BIND (embed_stack);
+  BIND (embed_box);
   BIND (start_button);
   BIND (pause_button);
   BIND (cancel_button);
@@ -1112,6 +1211,10 @@ fw_page_train_init (FwPageTrain *self)
   fw_plot_view_set_heatmap (self->confusion_view, self->confusion);
   fw_plot_view_set_bars (self->per_class_view, self->per_class);
   fw_plot_view_set_image_grid (self->mistakes_view, self->mistakes);
+  self->embed = fw_scatter_plot_new ();
+  fw_scatter_plot_set_title (self->embed, "Test samples, last hidden layer (t-SNE)");
+  self->embed_view = add_view (self->embed_box, "training-embedding");
+  fw_plot_view_set_scatter (self->embed_view, self->embed);
   setup_curves (self);
 
   gtk_adjustment_set_upper (gtk_spin_button_get_adjustment (self->threads_spin),
@@ -1130,6 +1233,8 @@ fw_page_train_init (FwPageTrain *self)
   g_signal_connect_swapped (self->arch_dropdown, "notify::selected", G_CALLBACK (form_changed),
                             self);
   g_signal_connect_swapped (self->widths_entry, "changed", G_CALLBACK (form_changed), self);
+  g_signal_connect_swapped (self->noise_dropdown, "notify::selected",
+                            G_CALLBACK (noise_kind_changed), self);
   {
     GtkWidget *empty = gtk_label_new ("No runs yet. Runs of this session and the run folders "
                                       "found in runs/ appear here; click one to see its "

@@ -180,7 +180,10 @@ test_recipe_round_trip (void)
                     "[model]\narch = lenet5\nwidths = 64,32\n"
                     "[train]\nepochs = 9\nbatch = 48\noptimizer = adamw\nlr = 0.003\n"
                     "momentum = 0.5\nweight_decay = 0.0001\nschedule = cosine\npatience = 3\n"
-                    "label_smoothing = 0.1\n[run]\nseed = 42\nthreads = 1\n";
+                    "label_smoothing = 0.1\nloss = gce\ncoteaching = true\n"
+                    "[data]\naugment = rotate:deg=12;cutmix:p=0.5\n"
+                    "[noise]\nkind = pair\nrate = 0.3\n[output]\nembed_points = 300\n"
+                    "[run]\nseed = 42\nthreads = 1\n";
 
   g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
   g_assert_no_error (error);
@@ -201,6 +204,60 @@ test_recipe_round_trip (void)
   g_assert_cmpfloat_with_epsilon (r->train.label_smoothing, 0.1, 1e-9);
   g_assert_cmpuint (r->seed, ==, 42);
   g_assert_cmpint (r->threads, ==, 1);
+  /* the noisy-label, augmentation and embedding settings have widgets too */
+  g_assert_cmpstr (r->loss, ==, "gce");
+  g_assert_true (r->coteaching);
+  g_assert_cmpstr (r->augment, ==, "rotate:deg=12;cutmix:p=0.5");
+  g_assert_cmpstr (r->noise_kind, ==, "pair");
+  g_assert_cmpfloat_with_epsilon (r->noise_rate, 0.3, 1e-9);
+  g_assert_cmpint (r->embed_points, ==, 300);
+}
+
+/* the Embedding tab follows a run with live embedding: one layout per epoch; a wrong
+ * augmentation text is refused before any job starts */
+static void
+test_train_live_embedding (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *bad = g_strdup_printf ("[data]\ndataset = %s\naugment = rotate:deg=12\n"
+                                          "[model]\narch = mlp\nwidths = 16\n", train_spec);
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
+  g_assert_true (fw_page_train_set_recipe_data (page, bad, &error));
+  /* a broken pipeline in the form */
+  {
+    g_autoptr (FwRecipe) r = fw_page_train_get_recipe (page);
+    g_free (r->augment);
+    r->augment = g_strdup ("rotat:deg=12");
+    fw_page_train_set_recipe (page, r);
+  }
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_false (fw_page_train_is_running (page));
+  g_assert_nonnull (fw_window_get_error_text (win));
+  g_assert_nonnull (strstr (fw_window_get_error_text (win), "rotat"));
+  fw_window_clear_error (win);
+
+  g_autofree char *ini = g_strdup_printf ("[data]\ndataset = %s\ntest = %s\n"
+                                          "val_fraction = 0.1\naugment = rotate:deg=10\n"
+                                          "[model]\narch = mlp\nwidths = 16\n"
+                                          "[train]\nepochs = 2\nbatch = 32\noptimizer = sgd\n"
+                                          "lr = 0.05\n[noise]\nkind = symmetric\nrate = 0.2\n"
+                                          "[output]\nembed_points = 60\n"
+                                          "[run]\nseed = 1\nthreads = 1\n",
+                                          train_spec, test_spec);
+  g_assert_true (fw_page_train_set_recipe_data (page, ini, &error));
+  g_assert_no_error (error);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_true (fw_page_train_is_running (page));
+  g_assert_true (fw_ui_wait_until (train_idle, NULL, 120));
+  g_assert_null (fw_window_get_error_text (win));
+  g_assert_cmpuint (fw_page_train_get_n_embed_frames (page), ==, 2);
+  FwScatterPlot *sp = fw_page_train_get_embedding (page);
+  g_assert_cmpuint (fw_scatter_plot_get_n_points (sp), ==, 60);
+  double x, y;
+  int k;
+  g_assert_true (fw_scatter_plot_get_point (sp, 0, &x, &y, &k));
+  g_assert_true (isfinite (x) && isfinite (y) && k >= 0);
 }
 
 static void
@@ -701,6 +758,18 @@ test_screenshots (void)
       g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
       g_assert_cmpuint (n, >, 50);
     }
+  /* the Train page's Embedding tab, as the live-embedding run left it */
+  {
+    FwPageTrain *page = fw_window_get_page_train (win);
+    g_autofree char *path = g_build_filename (dir != NULL ? dir : ".", "window-train-embedding.png",
+                                              NULL);
+    gtk_stack_set_visible_child_name (stack, "train");
+    gtk_stack_set_visible_child_name (fw_page_train_get_viz_stack (page), "embedding");
+    fw_ui_spin_for (0.6);
+    guint n = render_png (GTK_WIDGET (win), path);
+    g_assert_cmpuint (n, >, 50);
+    gtk_stack_set_visible_child_name (fw_page_train_get_viz_stack (page), "curves");
+  }
 }
 
 int
@@ -749,6 +818,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Window/per_class_spin_filters_the_grid", test_per_class_filter);
   g_test_add_func ("/Window/recipe_fills_the_form_and_back", test_recipe_round_trip);
   g_test_add_func ("/Window/trains_a_model_end_to_end", test_train_end_to_end);
+  g_test_add_func ("/Window/live_embedding_follows_training", test_train_live_embedding);
   g_test_add_func ("/Window/history_reloads_run_curves", test_history_reload);
   g_test_add_func ("/Window/cancel_returns_to_idle_within_a_second", test_cancel);
   g_test_add_func ("/Window/bad_dataset_shows_an_error", test_bad_dataset);
