@@ -57,6 +57,10 @@ static const GradCase grad_cases[] = {
   { "fire", "conv:3:1,fire:2:3,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
   /* 3x3 stride-1 pad-1 between 8 or more channels: Winograd F(2x2, 3x3), odd plane sides */
   { "conv_winograd", "conv:8:1,conv:8:3:1:1,flatten,dense:3", { 2, 5, 6 }, 8 },
+  /* factored kinds of engine/compress (the decompositions run and fine-tune in them) */
+  { "dwrect", "conv:3:1,dwrect:3:1:2:1:1:0,dwrect:1:2:1:2:0:1,flatten,dense:3", { 2, 7, 6 }, 3 },
+  { "tt", "conv:2:1,tt:2x3x2:3x2x2:2x3,tanh,dense:3", { 2, 3, 2 }, 3 },
+  { "ht", "conv:2:1,ht:2x1x3x2:2x3x2x2:2x2x3x2x3x2,tanh,dense:3", { 2, 3, 4 }, 3 },
 };
 
 static void
