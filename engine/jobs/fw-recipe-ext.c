@@ -14,6 +14,8 @@ static const FwRecipeExt *const exts[] = {
   &fw_aug_sweep_recipe_ext,
   &fw_grow_recipe_ext,
   &fw_transfer_recipe_ext,
+  &fw_quant_recipe_ext,
+  &fw_cluster_recipe_ext,
   NULL,
 };
 
