@@ -31,6 +31,8 @@ int frugal_cmd_augment_sweep (int argc, char **argv);
 int frugal_cmd_compare  (int argc, char **argv);
 int frugal_cmd_transfer (int argc, char **argv);
 int frugal_cmd_grow     (int argc, char **argv);
+int frugal_cmd_quantize (int argc, char **argv);
+int frugal_cmd_cluster  (int argc, char **argv);
 
 /* Prints "frugal: <message>" on stderr and returns FRUGAL_EXIT_ERROR. */
 int  frugal_fail        (const GError *error);

@@ -34,6 +34,10 @@ static const FrugalCommand commands[] = {
                                      "params" },
   { "grow",     frugal_cmd_grow,     "grow a tiny network where it lacks expressivity (TINY, "
                                      "GradMax, random) up to a parameter budget" },
+  { "quantize", frugal_cmd_quantize, "quantize a model: fp16, int8 (calibrated), ternary or "
+                                     "binary (STE)" },
+  { "cluster",  frugal_cmd_cluster,  "cluster a model's weights (k-means, k = 5) and fine-tune "
+                                     "them tied to the centres" },
 };
 
 static void
