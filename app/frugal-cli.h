@@ -4,6 +4,8 @@
 
 #include <glib.h>
 
+#include "fw-recipe.h"
+
 G_BEGIN_DECLS
 
 /* Exit codes of the frugal program. */
@@ -33,6 +35,14 @@ int frugal_cmd_transfer (int argc, char **argv);
 int frugal_cmd_grow     (int argc, char **argv);
 int frugal_cmd_quantize (int argc, char **argv);
 int frugal_cmd_cluster  (int argc, char **argv);
+int frugal_cmd_weak     (int argc, char **argv);
+int frugal_cmd_active   (int argc, char **argv);
+int frugal_cmd_calibrate (int argc, char **argv);
+
+/* Runs a recipe's job (an extension's job when the recipe has its group, else training) on a
+ * job runner, printing logs, epochs and a progress bar; Ctrl-C cancels. Takes the recipe.
+ * Returns the exit code. (frugal-train.c) */
+int  frugal_run_recipe_job (FwRecipe *recipe);
 
 /* Prints "frugal: <message>" on stderr and returns FRUGAL_EXIT_ERROR. */
 int  frugal_fail        (const GError *error);

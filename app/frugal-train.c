@@ -198,6 +198,54 @@ on_signal (gpointer user_data)
 }
 
 int
+frugal_run_recipe_job (FwRecipe *recipe)
+{
+  RunState s = { 0 };
+  s.loop = g_main_loop_new (NULL, FALSE);
+  s.tty = isatty (STDERR_FILENO);
+  s.n_epochs = recipe->train.epochs;
+  s.exit_code = FRUGAL_EXIT_ERROR;
+  s.test_acc = NAN;
+
+  /* a recipe with an extension's group ([prune], [grow] ...) is a job of that kind */
+  const FwRecipeExt *ext = fw_recipe_ext_of (recipe);
+  FwJobFunc job_func = ext != NULL ? ext->run : fw_recipe_job_run;
+  g_autoptr (FwJobRunner) runner = fw_job_runner_new ();
+  g_autofree char *name = g_strdup_printf ("%s %s", ext != NULL ? ext->group : "run",
+                                           recipe->name != NULL ? recipe->name : "");
+  g_autoptr (FwJob) job = fw_job_runner_submit (runner, name, job_func,
+                                                g_steal_pointer (&recipe),
+                                                (GDestroyNotify) fw_recipe_free,
+                                                NULL, on_run_event, &s);
+  s.job = job;
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, &s);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &s);
+
+  g_main_loop_run (s.loop);
+
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  /* waits for the worker thread to finish */
+  g_clear_pointer (&runner, fw_job_runner_free);
+  g_main_loop_unref (s.loop);
+
+  if (s.exit_code == FRUGAL_EXIT_OK && ext == NULL)
+    {
+      if (s.run_dir != NULL)
+        printf ("run folder: %s\n", s.run_dir);
+      g_autofree char *acc = frugal_format_percent (s.test_acc);
+      printf ("test accuracy: %s\n", acc);
+      fflush (stdout);
+    }
+  else if (s.exit_code == FRUGAL_EXIT_CANCELLED)
+    {
+      fprintf (stderr, "cancelled\n");
+    }
+  g_free (s.run_dir);
+  return s.exit_code;
+}
+
+int
 frugal_cmd_run (int argc, char **argv)
 {
   g_autofree char *out_dir = NULL;
@@ -249,49 +297,7 @@ frugal_cmd_run (int argc, char **argv)
   if (epochs > 0)
     recipe->train.epochs = epochs;
 
-  RunState s = { 0 };
-  s.loop = g_main_loop_new (NULL, FALSE);
-  s.tty = isatty (STDERR_FILENO);
-  s.n_epochs = recipe->train.epochs;
-  s.exit_code = FRUGAL_EXIT_ERROR;
-  s.test_acc = NAN;
-
-  /* a recipe with an extension's group ([prune], [grow] ...) is a job of that kind */
-  const FwRecipeExt *ext = fw_recipe_ext_of (recipe);
-  FwJobFunc job_func = ext != NULL ? ext->run : fw_recipe_job_run;
-  g_autoptr (FwJobRunner) runner = fw_job_runner_new ();
-  g_autofree char *name = g_strdup_printf ("%s %s", ext != NULL ? ext->group : "run",
-                                           recipe->name != NULL ? recipe->name : "");
-  g_autoptr (FwJob) job = fw_job_runner_submit (runner, name, job_func,
-                                                g_steal_pointer (&recipe),
-                                                (GDestroyNotify) fw_recipe_free,
-                                                NULL, on_run_event, &s);
-  s.job = job;
-  guint sigint = g_unix_signal_add (SIGINT, on_signal, &s);
-  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &s);
-
-  g_main_loop_run (s.loop);
-
-  g_source_remove (sigint);
-  g_source_remove (sigterm);
-  /* waits for the worker thread to finish */
-  g_clear_pointer (&runner, fw_job_runner_free);
-  g_main_loop_unref (s.loop);
-
-  if (s.exit_code == FRUGAL_EXIT_OK && ext == NULL)
-    {
-      if (s.run_dir != NULL)
-        printf ("run folder: %s\n", s.run_dir);
-      g_autofree char *acc = frugal_format_percent (s.test_acc);
-      printf ("test accuracy: %s\n", acc);
-      fflush (stdout);
-    }
-  else if (s.exit_code == FRUGAL_EXIT_CANCELLED)
-    {
-      fprintf (stderr, "cancelled\n");
-    }
-  g_free (s.run_dir);
-  return s.exit_code;
+  return frugal_run_recipe_job (g_steal_pointer (&recipe));
 }
 
 /* ---- frugal eval ---- */

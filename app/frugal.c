@@ -38,6 +38,11 @@ static const FrugalCommand commands[] = {
                                      "binary (STE)" },
   { "cluster",  frugal_cmd_cluster,  "cluster a model's weights (k-means, k = 5) and fine-tune "
                                      "them tied to the centres" },
+  { "weak",     frugal_cmd_weak,     "few labels: supervised vs autoencoder, pretext, invariance "
+                                     "pre-training, self-training" },
+  { "active",   frugal_cmd_active,   "active learning: accuracy vs labels per query strategy" },
+  { "calibrate", frugal_cmd_calibrate, "reliability diagram, ECE, temperature scaling, class "
+                                     "proportions by EM" },
 };
 
 static void

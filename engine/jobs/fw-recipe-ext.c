@@ -16,6 +16,9 @@ static const FwRecipeExt *const exts[] = {
   &fw_transfer_recipe_ext,
   &fw_quant_recipe_ext,
   &fw_cluster_recipe_ext,
+  &fw_weak_recipe_ext,
+  &fw_active_recipe_ext,
+  &fw_calibrate_recipe_ext,
   NULL,
 };
 

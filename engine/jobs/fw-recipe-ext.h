@@ -78,5 +78,8 @@ extern const FwRecipeExt fw_transfer_recipe_ext;   /* engine/transfer/fw-transfe
 extern const FwRecipeExt fw_aug_sweep_recipe_ext;       /* fw-aug-sweep.c */
 extern const FwRecipeExt fw_quant_recipe_ext;           /* engine/compress/fw-quant-job.c */
 extern const FwRecipeExt fw_cluster_recipe_ext;         /* engine/compress/fw-quant-job.c */
+extern const FwRecipeExt fw_weak_recipe_ext;            /* fw-weak-job.c */
+extern const FwRecipeExt fw_active_recipe_ext;          /* fw-weak-job.c */
+extern const FwRecipeExt fw_calibrate_recipe_ext;       /* fw-weak-job.c */
 
 G_END_DECLS
