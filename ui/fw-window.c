@@ -6,6 +6,7 @@
 #include "fw-error.h"
 #include "fw-model-shelf.h"
 #include "fw-page-noise.h"
+#include "fw-page-transfer.h"
 #include "fw-page-embed.h"
 #include "fw-page-augment.h"
 #include "fw-util.h"
@@ -379,6 +380,9 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
   fw_page_data_set_font_scale (self->page_data, scale);
   fw_page_train_set_font_scale (self->page_train, scale);
   {
+    GtkWidget *transfer = gtk_stack_get_child_by_name (self->stack, "transfer");
+    if (transfer != NULL && FW_IS_PAGE_TRANSFER (transfer))
+      fw_page_transfer_set_font_scale (FW_PAGE_TRANSFER (transfer), scale);
     GtkWidget *noise = gtk_stack_get_child_by_name (self->stack, "noise");
     if (noise != NULL && FW_IS_PAGE_NOISE (noise))
       fw_page_noise_set_font_scale (FW_PAGE_NOISE (noise), scale);
@@ -452,6 +456,7 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_PAGE_NOISE);
   g_type_ensure (FW_TYPE_PAGE_EMBED);
   g_type_ensure (FW_TYPE_PAGE_AUGMENT);
+  g_type_ensure (FW_TYPE_PAGE_TRANSFER);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/frugal/Workbench/ui/fw-window.ui");
