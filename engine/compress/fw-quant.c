@@ -116,9 +116,9 @@ fw_qparams_from_range (float lo, float hi, gboolean symmetric)
   hi = MAX (hi, 0.0f);
   if (hi - lo <= 0)
     return p;
-  p.scale = (hi - lo) / 255.0f;
-  long z = lroundf (-128.0f - lo / p.scale);
-  p.zero = (int) CLAMP (z, -128, 127);
+  p.scale = (hi - lo) / 254.0f;
+  long z = lroundf (-127.0f - lo / p.scale);
+  p.zero = (int) CLAMP (z, -127, 127);
   return p;
 }
 
@@ -126,7 +126,7 @@ void
 fw_quantize_i8 (const float *x, gsize n, FwQParams p, gint8 *q)
 {
   float inv = 1.0f / p.scale;
-  const float lo = -128.0f;
+  const float lo = -127.0f;
   for (gsize i = 0; i < n; i++)
     {
       float v = rintf (x[i] * inv) + (float) p.zero;
@@ -176,14 +176,24 @@ load16_i8_as_i16 (const gint8 *p)
   return _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) p));
 }
 
-/* Per 16 inner elements: A's 16 bytes sign-extended to 16 bits once, then for each of four
- * weight rows a sign-extending load and one vpmaddwd (16 products, summed in pairs into eight
- * int32 lanes: exact, |a b| <= 2^14, two of them < 2^15 + 1). */
+/* Per 32 inner elements, with A's bytes a and a weight row's bytes b, both in [-127, 127]:
+ *   vpmaddubsw (|a|, b sign(a)) = a_p b_p + a_{p+1} b_{p+1} in 16 bits (|.| <= 2 127^2 < 2^15:
+ *   no saturation), then vpmaddwd with ones widens pairs of those to 32 bits. Four weight rows
+ * share A's load and absolute value. A 16-element step (sign-extended to 16 bits, vpmaddwd) and
+ * scalar code take the rest of k. */
+__attribute__ ((target ("avx2"))) static inline __m256i
+dot32 (__m256i aabs, __m256i av, const gint8 *b, __m256i ones)
+{
+  __m256i bs = _mm256_sign_epi8 (_mm256_loadu_si256 ((const __m256i *) b), av);
+  return _mm256_madd_epi16 (_mm256_maddubs_epi16 (aabs, bs), ones);
+}
+
 __attribute__ ((target ("avx2"))) static void
 qgemm_avx2 (int m, int n, int k, const gint8 *restrict a, int lda, const gint8 *restrict b,
             int ldb, gint32 *restrict c, int ldc)
 {
-  const int k16 = k & ~15;
+  const int k32 = k & ~31, k16 = k & ~15;
+  const __m256i ones = _mm256_set1_epi16 (1);
   for (int i = 0; i < m; i++)
     {
       const gint8 *ar = a + (gsize) i * lda;
@@ -194,7 +204,16 @@ qgemm_avx2 (int m, int n, int k, const gint8 *restrict a, int lda, const gint8 *
           const gint8 *b0 = b + (gsize) j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
           __m256i c0 = _mm256_setzero_si256 (), c1 = _mm256_setzero_si256 ();
           __m256i c2 = _mm256_setzero_si256 (), c3 = _mm256_setzero_si256 ();
-          for (int p = 0; p < k16; p += 16)
+          for (int p = 0; p < k32; p += 32)
+            {
+              __m256i av = _mm256_loadu_si256 ((const __m256i *) (ar + p));
+              __m256i aabs = _mm256_sign_epi8 (av, av);
+              c0 = _mm256_add_epi32 (c0, dot32 (aabs, av, b0 + p, ones));
+              c1 = _mm256_add_epi32 (c1, dot32 (aabs, av, b1 + p, ones));
+              c2 = _mm256_add_epi32 (c2, dot32 (aabs, av, b2 + p, ones));
+              c3 = _mm256_add_epi32 (c3, dot32 (aabs, av, b3 + p, ones));
+            }
+          for (int p = k32; p < k16; p += 16)
             {
               __m256i av = load16_i8_as_i16 (ar + p);
               c0 = _mm256_add_epi32 (c0, _mm256_madd_epi16 (av, load16_i8_as_i16 (b0 + p)));
@@ -221,7 +240,12 @@ qgemm_avx2 (int m, int n, int k, const gint8 *restrict a, int lda, const gint8 *
         {
           const gint8 *br = b + (gsize) j * ldb;
           __m256i acc = _mm256_setzero_si256 ();
-          for (int p = 0; p < k16; p += 16)
+          for (int p = 0; p < k32; p += 32)
+            {
+              __m256i av = _mm256_loadu_si256 ((const __m256i *) (ar + p));
+              acc = _mm256_add_epi32 (acc, dot32 (_mm256_sign_epi8 (av, av), av, br + p, ones));
+            }
+          for (int p = k32; p < k16; p += 16)
             acc = _mm256_add_epi32 (acc, _mm256_madd_epi16 (load16_i8_as_i16 (ar + p),
                                                             load16_i8_as_i16 (br + p)));
           gint32 s = hsum_epi32 (acc);

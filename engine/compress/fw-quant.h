@@ -43,14 +43,13 @@ void    fw_f16_decode   (const guint16 *h, gsize n, float *out);
 /* ---- int8 ---- */
 typedef struct {
   float scale;            /* > 0 */
-  int zero;               /* in [-128, 127]; 0 for symmetric */
+  int zero;               /* in [-127, 127]; 0 for symmetric */
 } FwQParams;
 
 /* The parameters that map [lo, hi] (lo <= hi) onto int8. An empty or all-zero range gives
  * scale 1 (every value quantizes to its rounding). */
 FwQParams fw_qparams_from_range (float lo, float hi, gboolean symmetric);
-/* q_i = clamp(round(x_i / scale) + zero, -128, 127) (symmetric parameters reach -128 only for
- * values below the calibrated range) */
+/* q_i = clamp(round(x_i / scale) + zero, -127, 127) */
 void      fw_quantize_i8        (const float *x, gsize n, FwQParams p, gint8 *q);
 void      fw_dequantize_i8      (const gint8 *q, gsize n, FwQParams p, float *x);
 
@@ -58,9 +57,10 @@ void      fw_dequantize_i8      (const gint8 *q, gsize n, FwQParams p, float *x)
  *   C(i, j) = sum_p A(i, p) B(j, p),  A(i, p) = a[i lda + p], B(j, p) = b[j ldb + p],
  *   C(i, j) = c[i ldc + j]  (overwritten).
  * Both operands have the inner dimension contiguous: A is a batch of quantized inputs, B the
- * quantized weight rows. Exact while k < 131072 (|products| <= 2^14). AVX2 (16 products per
- * multiply-add instruction, sign-extended to 16 bits, no saturation) where the CPU has it and
- * FW_NO_AVX2 is unset, else plain C; the same integers either way. */
+ * quantized weight rows, every value in [-127, 127] (as fw_quantize_i8 makes them; -128 is
+ * outside the contract: the AVX2 path would be wrong for it). Exact while k < 2^17. AVX2 (32
+ * products per vpmaddubsw on |a| and b sign(a), no saturation for |values| <= 127) where the
+ * CPU has it and FW_NO_AVX2 is unset, else plain C; the same integers either way. */
 void fw_qgemm_i8         (int m, int n, int k, const gint8 *a, int lda, const gint8 *b, int ldb,
                           gint32 *c, int ldc);
 /* The same with the implementation chosen by the caller (tests): avx2 = FALSE runs plain C;

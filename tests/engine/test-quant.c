@@ -92,15 +92,14 @@ test_int8_closed_form (void)
           FwQParams p = fw_qparams_from_range (lo, hi, sym);
           double a = MAX (fabs (lo), fabs (hi));
           double l0 = MIN (lo, 0.0), h0 = MAX (hi, 0.0);
-          double want_scale = sym ? a / 127 : (h0 - l0) / 255;
+          double want_scale = sym ? a / 127 : (h0 - l0) / 254;
           g_assert_cmpfloat (fabs (p.scale - want_scale), <=, 1e-6 * want_scale);
           if (sym)
             g_assert_cmpint (p.zero, ==, 0);
           else
-            g_assert_cmpint (p.zero, ==, (int) lround (-128 - l0 / p.scale));
+            g_assert_cmpint (p.zero, ==, (int) lround (-127 - l0 / p.scale));
           /* grid points are exact, and 0 is on the grid */
-          int qlo = sym ? -127 : -128;
-          for (int q = qlo; q <= 127; q++)
+          for (int q = -127; q <= 127; q++)
             {
               float x = p.scale * (float) (q - p.zero);
               gint8 got;
@@ -127,7 +126,7 @@ test_int8_closed_form (void)
           g_assert_cmpint (q, ==, 127);
           big = -big;
           fw_quantize_i8 (&big, 1, p, &q);
-          g_assert_cmpint (q, ==, -128);
+          g_assert_cmpint (q, ==, -127);
         }
     }
 }
@@ -135,7 +134,7 @@ test_int8_closed_form (void)
 static void
 test_kernel_matches_naive (void)
 {
-  static const int ks[] = { 1, 7, 15, 16, 17, 33, 100, 784 };
+  static const int ks[] = { 1, 7, 15, 16, 17, 31, 32, 33, 48, 100, 784 };
   static const int ns[] = { 1, 3, 4, 5, 9, 16 };
   FwRng rng;
   fw_rng_init (&rng, 32);
@@ -147,14 +146,20 @@ test_kernel_matches_naive (void)
           g_autofree gint8 *A = g_new (gint8, (gsize) m * lda);
           g_autofree gint8 *B = g_new (gint8, (gsize) n * ldb);
           for (int i = 0; i < m * lda; i++)
-            A[i] = (gint8) ((int) fw_rng_below (&rng, 256) - 128);
+            A[i] = (gint8) ((int) fw_rng_below (&rng, 255) - 127);
           for (int i = 0; i < n * ldb; i++)
-            B[i] = (gint8) ((int) fw_rng_below (&rng, 256) - 128);
-          if (a == G_N_ELEMENTS (ks) - 1 && m == 1) /* the extremes: -128 * -128 everywhere */
+            B[i] = (gint8) ((int) fw_rng_below (&rng, 255) - 127);
+          if (a == G_N_ELEMENTS (ks) - 1 && m == 1) /* the extremes: -127 * -127 everywhere */
             {
-              memset (A, 0x80, (gsize) m * lda);
-              memset (B, 0x80, (gsize) n * ldb);
+              memset (A, 0x81, (gsize) m * lda);
+              memset (B, 0x81, (gsize) n * ldb);
             }
+          if (a == G_N_ELEMENTS (ks) - 1 && m == 2) /* -127 * 127 and zeros in A */
+            for (int i = 0; i < m * lda; i++)
+              {
+                A[i] = (gint8) (i % 3 == 0 ? 0 : -127);
+                B[i % (n * ldb)] = 127;
+              }
           for (int v = 0; v < 2; v++)
             {
               g_autofree gint32 *C = g_new (gint32, (gsize) m * ldc);
