@@ -30,6 +30,7 @@ int frugal_cmd_noise_curve (int argc, char **argv);
 int frugal_cmd_embed    (int argc, char **argv);
 int frugal_cmd_augment  (int argc, char **argv);
 int frugal_cmd_augment_sweep (int argc, char **argv);
+int frugal_cmd_prune    (int argc, char **argv);
 int frugal_cmd_compare  (int argc, char **argv);
 int frugal_cmd_transfer (int argc, char **argv);
 int frugal_cmd_grow     (int argc, char **argv);
@@ -43,6 +44,7 @@ int frugal_cmd_calibrate (int argc, char **argv);
  * job runner, printing logs, epochs and a progress bar; Ctrl-C cancels. Takes the recipe.
  * Returns the exit code. (frugal-train.c) */
 int  frugal_run_recipe_job (FwRecipe *recipe);
+
 
 /* Prints "frugal: <message>" on stderr and returns FRUGAL_EXIT_ERROR. */
 int  frugal_fail        (const GError *error);

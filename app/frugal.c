@@ -28,6 +28,8 @@ static const FrugalCommand commands[] = {
   { "augment",  frugal_cmd_augment,  "a PNG grid of augmented samples; the pipeline's cost" },
   { "augment-sweep", frugal_cmd_augment_sweep, "test accuracy vs labels per class with no "
                                      "augmentation, geometric, RandAugment, CutMix, as CSV" },
+  { "prune",    frugal_cmd_prune,    "prune weights, neurons, channels or layers; lottery tickets; "
+                                     "save the physically smaller model" },
   { "compare",  frugal_cmd_compare,  "compare saved models: accuracy, bytes on disk, FLOPs, "
                                      "latency; CSV/Markdown/LaTeX" },
   { "transfer", frugal_cmd_transfer, "transfer learning: experiment, multitask, lora, merge, "

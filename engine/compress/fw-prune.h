@@ -60,6 +60,7 @@
 #include "fw-dataset.h"
 #include "fw-job.h"
 #include "fw-model.h"
+#include "fw-recipe.h"
 #include "fw-train.h"
 
 G_BEGIN_DECLS
@@ -100,6 +101,7 @@ typedef struct {
   FwPruneSchedule schedule;       /* cubic */
   int steps;                      /* 5 prune steps (1 with oneshot) */
   int finetune_epochs;            /* 1 epoch of fine-tuning after each step */
+  double finetune_lr;             /* 0: the recipe's [train] lr */
   int score_batches;              /* 16 minibatches of gradients for saliency and snip */
   gboolean prune_last;            /* TRUE: the logits layer's weights may be pruned (weights) */
   double l1;                      /* 0: L1 strength during all training of the job */
@@ -118,11 +120,10 @@ void     fw_prune_config_clear    (FwPruneConfig *c);
 /* Checks ranges and combinations ("[prune] sparsity: 1.5 is not in [0, 1)"); file names the
  * recipe in messages (may be NULL). */
 gboolean fw_prune_config_check    (const FwPruneConfig *c, const char *file, GError **error);
-/* The [prune] group <-> a config. Unknown keys are the recipe loader's business; values are
- * checked here with messages naming file, group and key. */
-gboolean fw_prune_config_from_keyfile (FwPruneConfig *c, GKeyFile *kf, const char *file,
-                                       GError **error);
-void     fw_prune_config_to_keyfile   (const FwPruneConfig *c, GKeyFile *kf);
+/* The recipe's [prune] group -> a config (values checked, errors name file, group and key),
+ * and back (the GUI fills a recipe from its form; needs the extension registered). */
+gboolean fw_prune_config_from_recipe (FwPruneConfig *c, const FwRecipe *r, GError **error);
+void     fw_prune_config_to_recipe   (const FwPruneConfig *c, FwRecipe *r);
 /* NULL-terminated key names of the [prune] group. */
 const char *const *fw_prune_keys (void);
 
@@ -287,8 +288,12 @@ FwPruneResult *fw_prune_result_ref   (FwPruneResult *r);
 void           fw_prune_result_unref (FwPruneResult *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwPruneResult, fw_prune_result_unref)
 
-/* The [prune] recipe job. data = an FwRecipe (owned by the job). */
+/* The [prune] recipe job. data = an FwRecipe (owned by the job). Registered as the recipe
+ * extension fw_prune_recipe_ext (group "prune", page "compress"). */
 gboolean fw_prune_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable,
                            GError **error);
+/* The same work on the calling thread, without events (tests, benchmarks). */
+FwPruneResult *fw_prune_run_sync (const FwRecipe *r, GCancellable *cancellable,
+                                  GError **error);
 
 G_END_DECLS

@@ -19,6 +19,7 @@ static const FwRecipeExt *const exts[] = {
   &fw_weak_recipe_ext,
   &fw_active_recipe_ext,
   &fw_calibrate_recipe_ext,
+  &fw_prune_recipe_ext,
   NULL,
 };
 

@@ -74,6 +74,7 @@ void      fw_recipe_ext_set        (FwRecipe *r, const char *group, const char *
 /* ---- the registered extensions (one line each; keep in step with the table) ---- */
 extern const FwRecipeExt fw_grow_recipe_ext;
 extern const FwRecipeExt fw_transfer_recipe_ext;   /* engine/transfer/fw-transfer-job.c */
+extern const FwRecipeExt fw_prune_recipe_ext;     /* engine/compress/fw-prune-job.c */
 
 extern const FwRecipeExt fw_aug_sweep_recipe_ext;       /* fw-aug-sweep.c */
 extern const FwRecipeExt fw_quant_recipe_ext;           /* engine/compress/fw-quant-job.c */

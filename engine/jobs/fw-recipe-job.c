@@ -769,3 +769,25 @@ fw_recipe_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GErro
   fw_job_emit_snapshot (job, "run", res, (GDestroyNotify) fw_run_result_free);
   return TRUE;
 }
+
+gboolean
+fw_recipe_load_datasets (const FwRecipe *r, FwJob *job, GCancellable *cancellable,
+                         FwDataset **train, FwDataset **val, FwDataset **test, GError **error)
+{
+  Data d = { 0 };
+  gboolean ok = load_data (r, job, cancellable, &d, error);
+  if (ok)
+    {
+      *train = g_steal_pointer (&d.train);
+      *val = g_steal_pointer (&d.val);
+      *test = g_steal_pointer (&d.test);
+    }
+  data_clear (&d);
+  return ok;
+}
+
+FwModel *
+fw_recipe_build_model (const FwRecipe *r, FwJob *job, const FwDataset *train, GError **error)
+{
+  return build_model (r, job, train, error);
+}

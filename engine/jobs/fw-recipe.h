@@ -129,4 +129,15 @@ typedef struct {
 } FwEmbedFrame;
 void fw_embed_frame_free (FwEmbedFrame *f);
 
+/* For feature jobs that train or fine-tune themselves: the recipe's data exactly as the
+ * training job loads it (same seeds, limits, validation split, label noise); val and test may
+ * come back NULL. job may be NULL (log lines go to g_debug). */
+gboolean  fw_recipe_load_datasets (const FwRecipe *r, FwJob *job, GCancellable *cancellable,
+                                   FwDataset **train, FwDataset **val, FwDataset **test,
+                                   GError **error);
+/* The recipe's model as the training job builds it: [model] init, or the architecture
+ * initialised from [run] seed with the training set's input normalisation. */
+FwModel  *fw_recipe_build_model   (const FwRecipe *r, FwJob *job, const FwDataset *train,
+                                   GError **error);
+
 G_END_DECLS

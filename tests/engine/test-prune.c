@@ -12,6 +12,7 @@
 #include "fw-prune-private.h"
 #include "fw-safetensors.h"
 #include "fw-sparse.h"
+#include "fw-recipe-ext.h"
 #include "fw-test-util.h"
 
 static FwModel *
@@ -616,6 +617,224 @@ test_remove_blocks (void)
     g_assert_cmpfloat (fabsf (y[k] - cur[k]), <, 1e-5f);
 }
 
+/* ---- the job ---- */
+
+static FwRecipe *
+job_recipe (const char *prune_group, const char *dir)
+{
+  g_autofree char *text = g_strdup_printf (
+    "[data]\ndataset = sim:300:20\nval_fraction = 0.2\n"
+    "[model]\narch = mlp\nwidths = 24,16\n"
+    "[train]\nepochs = 2\nbatch = 32\nlr = 0.05\n"
+    "[output]\ndir = %s\n[run]\nseed = 3\nthreads = 1\n"
+    "[prune]\n%s", dir, prune_group);
+  g_autoptr (GError) error = NULL;
+  FwRecipe *r = fw_recipe_load_data (text, strlen (text), "prune-test", &error);
+  g_assert_no_error (error);
+  return r;
+}
+
+static FwDataset *
+job_test_set (void)
+{
+  g_autoptr (GError) error = NULL;
+  FwDataset *ds = fw_dataset_load_test ("sim:300:20", 3, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ds);
+  return ds;
+}
+
+/* The saved model (CSR or smaller layers) computes what the saved dense model computes, its
+ * accuracy is the one reported, and the file is smaller. */
+static void
+check_saved_equals_dense (FwPruneResult *res)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dpath = g_build_filename (res->run_dir, "dense.safetensors", NULL);
+  g_autoptr (FwModel) saved = fw_model_load (res->model_path, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (FwModel) dense = fw_model_load (dpath, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (FwDataset) test = job_test_set ();
+  int n = MIN (test->n, 40);
+  g_autofree float *a = outputs (saved, test->x, n);
+  g_autofree float *b = outputs (dense, test->x, n);
+  g_assert_cmpfloat (fw_test_max_rel_err (a, b, (gsize) n * 10, 1e-3), <, 1e-4);
+  g_autoptr (FwEvalResult) e = fw_evaluate (saved, test, 64, NULL, &error);
+  g_assert_cmpfloat (fabs (e->accuracy - res->final_acc), <, 1e-9);
+  GStatBuf st1, st2;
+  g_assert_cmpint (g_stat (res->model_path, &st1), ==, 0);
+  g_assert_cmpint (g_stat (dpath, &st2), ==, 0);
+  g_assert_cmpint (st1.st_size, <, st2.st_size);
+}
+
+static void
+test_job_weights (void)
+{
+  g_autofree char *dir = g_build_filename (fw_test_tmpdir (), "w", NULL);
+  g_autoptr (FwRecipe) r = job_recipe ("sparsity = 0.8\nschedule = cubic\nsteps = 2\n"
+                                       "finetune_epochs = 1\n", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwPruneResult) res = fw_prune_run_sync (r, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fabs (res->sparsity - 0.8), <, 1e-3);
+  g_assert_cmpstr (res->model->layers[1]->klass->name, ==, "sparse");
+  /* rows: base, then prune + finetune per step; the targets follow the cubic schedule */
+  g_assert_cmpuint (res->rows->len, ==, 5);
+  const FwPruneRow *last = &g_array_index (res->rows, FwPruneRow, 4);
+  g_assert_cmpstr (last->phase, ==, "finetune");
+  g_assert_cmpfloat (last->target, ==, 0.8);
+  g_assert_cmpfloat (g_array_index (res->rows, FwPruneRow, 1).target, ==,
+                     fw_prune_schedule_at (FW_PRUNE_CUBIC, 0.8, 1, 2));
+  check_saved_equals_dense (res);
+  /* the run folder */
+  const char *files[] = { "metrics.csv", "summary.json", "recipe.ini" };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *p = g_build_filename (res->run_dir, files[i], NULL);
+      g_assert_true (g_file_test (p, G_FILE_TEST_EXISTS));
+    }
+}
+
+static void
+test_job_units_and_layers (void)
+{
+  g_autofree char *dir = g_build_filename (fw_test_tmpdir (), "u", NULL);
+  g_autoptr (FwRecipe) r = job_recipe ("granularity = neurons\ncriterion = saliency\n"
+                                       "sparsity = 0.5\nschedule = oneshot\n"
+                                       "group_lasso = 0.01\n", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwPruneResult) res = fw_prune_run_sync (r, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (res->model->spec, ==, "flatten,dense:12,relu,dense:8,relu,dense:10");
+  check_saved_equals_dense (res);
+
+  /* a stack of equal widths: one block of two removed */
+  g_autofree char *dir2 = g_build_filename (fw_test_tmpdir (), "l", NULL);
+  g_autoptr (FwRecipe) r2 = job_recipe ("granularity = layers\nsparsity = 0.5\n", dir2);
+  g_free (r2->widths);
+  r2->widths = g_strdup ("20,20,20");
+  g_autoptr (FwPruneResult) res2 = fw_prune_run_sync (r2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (res2->model->n_layers, ==, 6);
+}
+
+static void
+test_job_lottery (void)
+{
+  g_autofree char *dir = g_build_filename (fw_test_tmpdir (), "t", NULL);
+  g_autoptr (FwRecipe) r = job_recipe ("lottery = true\nsparsity = 0.75\nschedule = geometric\n"
+                                       "steps = 2\nseeds = 2\nrewind_batches = 2\n", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwPruneResult) res = fw_prune_run_sync (r, NULL, &error);
+  g_assert_no_error (error);
+  /* per seed: rounds 0..2 (train, train, ticket) and the random control */
+  g_assert_cmpuint (res->rows->len, ==, 8);
+  int tickets = 0, randoms = 0;
+  for (guint i = 0; i < res->rows->len; i++)
+    {
+      const FwPruneRow *row = &g_array_index (res->rows, FwPruneRow, i);
+      if (strcmp (row->phase, "ticket") == 0 || strcmp (row->phase, "random") == 0)
+        {
+          g_assert_cmpfloat (fabs (row->sparsity - 0.75), <, 1e-3);
+          tickets += row->phase[0] == 't';
+          randoms += row->phase[0] == 'r';
+        }
+    }
+  g_assert_cmpint (tickets, ==, 2);
+  g_assert_cmpint (randoms, ==, 2);
+  /* a rewind point later than the first training is an error that says so */
+  g_autoptr (FwRecipe) r2 = job_recipe ("lottery = true\nsteps = 1\nrewind_batches = 100000\n",
+                                        dir);
+  g_autoptr (FwPruneResult) none = fw_prune_run_sync (r2, NULL, &error);
+  g_assert_null (none);
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "rewind_batches"));
+}
+
+static void
+test_job_bad_values (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = job_recipe ("sparsity = 1.5\n", "/nonexistent");
+  FwPruneConfig cfg;
+  g_assert_false (fw_prune_config_from_recipe (&cfg, r, &error));
+  g_assert_nonnull (strstr (error->message, "sparsity"));
+  g_clear_error (&error);
+  g_autoptr (FwRecipe) r2 = job_recipe ("criterion = biggest\n", "/nonexistent");
+  g_assert_false (fw_prune_config_from_recipe (&cfg, r2, &error));
+  g_assert_nonnull (strstr (error->message, "magnitude"));
+  g_clear_error (&error);
+  /* a typo in a key name is caught by the recipe loader */
+  const char *text = "[prune]\nsparsty = 0.5\n";
+  g_autoptr (FwRecipe) r3 = fw_recipe_load_data (text, strlen (text), "typo", &error);
+  g_assert_null (r3);
+  g_assert_nonnull (strstr (error->message, "sparsty"));
+  g_clear_error (&error);
+  /* config -> recipe -> config round trip */
+  FwPruneConfig a;
+  fw_prune_config_defaults (&a);
+  a.criterion = FW_PRUNE_MOVEMENT;
+  a.granularity = FW_PRUNE_CHANNELS;
+  a.scope = FW_PRUNE_GLOBAL;
+  a.sparsity = 0.35;
+  a.steps = 7;
+  a.l1 = 1e-4;
+  g_autoptr (FwRecipe) r4 = fw_recipe_new_default ();
+  fw_prune_config_to_recipe (&a, r4);
+  FwPruneConfig b;
+  g_assert_true (fw_prune_config_from_recipe (&b, r4, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (b.criterion, ==, a.criterion);
+  g_assert_cmpint (b.granularity, ==, a.granularity);
+  g_assert_cmpint (b.scope, ==, a.scope);
+  g_assert_cmpfloat (b.sparsity, ==, a.sparsity);
+  g_assert_cmpint (b.steps, ==, a.steps);
+  g_assert_cmpfloat (b.l1, ==, a.l1);
+  fw_prune_config_clear (&b);
+}
+
+typedef struct {
+  int snapshots, results, finished;
+  double last_sparsity;
+} JobSeen;
+
+static void
+on_job_event (FwJob *job, const FwEvent *ev, gpointer user)
+{
+  JobSeen *s = user;
+  if (ev->kind == FW_EVENT_SNAPSHOT && g_strcmp0 (ev->payload_type, "prune-step") == 0)
+    {
+      const FwPruneSnapshot *snap = ev->payload;
+      s->snapshots++;
+      s->last_sparsity = snap->sparsity;
+      g_assert_cmpint (snap->n_layers, ==, 3);
+    }
+  else if (ev->kind == FW_EVENT_SNAPSHOT && g_strcmp0 (ev->payload_type, "prune-result") == 0)
+    s->results++;
+  else if (ev->kind == FW_EVENT_FINISHED)
+    s->finished++;
+}
+
+static void
+test_job_events (void)
+{
+  g_autofree char *dir = g_build_filename (fw_test_tmpdir (), "e", NULL);
+  g_autoptr (FwRecipe) r = job_recipe ("sparsity = 0.6\nsteps = 2\n", dir);
+  g_autoptr (FwJobRunner) runner = fw_job_runner_new ();
+  JobSeen seen = { 0 };
+  g_autoptr (FwJob) job = fw_job_runner_submit (runner, "prune", fw_prune_job_run,
+                                                g_steal_pointer (&r),
+                                                (GDestroyNotify) fw_recipe_free, NULL,
+                                                on_job_event, &seen);
+  fw_job_wait (job, NULL);
+  g_assert_cmpint (seen.finished, ==, 1);
+  g_assert_cmpint (seen.results, ==, 1);
+  /* base + per step (pruned + one per fine-tuning epoch) + done, at least */
+  g_assert_cmpint (seen.snapshots, >=, 1 + 2 * 2 + 1);
+  g_assert_cmpfloat (fabs (seen.last_sparsity - 0.6), <, 1e-3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -634,5 +853,10 @@ main (int argc, char **argv)
   g_test_add_func ("/Prune/sparse_kernel_equals_dense_product", test_sparse_kernel);
   g_test_add_func ("/Prune/sparse_layer_gradients", test_sparse_gradients);
   g_test_add_func ("/Prune/remove_blocks_skips_layers", test_remove_blocks);
+  g_test_add_func ("/Prune/job_weights_saves_csr_equal_to_dense", test_job_weights);
+  g_test_add_func ("/Prune/job_neurons_and_layers", test_job_units_and_layers);
+  g_test_add_func ("/Prune/job_lottery_ticket_and_control", test_job_lottery);
+  g_test_add_func ("/Prune/recipe_values_checked", test_job_bad_values);
+  g_test_add_func ("/Prune/job_events_snapshots", test_job_events);
   return g_test_run ();
 }
