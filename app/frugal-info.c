@@ -64,6 +64,31 @@ frugal_cmd_info (int argc, char **argv)
   g_autofree char *params_h = fw_format_count ((double) params);
   g_autofree char *flops_h = fw_format_count (flops);
   printf ("parameters: %" G_GSIZE_FORMAT " (%s)\n", params, params_h);
+  /* what is really there: non-zero values (a pruned dense model stores its zeros) and the
+   * packed storage of compressed layers (sparse indices, codes), with its bytes */
+  gsize nonzero = 0, packed_n = 0, packed_bytes = 0;
+  for (gsize i = 0; i < m->n_params; i++)
+    nonzero += m->params[i] != 0.0f;
+  for (gsize i = 0; i < m->n_state; i++)
+    nonzero += m->state[i] != 0.0f;
+  for (int i = 0; i < m->n_layers; i++)
+    if (m->layers[i]->klass->packed != NULL)
+      {
+        FwPackedTensor pt[FW_LAYER_MAX_TENSORS];
+        int np = m->layers[i]->klass->packed (m->layers[i], pt);
+        for (int t = 0; t < np; t++)
+          {
+            packed_n += pt[t].bytes / MAX (fw_dtype_size (pt[t].dtype), 1);
+            packed_bytes += pt[t].bytes;
+          }
+      }
+  printf ("non-zero parameters: %" G_GSIZE_FORMAT " (%.1f%%)\n", nonzero,
+          params > 0 ? 100.0 * (double) nonzero / (double) params : 0.0);
+  if (packed_n > 0)
+    {
+      g_autofree char *pb = fw_format_bytes ((double) packed_bytes);
+      printf ("packed entries: %" G_GSIZE_FORMAT " (indices, codes: %s)\n", packed_n, pb);
+    }
   if (file_bytes >= 0)
     {
       g_autofree char *bytes_h = fw_format_bytes ((double) file_bytes);
