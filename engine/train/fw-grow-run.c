@@ -125,6 +125,48 @@ point_widths (FwGrowPoint *pt, const FwModel *m, int grown_layer, int added)
   pt->n_widths = n;
 }
 
+/* Neurons to add from proposal p: its k, capped so the model stays within the budget (at
+ * least one while below it). */
+static int
+grow_count (const FwModel *m, const FwGrowProposal *p, gsize budget)
+{
+  gsize params = fw_model_param_count (m);
+  gsize per = (gsize) p->d_a + (gsize) p->d_out * p->n_taps;
+  gsize room = budget > params ? (budget - params) / per : 0;
+  return (int) MIN ((gsize) p->k, MAX (room, 1));
+}
+
+/* The model grown by p with the gamma in 1 .. 2^-12 that gives the lowest loss on (x, y);
+ * *gamma and *loss receive it. */
+static FwModel *
+line_search (const FwModel *m, const FwGrowProposal *p, int k, const float *x, const gint32 *y,
+             int n, double *gamma, double *loss, GError **error)
+{
+  FwModel *best = NULL;
+  *loss = INFINITY;
+  for (int j = 0; j >= -12; j--)
+    {
+      double g = ldexp (1.0, j);
+      FwModel *cand = fw_grow_apply (m, p, k, g, error);
+      if (cand == NULL)
+        {
+          g_clear_pointer (&best, fw_model_unref);
+          return NULL;
+        }
+      double l = fw_grow_loss (cand, x, y, n);
+      if (best == NULL || (isfinite (l) && l < *loss))
+        {
+          g_clear_pointer (&best, fw_model_unref);
+          best = cand;
+          *loss = l;
+          *gamma = g;
+        }
+      else
+        fw_model_unref (cand);
+    }
+  return best;
+}
+
 FwGrowResult *
 fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDataset *test,
              FwJob *job, GCancellable *cancellable, GError **error)
@@ -198,75 +240,67 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                   pt.gain[s] = p->pixels * (p->gain_dw + p->gain_neurons);
                 }
             }
+          /* TINY: at every site, the amplitude by line search on the second batch; the site
+           * whose step lowers that batch's loss most wins (the first-order gain, measured on
+           * the statistics batch itself, over-rates layers whose input width approaches the
+           * batch size: their new neurons fit the batch's noise). Baselines: round robin. */
           int best = -1;
-          if (ok && cfg->method == FW_GROW_TINY)
+          double best_l = INFINITY, gamma = 1.0;
+          FwModel *nm = NULL;
+          if (ok)
+            pt.loss_before = fw_grow_loss (m, lx, ly, ns);
+          for (int s = 0; s < n_sites && ok; s++)
             {
-              for (int s = 0; s < n_sites; s++)
-                if (props[s]->k > 0 && (best < 0 || pt.gain[s] > pt.gain[best]))
+              if (cfg->method != FW_GROW_TINY && s != (step - 1) % n_sites)
+                continue;
+              FwGrowProposal *p = props[s];
+              int k = grow_count (m, p, cfg->budget);
+              if (k == 0)
+                continue;
+              double g = 1.0, l = NAN;
+              FwModel *cand = cfg->method == FW_GROW_TINY
+                                ? line_search (m, p, k, lx, ly, ns, &g, &l, error)
+                                : fw_grow_apply (m, p, k, 1.0, error);
+              ok = cand != NULL;
+              if (ok && cfg->method != FW_GROW_TINY)
+                l = fw_grow_loss (cand, lx, ly, ns);
+              if (ok && (best < 0 || l < best_l))
+                {
+                  g_clear_pointer (&nm, fw_model_unref);
+                  nm = cand;
                   best = s;
+                  best_l = l;
+                  gamma = g;
+                }
+              else if (cand != NULL)
+                fw_model_unref (cand);
             }
-          else if (ok)
-            best = (step - 1) % n_sites;
-          if (ok && best >= 0)
+          if (ok && nm != NULL && cfg->method == FW_GROW_TINY
+              && !((pt.loss_before - best_l) > cfg->min_rel_drop * pt.loss_before))
             {
-              FwGrowProposal *p = props[best];
-              gsize params = fw_model_param_count (m);
-              gsize per = (gsize) p->d_a + (gsize) p->d_out * p->n_taps;
-              int k = p->k;
-              gsize room = cfg->budget > params ? (cfg->budget - params) / per : 0;
-              k = (int) MIN ((gsize) k, MAX (room, 1));
-              double gamma = 1.0;
-              pt.loss_before = fw_grow_loss (m, lx, ly, ns);
+              grow_log (job, "step %d: the best step (site %d->%d, gamma %g) lowers the batch "
+                        "loss %.4f -> %.4f only: rejected", step, props[best]->site.a,
+                        props[best]->site.b, gamma, pt.loss_before, best_l);
+              g_clear_pointer (&nm, fw_model_unref);
+            }
+          if (nm != NULL)
+            {
+              const FwGrowProposal *p = props[best];
+              pt.site = best;
+              pt.added = nm->n_params > m->n_params
+                           ? (int) ((nm->n_params - m->n_params)
+                                    / ((gsize) p->d_a + (gsize) p->d_out * p->n_taps))
+                           : 0;
+              pt.gamma = gamma;
               pt.first_order = p->first_order;
-              FwModel *nm = NULL;
-              if (cfg->method == FW_GROW_TINY)
-                {
-                  /* line search over gamma = 2^j, j = 8 .. -12 */
-                  double best_l = INFINITY;
-                  for (int j = 8; j >= -12 && ok; j--)
-                    {
-                      double gj = ldexp (1.0, j);
-                      g_autoptr (FwModel) cand = fw_grow_apply (m, p, k, gj, error);
-                      ok = cand != NULL;
-                      if (!ok)
-                        break;
-                      double l = fw_grow_loss (cand, lx, ly, ns);
-                      if (isfinite (l) && l < best_l)
-                        {
-                          best_l = l;
-                          gamma = gj;
-                          g_clear_pointer (&nm, fw_model_unref);
-                          nm = g_steal_pointer (&cand);
-                        }
-                    }
-                  if (ok && nm != NULL
-                      && !((pt.loss_before - best_l) > cfg->min_rel_drop * pt.loss_before))
-                    {
-                      grow_log (job, "step %d: site %d->%d: best gamma %g drops the batch loss "
-                                "%.4f -> %.4f only, step rejected", step, p->site.a, p->site.b,
-                                gamma, pt.loss_before, best_l);
-                      g_clear_pointer (&nm, fw_model_unref);
-                    }
-                }
-              else if (ok)
-                {
-                  nm = fw_grow_apply (m, p, k, 1.0, error);
-                  ok = nm != NULL;
-                }
-              if (nm != NULL)
-                {
-                  pt.site = best;
-                  pt.added = k;
-                  pt.gamma = gamma;
-                  grown_layer = p->site.a;
-                  pt.loss_after = fw_grow_loss (nm, lx, ly, ns);
-                  fw_model_unref (m);
-                  m = nm;
-                  grow_log (job, "step %d: +%d at layer %d (site %d->%d), gamma %g, batch loss "
-                            "%.4f -> %.4f, %zu parameters", step, k, p->site.a + 1, p->site.a,
-                            p->site.b, gamma, pt.loss_before, pt.loss_after,
-                            fw_model_param_count (m));
-                }
+              grown_layer = p->site.a;
+              pt.loss_after = best_l;
+              fw_model_unref (m);
+              m = nm;
+              grow_log (job, "step %d: +%d at layer %d (site %d->%d), gamma %g, batch loss "
+                        "%.4f -> %.4f, %zu parameters", step, pt.added, p->site.a + 1,
+                        p->site.a, p->site.b, gamma, pt.loss_before, pt.loss_after,
+                        fw_model_param_count (m));
             }
           for (int s = 0; s < n_sites; s++)
             fw_grow_proposal_free (props[s]);

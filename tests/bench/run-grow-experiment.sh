@@ -1,0 +1,111 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# run-grow-experiment.sh: the lecture's growth experiment. Start from an MLP with 2 neurons per
+# hidden layer (and a CNN with 2 channels per conv layer), grow to a parameter budget with TINY,
+# GradMax and random growth, and train fixed-size networks from scratch at several sizes for
+# the same number of epochs as the TINY run; 3 seeds, Fashion-MNIST and the digits.
+#
+# Usage: run-grow-experiment.sh FRUGAL_BIN
+# Environment: OUT_DIR (a temp dir), SEEDS ("1 2 3"), DATASETS ("fashion-mnist digits"),
+#   ARCHS ("mlp cnn"), TRAIN_LIMIT (5000: Fashion-MNIST training samples, for speed),
+#   TEST_LIMIT (2000), EPOCHS_PER_STEP (1).
+# Reduced so that it fits in minutes on a loaded 2-core machine: 5000 Fashion-MNIST training
+# samples (the digits: its 4000), 2000 test samples, one epoch per growth step, Adam 3e-3.
+# Writes OUT_DIR/grow-experiment.csv (every growth point of every run), and prints a summary:
+# per dataset, architecture and method the final parameters and test accuracy (mean +- sd
+# over seeds), and the fixed-size networks' accuracy vs parameters.
+set -u
+export LANG=C.UTF-8
+
+FRUGAL=${1:-}
+if [ -z "$FRUGAL" ] || [ ! -x "$FRUGAL" ]; then
+  echo "usage: $0 FRUGAL_BIN (the built frugal program)" >&2
+  exit 2
+fi
+SEEDS=${SEEDS:-"1 2 3"}
+DATASETS=${DATASETS:-"fashion-mnist digits"}
+ARCHS=${ARCHS:-"mlp cnn"}
+TRAIN_LIMIT=${TRAIN_LIMIT:-5000}
+TEST_LIMIT=${TEST_LIMIT:-2000}
+EPS=${EPOCHS_PER_STEP:-1}
+OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/grow-experiment-XXXXXX)}
+mkdir -p "$OUT_DIR"
+ALL="$OUT_DIR/grow-experiment.csv"
+: > "$ALL"
+
+budget () {   # dataset arch
+  case "$1:$2" in
+    fashion-mnist:mlp) echo 20000 ;;
+    digits:mlp) echo 10000 ;;
+    *:cnn) echo 6000 ;;
+  esac
+}
+fixed_widths () {   # arch
+  case "$1" in
+    mlp) echo "4 8 12 16 24" ;;
+    cnn) echo "2 4 8 12" ;;
+  esac
+}
+
+run () {   # label dataset arch seed args...
+  label=$1 ds=$2 arch=$3 seed=$4
+  shift 4
+  dir="$OUT_DIR/$ds-$arch-$label-s$seed"
+  rm -rf "$dir"
+  if ! "$FRUGAL" grow --quiet --data "$ds" --arch "$arch" --seed "$seed" --threads 1 \
+         --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT" --epochs-per-step "$EPS" \
+         --out "$dir" --csv "$@" > "$dir.csv" 2> "$dir.log"; then
+    echo "FAILED: $label $ds $arch seed $seed (see $dir.log)" >&2
+    return 1
+  fi
+  # prefix every row with dataset,arch,label,seed; the fixed-size baseline of a TINY run
+  # becomes one more row
+  tail -n +2 "$dir.csv" | sed "s/^/$ds,$arch,$label,$seed,/" >> "$ALL"
+  if [ -f "$dir/summary.json" ] && grep -q '"fixed_test_accuracy" : [0-9]' "$dir/summary.json"; then
+    p=$(sed -n 's/.*"params" : \([0-9]*\).*/\1/p' "$dir/summary.json")
+    a=$(sed -n 's/.*"fixed_test_accuracy" : \([0-9.e-]*\).*/\1/p' "$dir/summary.json")
+    echo "$ds,$arch,fixed-final,$seed,fixed,0,$p,$a" >> "$ALL"
+  fi
+}
+
+t0=$(date +%s)
+for ds in $DATASETS; do
+  for arch in $ARCHS; do
+    b=$(budget "$ds" "$arch")
+    for seed in $SEEDS; do
+      run tiny "$ds" "$arch" "$seed" --method tiny --budget "$b"
+      # total epochs of the TINY run = its points
+      n=$(tail -n +2 "$OUT_DIR/$ds-$arch-tiny-s$seed.csv" | wc -l)
+      run gradmax "$ds" "$arch" "$seed" --method gradmax --budget "$b" --no-fixed
+      run random "$ds" "$arch" "$seed" --method random --budget "$b" --no-fixed
+      for w in $(fixed_widths "$arch"); do
+        # a fixed network: no growth step, trained for the TINY run's number of epochs
+        run "fixed-w$w" "$ds" "$arch" "$seed" --start "$w" --steps 0 --no-fixed \
+            --epochs-per-step $((n * EPS))
+      done
+      echo "$ds $arch seed $seed done ($(( $(date +%s) - t0 )) s)" >&2
+    done
+  done
+done
+
+echo "rows: $ALL"
+echo
+echo "final point of each run: mean (sd) over seeds"
+echo "dataset        arch method       params      test acc %"
+awk -F, '
+  # columns: ds,arch,label,seed,method,step,params,test_acc,...
+  { key = $1 " " $2 " " $3 " " $4; last_p[key] = $7; last_a[key] = $8 }
+  END {
+    for (k in last_p) {
+      split (k, f, " "); g = f[1] " " f[2] " " f[3];
+      n[g]++; sp[g] += last_p[k]; sa[g] += last_a[k]; sa2[g] += last_a[k] ^ 2
+    }
+    for (g in n) {
+      m = sa[g] / n[g]; v = sa2[g] / n[g] - m * m; if (v < 0) v = 0;
+      split (g, f, " ");
+      printf "%-14s %-4s %-12s %7.0f   %5.1f (%.1f)  n=%d\n", f[1], f[2], f[3], sp[g] / n[g],
+             100 * m, 100 * sqrt (v * n[g] / (n[g] > 1 ? n[g] - 1 : 1)), n[g]
+    }
+  }' "$ALL" | sort
+echo
+echo "total: $(( $(date +%s) - t0 )) s"
