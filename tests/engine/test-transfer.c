@@ -605,6 +605,40 @@ test_recipe_keys (void)
     }
 }
 
+static void
+test_example_recipes (void)
+{
+  /* every resources/recipes/transfer-*.ini is a valid [transfer] job */
+  const char *root = g_getenv ("FW_SOURCE_ROOT");
+  if (root == NULL)
+    {
+      g_test_skip ("FW_SOURCE_ROOT not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = g_build_filename (root, "resources", "recipes", NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  int n = 0;
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      if (!g_str_has_prefix (name, "transfer-") || !g_str_has_suffix (name, ".ini"))
+        continue;
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwRecipe) r = fw_recipe_load (path, &error);
+      g_assert_no_error (error);
+      g_assert_true (fw_recipe_ext_of (r) == &fw_transfer_recipe_ext);
+      g_assert_cmpint (fw_transfer_recipe_mode (r, &error), >=, 0);
+      FwTransferConfig c;
+      g_assert_true (fw_transfer_config_from_recipe (r, &c, &error));
+      g_assert_no_error (error);
+      fw_transfer_config_clear (&c);
+      n++;
+    }
+  g_assert_cmpint (n, >=, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -624,5 +658,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Transfer/simulator-deterministic", test_simulator_deterministic);
   g_test_add_func ("/Transfer/experiment-small", test_experiment_small);
   g_test_add_func ("/Transfer/recipe-keys", test_recipe_keys);
+  g_test_add_func ("/Transfer/example-recipes", test_example_recipes);
   return g_test_run ();
 }
