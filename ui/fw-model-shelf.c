@@ -2,6 +2,7 @@
 /* fw-model-shelf.c: the trained models of the session, shared by every page, and its view. */
 #include "fw-model-shelf.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 
 #include "fw-colors.h"
@@ -17,6 +18,8 @@ struct _FwShelfItem {
   double accuracy;
   GArray *metrics;      /* FwEpochMetrics, owned copy or NULL */
   char *run_dir;
+  char *file;           /* the saved .safetensors, or NULL */
+  char *method;         /* "trained", "pruned", ... */
 };
 
 G_DEFINE_FINAL_TYPE (FwShelfItem, fw_shelf_item, G_TYPE_OBJECT)
@@ -30,6 +33,8 @@ fw_shelf_item_finalize (GObject *object)
   g_clear_pointer (&self->model, fw_model_unref);
   g_clear_pointer (&self->metrics, g_array_unref);
   g_free (self->run_dir);
+  g_free (self->file);
+  g_free (self->method);
   G_OBJECT_CLASS (fw_shelf_item_parent_class)->finalize (object);
 }
 
@@ -62,7 +67,40 @@ fw_shelf_item_new (const char *name, FwModel *model, double accuracy, GArray *me
       g_array_append_vals (self->metrics, metrics->data, metrics->len);
     }
   self->run_dir = g_strdup (run_dir);
+  if (run_dir != NULL)
+    {
+      g_autofree char *path = g_build_filename (run_dir, "model.safetensors", NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        self->file = g_steal_pointer (&path);
+    }
+  self->method = g_strdup ("trained");
   return self;
+}
+
+const char *
+fw_shelf_item_get_file (FwShelfItem *self)
+{
+  return self->file;
+}
+
+void
+fw_shelf_item_set_file (FwShelfItem *self, const char *path)
+{
+  g_free (self->file);
+  self->file = g_strdup (path);
+}
+
+const char *
+fw_shelf_item_get_method (FwShelfItem *self)
+{
+  return self->method;
+}
+
+void
+fw_shelf_item_set_method (FwShelfItem *self, const char *method)
+{
+  g_free (self->method);
+  self->method = g_strdup (method != NULL ? method : "trained");
 }
 
 const char *
@@ -98,7 +136,10 @@ fw_shelf_item_get_params (FwShelfItem *self)
 double
 fw_shelf_item_get_bytes (FwShelfItem *self)
 {
-  /* fp32 as stored: every parameter and state value is 4 bytes */
+  GStatBuf st;
+  if (self->file != NULL && g_stat (self->file, &st) == 0)
+    return (double) st.st_size;
+  /* no file: fp32, every parameter and state value is 4 bytes */
   return 4.0 * (double) fw_model_param_count (self->model);
 }
 
@@ -196,6 +237,14 @@ fw_model_shelf_new (void)
   return g_object_new (FW_TYPE_MODEL_SHELF, NULL);
 }
 
+FwShelfItem *
+fw_model_shelf_get_item (FwModelShelf *self, guint position)
+{
+  g_autoptr (FwShelfItem) item = g_list_model_get_item (G_LIST_MODEL (self->store), position);
+  /* the store keeps its reference: transfer none */
+  return item;
+}
+
 void
 fw_model_shelf_add (FwModelShelf *self, FwShelfItem *item)
 {
@@ -244,7 +293,10 @@ row_bind (GtkSignalListItemFactory *factory, GtkListItem *list_item, gpointer us
   g_autofree char *pct = fw_format_percent (item->accuracy);
   g_autofree char *params = fw_format_count ((double) fw_shelf_item_get_params (item));
   g_autofree char *bytes = fw_format_bytes (fw_shelf_item_get_bytes (item));
-  g_autofree char *text = g_strdup_printf ("%s · %s params · %s", fw_shelf_item_get_arch (item),
+  gboolean trained = g_strcmp0 (item->method, "trained") == 0;
+  g_autofree char *text = g_strdup_printf ("%s%s%s · %s params · %s",
+                                           fw_shelf_item_get_arch (item),
+                                           trained ? "" : " · ", trained ? "" : item->method,
                                            params, bytes);
   g_autofree char *tip = NULL;
 

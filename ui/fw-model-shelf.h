@@ -22,15 +22,26 @@ const char  *fw_shelf_item_get_arch     (FwShelfItem *self);
 FwModel     *fw_shelf_item_get_model    (FwShelfItem *self);   /* transfer none */
 double       fw_shelf_item_get_accuracy (FwShelfItem *self);
 gsize        fw_shelf_item_get_params   (FwShelfItem *self);
-double       fw_shelf_item_get_bytes    (FwShelfItem *self);   /* fp32 as stored */
+/* Bytes on disk of the saved file (fw_shelf_item_get_file) when there is one, else the fp32
+ * size of the parameters. */
+double       fw_shelf_item_get_bytes    (FwShelfItem *self);
 GArray      *fw_shelf_item_get_metrics  (FwShelfItem *self);   /* transfer none, may be NULL */
 const char  *fw_shelf_item_get_run_dir  (FwShelfItem *self);   /* may be NULL */
+/* The saved .safetensors of this model: the one set, else <run_dir>/model.safetensors when it
+ * exists, else NULL (the compare board then measures a temporary save). */
+const char  *fw_shelf_item_get_file     (FwShelfItem *self);
+void         fw_shelf_item_set_file     (FwShelfItem *self, const char *path);
+/* What made the model: "trained" (default), "pruned", "int8", "low-rank", "distilled" ...
+ * shown on the shelf and the compare board. */
+const char  *fw_shelf_item_get_method   (FwShelfItem *self);
+void         fw_shelf_item_set_method   (FwShelfItem *self, const char *method);
 
 /* The shelf: a GListModel of FwShelfItem, in the order models were added. */
 #define FW_TYPE_MODEL_SHELF (fw_model_shelf_get_type ())
 G_DECLARE_FINAL_TYPE (FwModelShelf, fw_model_shelf, FW, MODEL_SHELF, GObject)
 
 FwModelShelf *fw_model_shelf_new     (void);
+FwShelfItem  *fw_model_shelf_get_item (FwModelShelf *self, guint position);  /* transfer none */
 void          fw_model_shelf_add     (FwModelShelf *self, FwShelfItem *item);
 void          fw_model_shelf_remove  (FwModelShelf *self, guint position);
 

@@ -438,6 +438,7 @@ typedef struct {
   /* data values at the area's edges; for log_y, ymin/ymax are log10 of the values */
   double   xmin, xmax, ymin, ymax;
   gboolean log_y;
+  gboolean log_x;          /* xmin/xmax are log10 of the values */
   gboolean x_categorical;  /* bars: no x ticks, categories instead */
   FwTicks  xt, yt;
   double   title_y;        /* top of the title line */
@@ -453,7 +454,8 @@ typedef struct {
 static double
 frame_px (const Frame *f, double x)
 {
-  return f->x0 + (x - f->xmin) / (f->xmax - f->xmin) * (f->x1 - f->x0);
+  double v = f->log_x ? (x > 0 ? log10 (x) : -INFINITY) : x;
+  return f->x0 + (v - f->xmin) / (f->xmax - f->xmin) * (f->x1 - f->x0);
 }
 
 static double
@@ -588,6 +590,7 @@ typedef struct {
   double             xmin, xmax, ymin, ymax;
   gboolean           x_auto_lo, x_auto_hi, y_auto_lo, y_auto_hi;
   gboolean           log_y;
+  gboolean           log_x;
   gboolean           x_categorical;
   /* bars only: category labels, to reserve space */
   const char *const *cat_labels;
@@ -648,6 +651,7 @@ frame_layout (Ctx *c, const FrameSpec *s, double width, double height, Frame *f)
   double label_h = line_height (c, c->fs_label);
   f->tick_len = 4.0 * fs;
   f->log_y = s->log_y;
+  f->log_x = s->log_x;
   f->x_categorical = s->x_categorical;
 
   double top = pad;
@@ -686,6 +690,11 @@ frame_layout (Ctx *c, const FrameSpec *s, double width, double height, Frame *f)
       yhi = log10 (yhi);
     }
   double xlo = s->xmin, xhi = s->xmax;
+  if (s->log_x)
+    {
+      xlo = log10 (xlo);
+      xhi = log10 (xhi);
+    }
 
   /* Two passes: tick counts depend on the area, the area on the tick labels' sizes. */
   double area_h = MAX (bottom - top - tick_h - f->tick_len, 20);
@@ -729,8 +738,9 @@ frame_layout (Ctx *c, const FrameSpec *s, double width, double height, Frame *f)
             {
               xlo2 = xlo;
               xhi2 = xhi;
-              ticks_for_range (&xlo2, &xhi2, s->x_auto_lo, s->x_auto_hi, FALSE, x_int, &f->xt);
-              double xw = ticks_label_width (c, &f->xt, FALSE, xlo2, xhi2, &last_w);
+              ticks_for_range (&xlo2, &xhi2, s->x_auto_lo, s->x_auto_hi, s->log_x, x_int,
+                               &f->xt);
+              double xw = ticks_label_width (c, &f->xt, s->log_x, xlo2, xhi2, &last_w);
               double spacing = area_w / MAX ((xhi2 - xlo2) / f->xt.step, 1.0);
               if (xw + 10 * fs <= spacing || x_int <= 1)
                 break;
@@ -830,7 +840,7 @@ frame_draw (Ctx *c, const FrameSpec *s, const Frame *f, double width, double hei
         double v = fw_ticks_value (&f->xt, i);
         if (v < f->xmin - 1e-9 * f->xt.step || v > f->xmax + 1e-9 * f->xt.step)
           continue;
-        double px = frame_px (f, v);
+        double px = f->x0 + (v - f->xmin) / (f->xmax - f->xmin) * (f->x1 - f->x0);
         double sx = snap (cr, px, TRUE);
         fw_rgba_set_source (cr, c->grid);
         cairo_move_to (cr, sx, f->y0);
@@ -840,9 +850,27 @@ frame_draw (Ctx *c, const FrameSpec *s, const Frame *f, double width, double hei
         cairo_move_to (cr, sx, f->y1);
         cairo_line_to (cr, sx, f->y1 + f->tick_len);
         cairo_stroke (cr);
-        g_autofree char *lab = fw_format_tick (v, f->xt.step);
+        g_autofree char *lab = f->log_x ? format_decade (v) : fw_format_tick (v, f->xt.step);
         draw_text (c, lab, c->fs_tick, FALSE, c->muted, px, f->y1 + f->tick_len + 2 * fs, 0.5,
                    0.0);
+        if (f->log_x && i + 1 < f->xt.n)
+          {
+            /* faint minor grid at 2..9 within the decade */
+            fw_rgba_set_source (cr, fw_rgba_with_alpha (c->grid, 0.55));
+            for (int m = 2; m <= 9; m++)
+              {
+                double lv = v + log10 ((double) m);
+                if (lv > f->xmax)
+                  break;
+                if (lv < f->xmin)
+                  continue;
+                double mx = snap (cr, f->x0 + (lv - f->xmin) / (f->xmax - f->xmin)
+                                              * (f->x1 - f->x0), TRUE);
+                cairo_move_to (cr, mx, f->y0);
+                cairo_line_to (cr, mx, f->y1);
+                cairo_stroke (cr);
+              }
+          }
       }
   /* axis lines: left and bottom */
   fw_rgba_set_source (cr, c->axis);
@@ -879,6 +907,7 @@ typedef struct {
   FwRgba   color;
   gboolean dashed;
   gboolean markers;
+  gboolean points_only;  /* markers without a line; bands drawn as error bars */
   GArray  *pts;  /* LinePt */
 } LineSeries;
 
@@ -887,6 +916,7 @@ struct _FwLinePlot {
   char      *x_label, *x_unit, *y_label, *y_unit;
   char      *empty_text;
   gboolean   log_y;
+  gboolean   log_x;
   double     x_min, x_max, y_min, y_max;  /* NAN = auto */
   GPtrArray *series;                      /* LineSeries* */
 };
@@ -1030,6 +1060,21 @@ fw_line_plot_series_set_dashed (FwLinePlot *p, guint series, gboolean dashed)
 }
 
 void
+fw_line_plot_set_log_x (FwLinePlot *p, gboolean log_x)
+{
+  g_return_if_fail (p != NULL);
+  p->log_x = !!log_x;
+}
+
+void
+fw_line_plot_series_set_points_only (FwLinePlot *p, guint series, gboolean points_only)
+{
+  LineSeries *s = line_series (p, series);
+  if (s)
+    s->points_only = !!points_only;
+}
+
+void
 fw_line_plot_series_set_markers (FwLinePlot *p, guint series, gboolean markers)
 {
   LineSeries *s = line_series (p, series);
@@ -1123,7 +1168,7 @@ fw_line_plot_get_point (const FwLinePlot *p, guint series, gsize i, double *x, d
 static gboolean
 line_point_ok (const FwLinePlot *p, double x, double y)
 {
-  return isfinite (x) && isfinite (y) && (!p->log_y || y > 0);
+  return isfinite (x) && isfinite (y) && (!p->log_y || y > 0) && (!p->log_x || x > 0);
 }
 
 /* Layout of a line plot. Returns FALSE when there is nothing to plot (empty state). */
@@ -1170,6 +1215,13 @@ line_layout (Ctx *c, const FwLinePlot *p, double width, double height, Frame *f,
       if (!(spec->ymax > spec->ymin))
         spec->ymax = spec->ymin * 10;
     }
+  if (p->log_x)
+    {
+      if (!(spec->xmin > 0))
+        spec->xmin = xmin > 0 ? xmin : 1e-3;
+      if (!(spec->xmax > spec->xmin))
+        spec->xmax = spec->xmin * 10;
+    }
   if (spec->xmax < spec->xmin)
     {
       double t = spec->xmax;
@@ -1183,6 +1235,7 @@ line_layout (Ctx *c, const FwLinePlot *p, double width, double height, Frame *f,
       spec->ymin = t;
     }
   spec->log_y = p->log_y;
+  spec->log_x = p->log_x;
   spec->title = p->title;
   *x_title = axis_title (p->x_label, p->x_unit);
   *y_title = axis_title (p->y_label, p->y_unit);
@@ -1205,6 +1258,7 @@ line_layout (Ctx *c, const FwLinePlot *p, double width, double height, Frame *f,
           (*legend)[k].name = ls->name;
           (*legend)[k].color = ls->color;
           (*legend)[k].dashed = ls->dashed;
+          (*legend)[k].dot = ls->points_only;
           k++;
         }
       spec->legend = *legend;
@@ -1370,12 +1424,35 @@ fw_plot_draw_line (cairo_t *cr, const FwLinePlot *p, double width, double height
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
 
-  /* bands first, under every line */
+  /* bands first, under every line; error bars for points-only series */
   for (guint s = 0; s < p->series->len; s++)
     {
       LineSeries *ls = g_ptr_array_index (p->series, s);
       guint n = ls->pts->len;
       guint i = 0;
+      if (ls->points_only)
+        {
+          double cap = 4.0 * c.lw;
+          for (guint k = 0; k < n; k++)
+            {
+              LinePt *pt = &g_array_index (ls->pts, LinePt, k);
+              if (!line_point_ok (p, pt->x, pt->y) || !isfinite (pt->lo) || !isfinite (pt->hi)
+                  || (p->log_y && pt->lo <= 0))
+                continue;
+              double px = frame_px (&f, pt->x), ylo = frame_py (&f, pt->lo);
+              double yhi = frame_py (&f, pt->hi);
+              cairo_move_to (cr, px, ylo);
+              cairo_line_to (cr, px, yhi);
+              cairo_move_to (cr, px - cap, ylo);
+              cairo_line_to (cr, px + cap, ylo);
+              cairo_move_to (cr, px - cap, yhi);
+              cairo_line_to (cr, px + cap, yhi);
+            }
+          fw_rgba_set_source (cr, ls->color);
+          cairo_set_line_width (cr, 1.5 * c.lw);
+          cairo_stroke (cr);
+          continue;
+        }
       while (i < n)
         {
           /* a run of consecutive banded points */
@@ -1414,6 +1491,24 @@ fw_plot_draw_line (cairo_t *cr, const FwLinePlot *p, double width, double height
   for (guint s = 0; s < p->series->len; s++)
     {
       LineSeries *ls = g_ptr_array_index (p->series, s);
+      if (ls->points_only)
+        {
+          for (guint i = 0; i < ls->pts->len; i++)
+            {
+              LinePt *pt = &g_array_index (ls->pts, LinePt, i);
+              if (!line_point_ok (p, pt->x, pt->y))
+                continue;
+              cairo_new_sub_path (cr);
+              cairo_arc (cr, frame_px (&f, pt->x), frame_py (&f, pt->y), 5.0 * c.lw, 0,
+                         2 * G_PI);
+            }
+          fw_rgba_set_source (cr, ls->color);
+          cairo_fill_preserve (cr);
+          fw_rgba_set_source (cr, c.bg);
+          cairo_set_line_width (cr, 1.0 * c.lw);
+          cairo_stroke (cr);
+          continue;
+        }
       if (ls->pts->len > 4 * (f.x1 - f.x0) && !ls->dashed)
         {
           draw_envelope (cr, p, ls, &f, 2.0 * c.lw);

@@ -87,6 +87,8 @@ void        fw_line_plot_set_title       (FwLinePlot *p, const char *title);    
 void        fw_line_plot_set_x_label     (FwLinePlot *p, const char *label, const char *unit);
 void        fw_line_plot_set_y_label     (FwLinePlot *p, const char *label, const char *unit);
 void        fw_line_plot_set_log_y       (FwLinePlot *p, gboolean log_y);  /* y <= 0 are skipped */
+/* Log x axis (decades, minor grid at 2..9); x <= 0 are skipped. */
+void        fw_line_plot_set_log_x       (FwLinePlot *p, gboolean log_x);
 /* Fixed ranges; pass NAN for an end to keep it automatic (e.g. y from 0 to auto). */
 void        fw_line_plot_set_x_range     (FwLinePlot *p, double min, double max);
 void        fw_line_plot_set_y_range     (FwLinePlot *p, double min, double max);
@@ -97,6 +99,10 @@ void        fw_line_plot_set_empty_text  (FwLinePlot *p, const char *text);
 guint       fw_line_plot_add_series      (FwLinePlot *p, const char *name, int color_index);
 void        fw_line_plot_series_set_color  (FwLinePlot *p, guint series, FwRgba color);
 void        fw_line_plot_series_set_dashed (FwLinePlot *p, guint series, gboolean dashed);
+/* Scatter-style series: a larger dot per point and no connecting line; a point's band
+ * (y_lo, y_hi) is drawn as an error bar with caps (mean +- std over seeds). */
+void        fw_line_plot_series_set_points_only (FwLinePlot *p, guint series,
+                                                 gboolean points_only);
 /* Draw a dot on every point (useful for few points). */
 void        fw_line_plot_series_set_markers (FwLinePlot *p, guint series, gboolean markers);
 void        fw_line_plot_append          (FwLinePlot *p, guint series, double x, double y);

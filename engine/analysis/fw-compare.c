@@ -522,9 +522,16 @@ fmt_rate (double r)
   return g_strdup_printf ("%s img/s", c);
 }
 
+const char *const *
+fw_compare_column_titles (guint *n)
+{
+  *n = N_TEXT_COLS;
+  return text_headers;
+}
+
 /* The human cells of row i (N_TEXT_COLS strings, free with g_strfreev). */
-static char **
-text_cells (const FwCompareTable *t, guint i)
+char **
+fw_compare_row_cells (const FwCompareTable *t, guint i)
 {
   const FwCompareRow *r = fw_compare_table_row (t, i);
   char **cells = g_new0 (char *, N_TEXT_COLS + 1);
@@ -806,7 +813,7 @@ format_tables (const FwCompareTable *t, FwTableFormat f)
   g_autofree char *caption = NULL;
 
   for (guint i = 0; i < t->rows->len; i++)
-    g_ptr_array_add (rows, text_cells (t, i));
+    g_ptr_array_add (rows, fw_compare_row_cells (t, i));
   if (t->data_name != NULL)
     caption = g_strdup_printf ("Models compared on %s (%d test images); Δ in percentage points "
                                "vs the baseline; latency and throughput: median of repeated "

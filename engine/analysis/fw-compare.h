@@ -130,6 +130,13 @@ typedef enum {
   FW_TABLE_LATEX,
 } FwTableFormat;
 
+/* The columns of the human-readable table (model, kind, accuracy, Δ acc, worst class Δ,
+ * params, non-zero, bytes on disk, FLOPs/image, latency, throughput) and row i's cells as the
+ * text / Markdown / LaTeX tables show them (n strings, NULL-terminated: g_strfreev). The
+ * baseline's name carries " (baseline)". */
+const char *const *fw_compare_column_titles (guint *n);
+char          **fw_compare_row_cells    (const FwCompareTable *t, guint i);
+
 /* The table in @format (newly allocated). */
 char           *fw_compare_table_format (const FwCompareTable *t, FwTableFormat format);
 /* The format for a file name's extension: .csv, .md/.markdown, .tex, .txt; FALSE with an error
