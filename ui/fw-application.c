@@ -125,6 +125,8 @@ fw_application_startup (GApplication *app)
     { "win.show-page('augment')", { "<Alt>2", NULL } },
     { "win.show-page('train')", { "<Alt>3", NULL } },
     { "win.show-page('transfer')", { "<Alt>4", NULL } },
+    { "win.show-page('compress')", { "<Alt>5", NULL } },
+    { "win.show-page('compare')", { "<Alt>6", NULL } },
     { "win.show-page('noise')", { "<Alt>9", NULL } },
     { "win.show-page('embed')", { "<Alt>0", NULL } },
   };

@@ -90,11 +90,15 @@ fw_mask_draw (cairo_t *cr, const FwPruneSnapshot *snap, double width, double hei
   FwPlotStyle inner = *style;
   inner.transparent = TRUE;
 
-  /* right: per-layer sparsity bars; left: the layers stacked */
-  double bars_w = MIN (MAX (width * 0.24, 160.0 * style->font_scale), width * 0.4);
-  double left_w = width - bars_w;
+  /* per-layer sparsity bars on the right (below when the view is narrow); the layers stacked */
+  gboolean narrow = width < 560.0 * style->font_scale;
+  double bars_w = narrow ? width : MIN (MAX (width * 0.24, 160.0 * style->font_scale),
+                                        width * 0.4);
+  double bars_h = narrow ? MIN (MAX (height * 0.3, 120.0), height * 0.45) : height;
+  double left_w = narrow ? width : width - bars_w;
+  double layers_h = narrow ? height - bars_h : height;
   int n = snap->n_layers;
-  double each = height / n;
+  double each = layers_h / n;
   for (int i = 0; i < n; i++)
     {
       const FwPruneLayerView *l = &snap->layers[i];
@@ -142,8 +146,11 @@ fw_mask_draw (cairo_t *cr, const FwPruneSnapshot *snap, double width, double hei
   fw_bar_chart_set_title (bars, "Pruned per layer");
   fw_bar_chart_set_single_color (bars, fw_palette_color (0));
   cairo_save (cr);
-  cairo_translate (cr, left_w, 0);
-  fw_plot_draw_bars (cr, bars, bars_w, height, &inner);
+  if (narrow)
+    cairo_translate (cr, 0, layers_h);
+  else
+    cairo_translate (cr, left_w, 0);
+  fw_plot_draw_bars (cr, bars, bars_w, bars_h, &inner);
   cairo_restore (cr);
 }
 

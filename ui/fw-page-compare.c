@@ -38,12 +38,15 @@ struct _FwPageCompare {
   GtkLabel *summary_label;
   GtkStack *viz_stack;
   GtkGrid *table_grid;
+  GtkBox *table_box;
   GtkBox *pareto_box;
   GtkBox *side_box;
 
   /* plots (owned) and their views (children) */
   FwLinePlot *bytes_plot, *latency_plot;
   FwPlotView *bytes_view, *latency_view;
+  FwHeatmap *deltas;           /* models x classes, percentage points vs the baseline */
+  FwPlotView *deltas_view;
   SideColumn side[N_SIDE];
 
   /* owned */
@@ -69,6 +72,12 @@ FwMaskView *
 fw_page_compare_get_side_mask (FwPageCompare *self, guint column)
 {
   return column < N_SIDE ? self->side[column].mask : NULL;
+}
+
+FwHeatmap *
+fw_page_compare_get_deltas (FwPageCompare *self)
+{
+  return self->deltas;
 }
 
 FwHeatmap *
@@ -119,7 +128,9 @@ fw_page_compare_set_font_scale (FwPageCompare *self, double scale)
 static int
 row_of_item (FwPageCompare *self, FwShelfItem *item)
 {
-  for (guint i = 0; self->measured != NULL && i < self->measured->len; i++)
+  /* rows arrive one by one while the job runs: only measured rows count */
+  guint n = self->table != NULL ? self->table->rows->len : 0;
+  for (guint i = 0; self->measured != NULL && i < MIN (n, self->measured->len); i++)
     if (g_ptr_array_index (self->measured, i) == item)
       return (int) i;
   return -1;
@@ -174,17 +185,19 @@ static void
 rebuild_table (FwPageCompare *self)
 {
   clear_grid (self);
-  guint n_titles;
-  const char *const *titles = fw_compare_column_titles (&n_titles);
-  self->n_cols = n_titles + 1;
-  GtkWidget *star = cell_label ("", FALSE);
-  gtk_grid_attach (self->table_grid, star, 0, 0, 1, 1);
-  g_ptr_array_add (self->cells, star);
-  for (guint c = 0; c < n_titles; c++)
+  /* the engine's columns, fitted beside the shelf: the kind, the worst class and the stored
+   * parameter count go into tooltips (and every export) */
+  static const char *const titles[] = { "", "model", "accuracy", "Δ acc", "non-zero",
+                                        "on disk", "FLOPs", "latency", "images/s" };
+  guint n_engine;
+  fw_compare_column_titles (&n_engine);
+  g_return_if_fail (n_engine == 11);
+  self->n_cols = G_N_ELEMENTS (titles);
+  for (guint c = 0; c < self->n_cols; c++)
     {
       GtkWidget *h = cell_label (titles[c], c >= 2);
       gtk_widget_add_css_class (h, "heading");
-      gtk_grid_attach (self->table_grid, h, c + 1, 0, 1, 1);
+      gtk_grid_attach (self->table_grid, h, c, 0, 1, 1);
       g_ptr_array_add (self->cells, h);
     }
   if (self->table == NULL || self->table->rows->len == 0)
@@ -203,22 +216,36 @@ rebuild_table (FwPageCompare *self)
   g_autofree gboolean *front = bytes_front (self->table);
   for (guint i = 0; i < self->table->rows->len; i++)
     {
-      g_auto (GStrv) cells = fw_compare_row_cells (self->table, i);
-      GtkWidget *s = cell_label (front[i] ? "★" : "", FALSE);
-      gtk_widget_set_tooltip_text (s, front[i] ? "On the Pareto frontier of accuracy vs bytes: "
-                                                 "no other model is both smaller and more "
-                                                 "accurate" : NULL);
-      gtk_grid_attach (self->table_grid, s, 0, i + 1, 1, 1);
-      g_ptr_array_add (self->cells, s);
-      for (guint c = 0; c < n_titles; c++)
+      const FwCompareRow *r = fw_compare_table_row (self->table, i);
+      g_auto (GStrv) e = fw_compare_row_cells (self->table, i);
+      g_autofree char *model_tip = g_strdup_printf ("%s\n%s%s%s", e[0], e[1],
+                                                    r->path != NULL ? "\n" : "",
+                                                    r->path != NULL ? r->path : "");
+      g_autofree char *delta_tip = *e[4] != '\0'
+                                     ? g_strdup_printf ("worst class: %s points", e[4]) : NULL;
+      g_autofree char *nz_tip = g_strdup_printf ("%s of %s stored values are non-zero", e[6],
+                                                 e[5]);
+      const char *shown[] = { front[i] ? "★" : "", r->name, e[2],
+                              (int) i == self->table->baseline ? "baseline" : e[3], e[6], e[7],
+                              e[8], e[9], e[10] };
+      const char *tips[] = { front[i] ? "On the Pareto frontier of accuracy vs bytes on disk: "
+                                        "no other model is both smaller and more accurate"
+                                      : NULL,
+                             model_tip, NULL, delta_tip, nz_tip, NULL, NULL,
+                             "median of repeated batch-1 forward passes",
+                             "images per second at batch 256 (median)" };
+      for (guint c = 0; c < self->n_cols; c++)
         {
-          GtkWidget *l = cell_label (cells[c], c >= 2);
-          if ((int) i == self->table->baseline)
+          GtkWidget *l = cell_label (shown[c], c >= 2);
+          if ((int) i == self->table->baseline && c > 0)
             gtk_widget_add_css_class (l, "heading");
-          const FwCompareRow *r = fw_compare_table_row (self->table, i);
-          if (c == 0 && r->path != NULL)
-            gtk_widget_set_tooltip_text (l, r->path);
-          gtk_grid_attach (self->table_grid, l, c + 1, i + 1, 1, 1);
+          if (c == 1)
+            {
+              gtk_label_set_ellipsize (GTK_LABEL (l), PANGO_ELLIPSIZE_END);
+              gtk_label_set_max_width_chars (GTK_LABEL (l), 22);
+            }
+          gtk_widget_set_tooltip_text (l, tips[c]);
+          gtk_grid_attach (self->table_grid, l, c, i + 1, 1, 1);
           g_ptr_array_add (self->cells, l);
         }
     }
@@ -297,9 +324,41 @@ fill_pareto (FwPageCompare *self, FwLinePlot *p, gboolean latency)
     }
 }
 
+/* Per-class accuracy change vs the baseline: one row per model, one column per class. */
+static void
+rebuild_deltas (FwPageCompare *self)
+{
+  g_clear_pointer (&self->deltas, fw_heatmap_unref);
+  if (self->table != NULL && self->table->rows->len > 0)
+    {
+      const FwCompareTable *t = self->table;
+      guint n = t->rows->len;
+      self->deltas = fw_heatmap_new (n, t->n_classes);
+      g_autofree const char **names = g_new0 (const char *, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          const FwCompareRow *r = fw_compare_table_row (t, i);
+          names[i] = r->name;
+          for (int c = 0; c < t->n_classes; c++)
+            fw_heatmap_set_value (self->deltas, i, c, 100.0 * r->delta[c]);
+        }
+      fw_heatmap_set_row_labels (self->deltas, names);
+      fw_heatmap_set_col_labels (self->deltas, (const char *const *) t->class_names);
+      fw_heatmap_set_colormap (self->deltas, FW_COLORMAP_DIVERGING);
+      fw_heatmap_set_show_values (self->deltas, TRUE, "%+.0f");
+      g_autofree char *title = g_strdup_printf ("Per-class accuracy change vs %s",
+                                                fw_compare_table_row (t, t->baseline)->name);
+      fw_heatmap_set_title (self->deltas, title);
+      fw_heatmap_set_colorbar_label (self->deltas, "percentage points");
+      fw_heatmap_set_axis_titles (self->deltas, NULL, "true class");
+    }
+  fw_plot_view_set_heatmap (self->deltas_view, self->deltas);
+}
+
 static void
 rebuild_plots (FwPageCompare *self)
 {
+  rebuild_deltas (self);
   fill_pareto (self, self->bytes_plot, FALSE);
   fill_pareto (self, self->latency_plot, TRUE);
   fw_plot_view_queue_update (self->bytes_view);
@@ -746,6 +805,7 @@ fw_page_compare_finalize (GObject *object)
   FwPageCompare *self = FW_PAGE_COMPARE (object);
   g_clear_pointer (&self->bytes_plot, fw_line_plot_unref);
   g_clear_pointer (&self->latency_plot, fw_line_plot_unref);
+  g_clear_pointer (&self->deltas, fw_heatmap_unref);
   for (int k = 0; k < N_SIDE; k++)
     g_clear_pointer (&self->side[k].conf, fw_heatmap_unref);
   g_clear_pointer (&self->table, fw_compare_table_free);
@@ -782,6 +842,7 @@ fw_page_compare_class_init (FwPageCompareClass *klass)
   BIND (summary_label);
   BIND (viz_stack);
   BIND (table_grid);
+  BIND (table_box);
   BIND (pareto_box);
   BIND (side_box);
 #undef BIND
@@ -828,6 +889,8 @@ fw_page_compare_init (FwPageCompare *self)
   fw_plot_view_set_line_plot (self->latency_view, self->latency_plot);
   gtk_box_append (self->pareto_box, GTK_WIDGET (self->bytes_view));
   gtk_box_append (self->pareto_box, GTK_WIDGET (self->latency_view));
+  self->deltas_view = new_view ("per-class-accuracy-change");
+  gtk_box_append (self->table_box, GTK_WIDGET (self->deltas_view));
 
   for (int k = 0; k < N_SIDE; k++)
     {

@@ -40,9 +40,12 @@ void            fw_page_compare_set_font_scale (FwPageCompare *self, double scal
 FwCompareTable *fw_page_compare_get_table    (FwPageCompare *self);
 FwLinePlot     *fw_page_compare_get_bytes_plot   (FwPageCompare *self);
 FwLinePlot     *fw_page_compare_get_latency_plot (FwPageCompare *self);
-/* The text of the table cell at (row, column) as shown (row 0 = the first model). */
+/* The text of the table cell at (row, column) as shown (row 0 = the first model; columns: ★,
+ * model, accuracy, Δ acc, non-zero, on disk, FLOPs, latency, images/s). */
 const char     *fw_page_compare_get_cell     (FwPageCompare *self, guint row, guint column);
 FwMaskView     *fw_page_compare_get_side_mask (FwPageCompare *self, guint column);
 FwHeatmap      *fw_page_compare_get_side_confusion (FwPageCompare *self, guint column);
+/* Per-class accuracy change vs the baseline (percentage points), models x classes. */
+FwHeatmap      *fw_page_compare_get_deltas   (FwPageCompare *self);
 
 G_END_DECLS

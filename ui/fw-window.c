@@ -9,6 +9,8 @@
 #include "fw-page-transfer.h"
 #include "fw-page-embed.h"
 #include "fw-page-augment.h"
+#include "fw-page-compress.h"
+#include "fw-page-compare.h"
 #include "fw-util.h"
 
 struct _FwWindow {
@@ -388,6 +390,14 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
       fw_page_noise_set_font_scale (FW_PAGE_NOISE (noise), scale);
   }
   {
+    GtkWidget *compress = gtk_stack_get_child_by_name (self->stack, "compress");
+    GtkWidget *compare = gtk_stack_get_child_by_name (self->stack, "compare");
+    if (compress != NULL && FW_IS_PAGE_COMPRESS (compress))
+      fw_page_compress_set_font_scale (FW_PAGE_COMPRESS (compress), scale);
+    if (compare != NULL && FW_IS_PAGE_COMPARE (compare))
+      fw_page_compare_set_font_scale (FW_PAGE_COMPARE (compare), scale);
+  }
+  {
     GtkWidget *embed = gtk_stack_get_child_by_name (self->stack, "embed");
     if (embed != NULL && FW_IS_PAGE_EMBED (embed))
       fw_page_embed_set_font_scale (FW_PAGE_EMBED (embed), scale);
@@ -457,6 +467,8 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_PAGE_EMBED);
   g_type_ensure (FW_TYPE_PAGE_AUGMENT);
   g_type_ensure (FW_TYPE_PAGE_TRANSFER);
+  g_type_ensure (FW_TYPE_PAGE_COMPRESS);
+  g_type_ensure (FW_TYPE_PAGE_COMPARE);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/frugal/Workbench/ui/fw-window.ui");

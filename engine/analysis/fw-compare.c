@@ -478,7 +478,7 @@ fw_pareto_front (const double *cost, const double *value, int n, gboolean *on_fr
 
 static const char *const text_headers[] = {
   "model", "kind", "accuracy", "Δ acc", "worst class Δ", "params", "non-zero", "bytes on disk",
-  "FLOPs/image", "latency (b=1)", "throughput (b=256)",
+  "FLOPs/image", "latency (b=1)", "images/s (b=256)",
 };
 #define N_TEXT_COLS G_N_ELEMENTS (text_headers)
 
@@ -518,8 +518,7 @@ fmt_rate (double r)
 {
   if (!isfinite (r))
     return g_strdup ("—");
-  g_autofree char *c = fw_format_count (r);
-  return g_strdup_printf ("%s img/s", c);
+  return fw_format_count (r);
 }
 
 const char *const *
@@ -871,7 +870,7 @@ format_tables (const FwCompareTable *t, FwTableFormat f)
   if (vrows->len > 0)
     {
       static const char *const vh[] = { "variant", "seeds", "accuracy", "latency (b=1)",
-                                        "throughput (b=256)" };
+                                        "images/s (b=256)" };
       append_any_grid (s, f, vh, G_N_ELEMENTS (vh), 1, vrows,
                        "Variants over seeds (mean ± sample standard deviation)");
     }

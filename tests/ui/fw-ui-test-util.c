@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "fw-ui-test-util.h"
 
+#include <gtk/gtk.h>
+
 gboolean
 fw_ui_wait_until (FwUiCond cond, gpointer data, double timeout_s)
 {
@@ -22,4 +24,24 @@ fw_ui_spin_for (double seconds)
   while (g_get_monotonic_time () < end)
     if (!g_main_context_iteration (NULL, FALSE))
       g_usleep (1000);
+}
+
+/* The widget as drawn now (its own renderer), written to a PNG. */
+gboolean
+fw_ui_save_png (gpointer widget, const char *path)
+{
+  GtkWidget *w = GTK_WIDGET (widget);
+  int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
+  if (width <= 0 || height <= 0)
+    return FALSE;
+  GdkPaintable *p = gtk_widget_paintable_new (w);
+  GtkSnapshot *snap = gtk_snapshot_new ();
+  gdk_paintable_snapshot (p, snap, width, height);
+  g_object_unref (p);
+  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snap);
+  if (node == NULL)
+    return FALSE;
+  GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (w));
+  g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (renderer, node, NULL);
+  return gdk_texture_save_to_png (tex, path);
 }

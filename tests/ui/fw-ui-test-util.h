@@ -13,5 +13,7 @@ typedef gboolean (*FwUiCond) (gpointer data);
 gboolean fw_ui_wait_until (FwUiCond cond, gpointer data, double timeout_s);
 /* Iterates the default main context for the given time. */
 void     fw_ui_spin_for   (double seconds);
+/* Renders a (realized) GtkWidget as it is drawn now and writes it to a PNG; FALSE on failure. */
+gboolean fw_ui_save_png   (gpointer widget, const char *path);
 
 G_END_DECLS
