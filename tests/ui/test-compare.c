@@ -16,6 +16,7 @@
 #include "fw-util.h"
 #include "fw-mask-view.h"
 #include "fw-model-shelf.h"
+#include "fw-page-data.h"
 #include "fw-page-compare.h"
 #include "fw-page-compress.h"
 #include "fw-prune-panel.h"
@@ -129,6 +130,11 @@ test_compare_two_models (void)
   shelf_add (wide, "wide", "trained", wide_path);
   shelf_add (narrow, "narrow", "trained", NULL);
   shelf_add (zeroed, "wide half-zero", "pruned", NULL);
+  /* one variant run with two seeds: one point with an error bar on the Pareto plots */
+  g_autoptr (FwModel) tiny1 = trained_mlp ("12", 11);
+  g_autoptr (FwModel) tiny2 = trained_mlp ("12", 12);
+  shelf_add (tiny1, "tiny seed 1", "trained", NULL);
+  shelf_add (tiny2, "tiny seed 2", "trained", NULL);
   fw_ui_spin_for (0.1);
 
   fw_page_compare_set_test_set (cmp, test);
@@ -138,7 +144,7 @@ test_compare_two_models (void)
   g_assert_null (fw_window_get_error_text (win));
   FwCompareTable *t = fw_page_compare_get_table (cmp);
   g_assert_nonnull (t);
-  g_assert_cmpuint (t->rows->len, ==, base + 3);
+  g_assert_cmpuint (t->rows->len, ==, base + 5);
 
   const FwCompareRow *rw = fw_compare_table_row (t, base);
   const FwCompareRow *rn = fw_compare_table_row (t, base + 1);
@@ -169,7 +175,7 @@ test_compare_two_models (void)
   g_assert_cmpstr (fw_page_compare_get_cell (cmp, base, 3), ==, delta);
   g_assert_cmpstr (fw_page_compare_get_cell (cmp, base + 1, 3), ==, "baseline");
   FwHeatmap *deltas = fw_page_compare_get_deltas (cmp);
-  g_assert_cmpuint (fw_heatmap_get_rows (deltas), ==, base + 3);
+  g_assert_cmpuint (fw_heatmap_get_rows (deltas), ==, base + 5);
   for (int c = 0; c < t->n_classes; c++)
     {
       double d = rw->per_class_acc[c] - rn->per_class_acc[c];
@@ -188,6 +194,20 @@ test_compare_two_models (void)
         g_assert_true (fw_line_plot_get_point (bp, s, 0, &x, &y));
         g_assert_cmpfloat (fabs (x - size_of (wide_path) / 1024.0), <, 1e-9);
         g_assert_cmpfloat (fabs (y - 100 * rw->accuracy), <, 1e-9);
+        found = TRUE;
+      }
+  g_assert_true (found);
+  const FwCompareRow *t1 = fw_compare_table_row (t, base + 3), *t2 = fw_compare_table_row (t, base + 4);
+  g_assert_cmpint (t1->n_seeds, ==, 2);
+  g_assert_cmpfloat (fabs (t1->acc_mean - (t1->accuracy + t2->accuracy) / 2), <, 1e-12);
+  found = FALSE;
+  for (guint s = 0; s < fw_line_plot_get_n_series (bp); s++)
+    if (g_strcmp0 (fw_line_plot_get_series_name (bp, s), "tiny (2 seeds)") == 0)
+      {
+        double x, y;
+        g_assert_cmpuint (fw_line_plot_series_len (bp, s), ==, 1);
+        g_assert_true (fw_line_plot_get_point (bp, s, 0, &x, &y));
+        g_assert_cmpfloat (fabs (y - 100 * t1->acc_mean), <, 1e-9);
         found = TRUE;
       }
   g_assert_true (found);
@@ -287,6 +307,13 @@ prune_idle (gpointer p)
   return !fw_prune_panel_is_running (p);
 }
 
+static gboolean
+data_ready (gpointer spec)
+{
+  FwPageData *d = fw_window_get_page_data (win);
+  return g_strcmp0 (fw_page_data_get_spec (d), spec) == 0 && fw_page_data_get_dataset (d) != NULL;
+}
+
 static void
 test_prune_shows_masks (void)
 {
@@ -310,9 +337,14 @@ test_prune_shows_masks (void)
   fw_page_compress_select (cp, pos);
   g_assert_true (fw_page_compress_get_item (cp) == fw_model_shelf_get_item (shelf, pos));
 
+  /* the Data page's dataset is the one pruning fine-tunes and tests on */
+  fw_page_data_load (fw_window_get_page_data (win), "sim:600:20");
+  g_assert_true (fw_ui_wait_until (data_ready, (gpointer) "sim:600:20", 60));
   fw_prune_panel_set_form (panel, "magnitude", "weights", "per-layer", 0.8, "cubic", 2, 1);
   g_assert_true (fw_prune_panel_run (panel));
   g_assert_true (fw_ui_wait_until (prune_idle, panel, 300));
+  if (fw_window_get_error_text (win) != NULL)
+    g_test_message ("error: %s", fw_window_get_error_text (win));
   g_assert_null (fw_window_get_error_text (win));
   /* the masks were shown step by step */
   g_assert_cmpuint (fw_prune_panel_get_n_snapshots (panel), >=, 2);

@@ -454,6 +454,53 @@ test_line_log_y (void)
   cairo_surface_destroy (surf);
 }
 
+static void
+test_line_log_x (void)
+{
+  /* x = 10^(3t), y = t: a straight diagonal on a log x axis; x <= 0 is skipped */
+  g_autoptr (FwLinePlot) p = fw_line_plot_new ();
+  guint s = fw_line_plot_add_series (p, "log", 4);
+  for (int i = 0; i <= 60; i++)
+    fw_line_plot_append (p, s, pow (10, 3.0 * i / 60.0), i / 60.0);
+  fw_line_plot_append (p, s, -3, 0.5);
+  fw_line_plot_set_log_x (p, TRUE);
+  fw_line_plot_set_y_range (p, 0, 1);
+  cairo_surface_t *surf = new_surface (420, 320);
+  cairo_t *cr = cairo_create (surf);
+  fw_plot_draw_line (cr, p, 420, 320, NULL);
+  cairo_destroy (cr);
+  check_diagonal (surf, px_of (fw_palette_color (4)), "log x");
+  cairo_surface_destroy (surf);
+}
+
+/* Points-only series: dots of the series colour with error bars spanning the band, no line
+ * between the dots. */
+static void
+test_line_points_error_bars (void)
+{
+  g_autoptr (FwLinePlot) p = fw_line_plot_new ();
+  guint s = fw_line_plot_add_series (p, "seeds", 1);
+  fw_line_plot_series_set_points_only (p, s, TRUE);
+  fw_line_plot_append_band (p, s, 0.25, 0.5, 0.2, 0.8);
+  fw_line_plot_append (p, s, 0.75, 0.5);
+  fw_line_plot_set_x_range (p, 0, 1);
+  fw_line_plot_set_y_range (p, 0, 1);
+  cairo_surface_t *surf = new_surface (400, 300);
+  cairo_t *cr = cairo_create (surf);
+  fw_plot_draw_line (cr, p, 400, 300, NULL);
+  cairo_destroy (cr);
+  Px c = px_of (fw_palette_color (1));
+  int x0, y0, x1, y1;
+  find_color (surf, c, 10, &x0, &y0, &x1, &y1);
+  /* the first point's bar spans 0.2..0.8 of the axis: 60% of the height between y = 0 and 1;
+   * the second has none, so the coloured box is as tall as the bar */
+  int xm = (x0 + x1) / 2, ym = (y0 + y1) / 2;
+  g_assert_cmpint (y1 - y0, >, 100);
+  /* no line between the two dots: the colour is absent half-way between them */
+  g_assert_cmpint (px_dist (pixel (surf, xm, ym), c), >, 10);
+  cairo_surface_destroy (surf);
+}
+
 /* Long series take the envelope path (many points per pixel column): a smooth one is still a
  * thin diagonal, a zigzag one fills the band between its extremes. */
 static void
@@ -1608,6 +1655,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Colors/theme_text_contrast", test_theme_contrast);
   g_test_add_func ("/LinePlot/y_equals_x_draws_the_diagonal", test_line_diagonal);
   g_test_add_func ("/LinePlot/log_y_makes_exponential_straight", test_line_log_y);
+  g_test_add_func ("/LinePlot/log_x_makes_exponential_straight", test_line_log_x);
+  g_test_add_func ("/LinePlot/points_only_error_bars", test_line_points_error_bars);
   g_test_add_func ("/LinePlot/long_series_envelope", test_line_long_series);
   g_test_add_func ("/LinePlot/legend_only_with_two_series", test_line_legend_only_with_two_series);
   g_test_add_func ("/LinePlot/band_is_shaded", test_line_band);
