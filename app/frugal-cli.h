@@ -44,6 +44,8 @@ int frugal_cmd_calibrate (int argc, char **argv);
  * job runner, printing logs, epochs and a progress bar; Ctrl-C cancels. Takes the recipe.
  * Returns the exit code. (frugal-train.c) */
 int  frugal_run_recipe_job (FwRecipe *recipe);
+int frugal_cmd_decompose (int argc, char **argv);
+int frugal_cmd_distill  (int argc, char **argv);
 
 
 /* Prints "frugal: <message>" on stderr and returns FRUGAL_EXIT_ERROR. */

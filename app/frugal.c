@@ -34,6 +34,9 @@ static const FrugalCommand commands[] = {
                                      "latency; CSV/Markdown/LaTeX" },
   { "transfer", frugal_cmd_transfer, "transfer learning: experiment, multitask, lora, merge, "
                                      "params" },
+  { "decompose", frugal_cmd_decompose, "low-rank (SVD), CP, Tucker, tensor-train or "
+                                     "hierarchical Tucker layers of a trained model" },
+  { "distill",  frugal_cmd_distill,  "train a small student on a teacher's softened outputs" },
   { "grow",     frugal_cmd_grow,     "grow a tiny network where it lacks expressivity (TINY, "
                                      "GradMax, random) up to a parameter budget" },
   { "quantize", frugal_cmd_quantize, "quantize a model: fp16, int8 (calibrated), ternary or "

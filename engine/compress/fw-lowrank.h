@@ -31,6 +31,7 @@
 #include <gio/gio.h>
 
 #include "fw-model.h"
+#include "fw-recipe.h"
 
 G_BEGIN_DECLS
 
@@ -93,6 +94,57 @@ FwModel *fw_decompose_model (const FwModel *m, const FwDecompConfig *cfg, GArray
  * not apply. cp runs a short ALS per point. */
 int fw_decomp_error_curve (const FwModel *m, int layer, FwDecompMethod method, int max_points,
                            int *ranks, double *errs, GError **error);
+
+/* ---- the [decompose] recipe group and job (fw-decomp-job.c) ----
+ *   model = FILE           the trained model to decompose (empty: train one from the recipe)
+ *   method = svd           svd | cp | tucker | tt | ht
+ *   rank = 0               rank (0: by energy) ...
+ *   ranks =                ... or a sweep "2,4,8,16": one decomposed model per rank
+ *   energy = 0.9           kept fraction of the squared norm when rank = 0
+ *   iters, modes, layers, min_weights   as in FwDecompConfig
+ *   finetune_epochs = 0    fine-tune each decomposed model in factored form ([train] settings)
+ *   curve_points = 12      points of the per-layer error-vs-rank curves
+ * The run folder holds decompose.csv (one row per rank: parameters, bytes on disk, FLOPs,
+ * accuracy before/after fine-tuning), curves.csv, layers.csv, summary.json and the models. */
+typedef struct {
+  int layer;
+  char *name;            /* "3: dense:256" */
+  int n;
+  int ranks[32];
+  double errs[32];
+} FwDecompCurve;
+
+typedef struct {
+  int rank;              /* the requested rank (0: by energy) */
+  char *ranks;           /* the ranks chosen per decomposed layer, "32, 16" */
+  gsize params;
+  gint64 bytes;          /* the saved file */
+  double flops;
+  double rel_error;      /* the largest over the decomposed layers */
+  double acc;            /* test accuracy right after decomposing */
+  double acc_ft;         /* after fine-tuning (NaN without) */
+  char *file;            /* model file name in the run folder */
+} FwDecompPoint;
+
+typedef struct {
+  char *run_dir;
+  FwDecompMethod method;
+  char *model_path;      /* the original model */
+  gsize base_params;
+  gint64 base_bytes;
+  double base_flops, base_acc;
+  GArray *points;        /* FwDecompPoint */
+  GPtrArray *curves;     /* FwDecompCurve * */
+} FwDecompResult;
+
+void fw_decomp_result_free (FwDecompResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwDecompResult, fw_decomp_result_free)
+
+/* The job's work (job may be NULL: the CLI). */
+FwDecompResult *fw_decomp_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable,
+                               GError **error);
+/* One line per rank: parameters, bytes, FLOPs and accuracy vs the original. */
+char *fw_decomp_result_summary (const FwDecompResult *res);
 
 /* ---- numerical building blocks (row-major doubles) ---- */
 

@@ -20,6 +20,8 @@ static const FwRecipeExt *const exts[] = {
   &fw_active_recipe_ext,
   &fw_calibrate_recipe_ext,
   &fw_prune_recipe_ext,
+  &fw_decompose_recipe_ext,
+  &fw_distill_recipe_ext,
   NULL,
 };
 

@@ -76,6 +76,8 @@ extern const FwRecipeExt fw_grow_recipe_ext;
 extern const FwRecipeExt fw_transfer_recipe_ext;   /* engine/transfer/fw-transfer-job.c */
 extern const FwRecipeExt fw_prune_recipe_ext;     /* engine/compress/fw-prune-job.c */
 
+extern const FwRecipeExt fw_decompose_recipe_ext; /* engine/compress/fw-decomp-job.c */
+extern const FwRecipeExt fw_distill_recipe_ext;   /* engine/train/fw-distill.c */
 extern const FwRecipeExt fw_aug_sweep_recipe_ext;       /* fw-aug-sweep.c */
 extern const FwRecipeExt fw_quant_recipe_ext;           /* engine/compress/fw-quant-job.c */
 extern const FwRecipeExt fw_cluster_recipe_ext;         /* engine/compress/fw-quant-job.c */

@@ -11,6 +11,7 @@
 
 #include "fw-engine.h"
 #include "fw-lowrank.h"
+#include "fw-recipe-ext.h"
 #include "fw-test-util.h"
 
 static void
@@ -626,6 +627,58 @@ test_finetune_factored (void)
   g_assert_cmpstr (d->layers[1]->klass->name, ==, "tt"); /* still factored */
 }
 
+/* The [decompose] job: a sweep of ranks, each model measured as stored. */
+static void
+test_job_sweep (void)
+{
+  const char *dir = fw_test_tmpdir ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwDataset) ds = fw_dataset_load ("sim:100:20", 1, NULL, &error);
+  g_autoptr (FwModel) m = fw_model_new ("mlp", "flatten,dense:48,relu,dense:10", ds->shape,
+                                        &error);
+  fw_model_init (m, 5);
+  g_autofree char *mpath = g_build_filename (dir, "m.safetensors", NULL);
+  g_assert_true (fw_model_save (m, mpath, NULL, &error));
+  g_autofree char *out = g_build_filename (dir, "run", NULL);
+  g_autofree char *ini = g_strdup_printf ("[data]\ndataset = sim:100:20\nval_fraction = 0\n"
+                                          "[train]\nbatch = 20\noptimizer = adam\n"
+                                          "[output]\ndir = %s\n[decompose]\nmodel = %s\n"
+                                          "method = svd\nranks = 2,8\nfinetune_epochs = 1\n"
+                                          "curve_points = 6\n", out, mpath);
+  g_autoptr (FwRecipe) r = fw_recipe_load_data (ini, -1, "decompose-test", &error);
+  g_assert_no_error (error);
+  g_assert_true (fw_recipe_ext_of (r) == &fw_decompose_recipe_ext);
+  g_autoptr (FwDecompResult) res = fw_decomp_run (r, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (res->points->len, ==, 2);
+  const FwDecompPoint *p2 = &g_array_index (res->points, FwDecompPoint, 0);
+  const FwDecompPoint *p8 = &g_array_index (res->points, FwDecompPoint, 1);
+  /* 400 -> 48 at rank r: r (400 + 48) + r + 48 + the classifier's 490 */
+  g_assert_cmpuint (p2->params, ==, 2 * 448 + 2 + 48 + 490);
+  g_assert_cmpuint (p8->params, ==, 8 * 448 + 8 + 48 + 490);
+  g_assert_cmpint (p2->bytes, <, p8->bytes);
+  g_assert_cmpint (p8->bytes, <, res->base_bytes);
+  g_assert_cmpfloat (p2->rel_error, >, p8->rel_error);
+  g_assert_false (isnan (p2->acc_ft));
+  /* the saved files are what was measured */
+  g_autofree char *f2 = g_build_filename (res->run_dir, p2->file, NULL);
+  GStatBuf st;
+  g_assert_cmpint (g_stat (f2, &st), ==, 0);
+  g_assert_cmpint (st.st_size, ==, p2->bytes);
+  /* one curve, for the 400 -> 48 layer, down to zero at full rank */
+  g_assert_cmpuint (res->curves->len, ==, 1);
+  const FwDecompCurve *c = g_ptr_array_index (res->curves, 0);
+  g_assert_cmpint (c->layer, ==, 1);
+  g_assert_cmpfloat (c->errs[c->n - 1], <, 1e-5);
+  const char *files[] = { "decompose.csv", "curves.csv", "layers.csv", "summary.json",
+                          "recipe.ini", "original.safetensors" };
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *p = g_build_filename (res->run_dir, files[i], NULL);
+      g_assert_true (g_file_test (p, G_FILE_TEST_IS_REGULAR));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -654,5 +707,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Decompose/saved_file_is_smaller", test_saved_file_smaller);
   g_test_add_func ("/Decompose/bad_config_errors", test_bad_config);
   g_test_add_func ("/Decompose/finetune_in_factored_form", test_finetune_factored);
+  g_test_add_func ("/Decompose/job_rank_sweep", test_job_sweep);
   return g_test_run ();
 }
