@@ -73,28 +73,21 @@ lora_setup_common (FwLayer *l, const FwLayerClass *base, char **args, int n_base
   return TRUE;
 }
 
+/* lora:UNITS[:RANK[:ALPHA]] over a dense, loraconv:OUT:K:STRIDE:PAD[:RANK[:ALPHA]] over a conv */
 static gboolean
 lora_setup (FwLayer *l, char **args, int n_args, GError **error)
 {
-  if (n_args < 1)
+  gboolean conv = l->klass == &fw_layer_loraconv;
+  int n_base = conv ? 4 : 1;
+  if (n_args < n_base)
     {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (lora): write "
-                   "lora:UNITS[:RANK[:ALPHA]]", l->index + 1);
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (%s): write %s", l->index + 1,
+                   l->klass->name, conv ? "loraconv:OUT:K:STRIDE:PAD[:RANK[:ALPHA]]"
+                                        : "lora:UNITS[:RANK[:ALPHA]]");
       return FALSE;
     }
-  return lora_setup_common (l, &fw_layer_dense, args, 1, n_args, error);
-}
-
-static gboolean
-loraconv_setup (FwLayer *l, char **args, int n_args, GError **error)
-{
-  if (n_args < 4)
-    {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "layer %d (loraconv): write "
-                   "loraconv:OUT:K:STRIDE:PAD[:RANK[:ALPHA]]", l->index + 1);
-      return FALSE;
-    }
-  return lora_setup_common (l, &fw_layer_conv, args, 4, n_args, error);
+  return lora_setup_common (l, conv ? &fw_layer_conv : &fw_layer_dense, args, n_base, n_args,
+                            error);
 }
 
 static void
@@ -210,7 +203,7 @@ const FwLayerClass fw_layer_loraconv = {
   .name = "loraconv",
   .help = "loraconv:OUT:K:STRIDE:PAD[:RANK[:ALPHA]]  conv with frozen weights + low-rank "
           "adapter",
-  .setup = loraconv_setup,
+  .setup = lora_setup,
   .init = lora_init,
   .forward = lora_forward,
   .backward = lora_backward,

@@ -162,17 +162,9 @@ test_png (void)
       g_test_skip ("set FW_TRANSFER_SHOT_DIR to write the page PNG");
       return;
     }
-  GtkWidget *w = GTK_WIDGET (win);
   fw_ui_spin_for (0.5);
-  GdkPaintable *p = gtk_widget_paintable_new (w);
-  GtkSnapshot *snap = gtk_snapshot_new ();
-  gdk_paintable_snapshot (p, snap, gtk_widget_get_width (w), gtk_widget_get_height (w));
-  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snap);
-  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (w));
-  g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (renderer, node, NULL);
   g_autofree char *path = g_build_filename (dir, "transfer.png", NULL);
-  g_assert_true (gdk_texture_save_to_png (tex, path));
-  g_object_unref (p);
+  g_assert_true (fw_ui_save_png (GTK_WIDGET (win), path));
 }
 
 int
