@@ -91,6 +91,12 @@ fw_page_transfer_set_font_scale (FwPageTransfer *self, double scale)
 }
 
 void
+fw_page_transfer_show_view (FwPageTransfer *self, const char *name)
+{
+  gtk_stack_set_visible_child_name (self->viz_stack, name);
+}
+
+void
 fw_page_transfer_set_strategy (FwPageTransfer *self, int method)
 {
   gtk_drop_down_set_selected (self->strategy_dropdown, (guint) method);
@@ -371,8 +377,16 @@ show_result (FwPageTransfer *self, const FwTransferResult *r)
     }
   fw_plot_view_queue_update (self->labels_view);
 
-  /* plot 2: accuracy vs cumulative training time, mean over the seeds' curves */
+  /* plot 2: accuracy vs cumulative training time, mean over the seeds' curves; time from 0 */
   fw_line_plot_clear (self->time_plot);
+  double t_max = 0;
+  for (guint i = 0; i < r->curves->len; i++)
+    {
+      const FwTransferCurve *cv = g_ptr_array_index (r->curves, i);
+      for (guint j = 0; j < cv->seconds->len; j++)
+        t_max = MAX (t_max, g_array_index (cv->seconds, double, j));
+    }
+  fw_line_plot_set_x_range (self->time_plot, 0, t_max > 0 ? 1.05 * t_max : 1);
   for (int m = 0; m < FW_TRANSFER_N_METHODS; m++)
     {
       guint len = 0, n = 0;

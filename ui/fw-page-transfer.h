@@ -33,5 +33,7 @@ FwLinePlot *fw_page_transfer_get_labels_plot (FwPageTransfer *self);
 FwLinePlot *fw_page_transfer_get_time_plot   (FwPageTransfer *self);
 const char *fw_page_transfer_get_table_text  (FwPageTransfer *self);
 void        fw_page_transfer_set_font_scale  (FwPageTransfer *self, double scale);
+/* Shows one of the views: "labels", "time" or "table". */
+void        fw_page_transfer_show_view       (FwPageTransfer *self, const char *name);
 
 G_END_DECLS

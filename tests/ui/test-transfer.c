@@ -162,9 +162,15 @@ test_png (void)
       g_test_skip ("set FW_TRANSFER_SHOT_DIR to write the page PNG");
       return;
     }
-  fw_ui_spin_for (0.5);
-  g_autofree char *path = g_build_filename (dir, "transfer.png", NULL);
-  g_assert_true (fw_ui_save_png (GTK_WIDGET (win), path));
+  const char *views[] = { "labels", "time", "table" };
+  for (guint i = 0; i < G_N_ELEMENTS (views); i++)
+    {
+      fw_page_transfer_show_view (page, views[i]);
+      fw_ui_spin_for (0.5);
+      g_autofree char *file = g_strdup_printf ("transfer-%s.png", views[i]);
+      g_autofree char *path = g_build_filename (dir, file, NULL);
+      g_assert_true (fw_ui_save_png (GTK_WIDGET (win), path));
+    }
 }
 
 int
