@@ -751,66 +751,85 @@ gauss_kernel (double sigma, float *k)
   return r;
 }
 
-/* out[x] = sum_t k[t] src_t[x] for x in [0, w), src_t = rows[t] + off: blocks of 8 outputs
- * accumulate in registers tap by tap (vectorised over x; the sum order stays t = 0, 1, ...) */
+typedef float fw_v8f __attribute__ ((vector_size (32)));
+typedef float fw_v4f __attribute__ ((vector_size (16)));
+
+/* out[x] = sum_t k[t] src_t[x + t * step] for x in [0, w), src_t = rows[t]: blocks of 8 (then
+ * 4, then 1) outputs accumulate in vector registers tap by tap, t = 0, 1 ... (GCC vector
+ * extensions: AVX in the x86-64-v3 clone, pairs of SSE registers otherwise) */
 static inline __attribute__ ((always_inline)) void
-taps_row (float *out, int w, const float *k, int nt, const float *const *rows, gsize off,
-          int step)
+taps_row (float *out, int w, const float *k, int nt, const float *const *rows, int step)
 {
   int x = 0;
-  for (; x + 8 <= w; x += 8)
+  for (; x + 16 <= w; x += 16)
     {
-      float acc[8] = { 0 };
+      fw_v8f a0 = { 0 }, a1 = { 0 };
       for (int t = 0; t < nt; t++)
         {
-          const float kt = k[t], *src = rows[t] + off + (gsize) t * step + x;
-          for (int j = 0; j < 8; j++)
-            acc[j] += kt * src[j];
+          const float *src = rows[t] + t * step + x;
+          fw_v8f s0, s1;
+          memcpy (&s0, src, sizeof s0);
+          memcpy (&s1, src + 8, sizeof s1);
+          a0 += k[t] * s0;
+          a1 += k[t] * s1;
         }
-      memcpy (out + x, acc, sizeof acc);
+      memcpy (out + x, &a0, sizeof a0);
+      memcpy (out + x + 8, &a1, sizeof a1);
+    }
+  for (; x + 8 <= w; x += 8)
+    {
+      fw_v8f a0 = { 0 };
+      for (int t = 0; t < nt; t++)
+        {
+          fw_v8f s0;
+          memcpy (&s0, rows[t] + t * step + x, sizeof s0);
+          a0 += k[t] * s0;
+        }
+      memcpy (out + x, &a0, sizeof a0);
     }
   for (; x + 4 <= w; x += 4)
     {
-      float acc[4] = { 0 };
+      fw_v4f a0 = { 0 };
       for (int t = 0; t < nt; t++)
         {
-          const float kt = k[t], *src = rows[t] + off + (gsize) t * step + x;
-          for (int j = 0; j < 4; j++)
-            acc[j] += kt * src[j];
+          fw_v4f s0;
+          memcpy (&s0, rows[t] + t * step + x, sizeof s0);
+          a0 += k[t] * s0;
         }
-      memcpy (out + x, acc, sizeof acc);
+      memcpy (out + x, &a0, sizeof a0);
     }
   for (; x < w; x++)
     {
       float acc = 0;
       for (int t = 0; t < nt; t++)
-        acc += k[t] * rows[t][off + (gsize) t * step + x];
+        acc += k[t] * rows[t][t * step + x];
       out[x] = acc;
     }
 }
 
-/* f[h*w] <- f smoothed by the kernel k[2r+1] (edge border); tmp[h*w]; pad: w + 2r floats */
+/* f[h*w] <- f smoothed by the kernel k[2r+1] (edge border); tmp[h*w]; pad: w + 2r floats.
+ * Rows: out[x] = sum_t k[t] pad[x + t] with pad the row extended by its edge values; columns:
+ * out_y = sum_t k[t] tmp_{clamp(y + t - r)}. Each output accumulates tap by tap, t = 0, 1 ... */
 FW_VECTOR_CLONES static void
 smooth_plane (float *f, int h, int w, const float *k, int r, float *tmp, float *pad)
 {
   const float *rows[2 * PAD_R + 1];
   int nt = 2 * r + 1;
-  /* rows: out[x] = sum_t k[t] pad[x + t] */
   for (int t = 0; t < nt; t++)
     rows[t] = pad;
   for (int y = 0; y < h; y++)
     {
       const float *in = f + (gsize) y * w;
-      for (int i = 0; i < w + 2 * r; i++)
-        pad[i] = in[CLAMP (i - r, 0, w - 1)];
-      taps_row (tmp + (gsize) y * w, w, k, nt, rows, 0, 1);
+      for (int i = 0; i < r; i++)
+        pad[i] = in[0], pad[w + r + i] = in[w - 1];
+      memcpy (pad + r, in, sizeof (float) * w);
+      taps_row (tmp + (gsize) y * w, w, k, nt, rows, 1);
     }
-  /* columns: out_y[x] = sum_t k[t] tmp_{clamp(y + t - r)}[x] */
   for (int y = 0; y < h; y++)
     {
       for (int t = 0; t < nt; t++)
         rows[t] = tmp + (gsize) CLAMP (y + t - r, 0, h - 1) * w;
-      taps_row (f + (gsize) y * w, w, k, nt, rows, 0, 0);
+      taps_row (f + (gsize) y * w, w, k, nt, rows, 0);
     }
 }
 

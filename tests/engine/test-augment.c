@@ -246,6 +246,60 @@ test_elastic_alpha_zero_identity (void)
   g_assert_cmpfloat (dvar, <, 0.2 * var);
 }
 
+/* the elastic field is alpha times the Gaussian-smoothed uniform noise (edge border), as a
+ * naive 2-D convolution in double computes it from the same random stream */
+static void
+test_elastic_field_is_smoothed_noise (void)
+{
+  const int sizes[][2] = { { 28, 28 }, { 13, 21 }, { 32, 17 } };
+  const double sigmas[] = { 1.0, 3.0, 4.5 };
+  for (gsize si = 0; si < G_N_ELEMENTS (sizes); si++)
+    for (gsize gi = 0; gi < G_N_ELEMENTS (sigmas); gi++)
+      {
+        int h = sizes[si][0], w = sizes[si][1];
+        double sigma = sigmas[gi], alpha = 7.5;
+        gsize n = (gsize) h * w;
+        g_autofree float *dx = g_new (float, n);
+        g_autofree float *dy = g_new (float, n);
+        FwRng rng, ref;
+        fw_rng_init (&rng, 40 + si);
+        ref = rng;
+        fw_aug_elastic_field (&rng, h, w, alpha, sigma, dx, dy, NULL);
+        /* the noise: one 64-bit draw per pixel, high half for x, low half for y */
+        g_autofree double *nx = g_new (double, n);
+        g_autofree double *ny = g_new (double, n);
+        for (gsize i = 0; i < n; i++)
+          {
+            guint64 r = fw_rng_next (&ref);
+            nx[i] = (double) (r >> 32) / 2147483648.0 - 1.0;
+            ny[i] = (double) (r & 0xffffffffu) / 2147483648.0 - 1.0;
+          }
+        int rad = (int) ceil (3 * sigma);
+        double ksum = 0;
+        for (int t = -rad; t <= rad; t++)
+          ksum += exp (-0.5 * t * t / (sigma * sigma));
+        double worst = 0;
+        for (int y = 0; y < h; y++)
+          for (int x = 0; x < w; x++)
+            {
+              double sx = 0, sy = 0;
+              for (int a = -rad; a <= rad; a++)
+                for (int b = -rad; b <= rad; b++)
+                  {
+                    double g = exp (-0.5 * (a * a + b * b) / (sigma * sigma)) / (ksum * ksum);
+                    int yy = CLAMP (y + a, 0, h - 1), xx = CLAMP (x + b, 0, w - 1);
+                    sx += g * nx[yy * w + xx];
+                    sy += g * ny[yy * w + xx];
+                  }
+              worst = MAX (worst, fabs (alpha * sx - dx[y * w + x]));
+              worst = MAX (worst, fabs (alpha * sy - dy[y * w + x]));
+            }
+        if (worst > 1e-4 * alpha)
+          g_error ("%dx%d sigma %g: field differs from the naive convolution by %g", h, w, sigma,
+                   worst);
+      }
+}
+
 static void
 test_cutmix_weight_is_area_fraction (void)
 {
@@ -805,6 +859,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Augment/general_affine_matches_naive", test_general_affine_matches_naive);
   g_test_add_func ("/Augment/double_flip_identity", test_double_flip_identity);
   g_test_add_func ("/Augment/elastic_alpha_zero_identity", test_elastic_alpha_zero_identity);
+  g_test_add_func ("/Augment/elastic_field_is_smoothed_noise",
+                   test_elastic_field_is_smoothed_noise);
   g_test_add_func ("/Augment/cutmix_weight_is_area_fraction",
                    test_cutmix_weight_is_area_fraction);
   g_test_add_func ("/Augment/mixup_weights_sum_to_one", test_mixup_weights_sum_to_one);
