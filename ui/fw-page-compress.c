@@ -3,6 +3,7 @@
 #include "fw-page-compress.h"
 
 #include "fw-prune-panel.h"
+#include "fw-panel-quant.h"
 #include "fw-util.h"
 #include "fw-window.h"
 
@@ -274,5 +275,7 @@ fw_page_compress_init (FwPageCompress *self)
 
   /* the methods, one line each */
   fw_page_compress_add_method (self, "prune", "Pruning", fw_prune_panel_new (self));
+  fw_page_compress_add_method (self, "quantize", "Quantization", fw_panel_quant_new_for_page (self, FALSE));
+  fw_page_compress_add_method (self, "cluster", "Weight clustering", fw_panel_quant_new_for_page (self, TRUE));
   update_model_label (self);
 }

@@ -10,6 +10,7 @@
 
 #include "fw-colors.h"
 #include "fw-model-shelf.h"
+#include "fw-page-compress.h"
 #include "fw-recipe-ext.h"
 #include "fw-safetensors.h"
 #include "fw-util.h"
@@ -38,6 +39,8 @@ struct _FwPanelQuant {
   guint n_frames;
   FwQuantResult *result;
   FwModelShelf *shelf;       /* borrowed, from the window when mapped */
+  FwPageCompress *page;      /* borrowed: the page owns the panel; NULL for a free panel */
+  double font_scale;
   gulong shelf_handler;
 };
 
@@ -214,6 +217,7 @@ area_draw (GtkDrawingArea *area, cairo_t *cr, int width, int height, gpointer us
   FwPanelQuant *self = user;
   FwPlotStyle st;
   fw_plot_style_init (&st);
+  st.font_scale = self->font_scale;
   GdkRGBA fg;
   G_GNUC_BEGIN_IGNORE_DEPRECATIONS /* the GTK 4.8 way; gtk_widget_get_color is 4.10 */
   gtk_style_context_get_color (gtk_widget_get_style_context (GTK_WIDGET (area)), &fg);
@@ -277,6 +281,11 @@ selected_model (FwPanelQuant *self)
 {
   if (self->source != NULL)
     return self->source;
+  if (self->page != NULL)
+    {
+      FwShelfItem *it = fw_page_compress_get_item (self->page);
+      return it != NULL ? fw_shelf_item_get_model (it) : NULL;
+    }
   guint i = gtk_drop_down_get_selected (self->model_dd);
   if (self->shelf == NULL || i == GTK_INVALID_LIST_POSITION
       || i >= g_list_model_get_n_items (G_LIST_MODEL (self->shelf)))
@@ -340,7 +349,13 @@ on_event (FwJob *job, const FwEvent *ev, gpointer user)
             b1, b0, (double) r->bytes_base / MAX (r->bytes, 1),
             (double) r->weight_bytes_f32 / MAX (r->weight_bytes, 1));
           set_status (self, m);
-          if (self->shelf != NULL)
+          if (self->page != NULL)
+            {
+              g_autofree char *file = g_build_filename (r->run_dir, "model.safetensors", NULL);
+              fw_page_compress_add_result (self->page, r->name, r->method, r->model, r->acc,
+                                           file, r->run_dir);
+            }
+          else if (self->shelf != NULL)
             {
               g_autoptr (FwShelfItem) it = fw_shelf_item_new (r->name, r->model, r->acc,
                                                               r->metrics, r->run_dir);
@@ -490,6 +505,7 @@ switch_row (const char *text, GtkWidget **sw)
 static void
 fw_panel_quant_init (FwPanelQuant *self)
 {
+  self->font_scale = 1.0;
 }
 
 static void
@@ -559,14 +575,28 @@ build (FwPanelQuant *self)
   gtk_label_set_max_width_chars (self->status, 30);
   gtk_label_set_selectable (self->status, TRUE);
   gtk_box_append (GTK_BOX (col), GTK_WIDGET (self->status));
-  gtk_box_append (GTK_BOX (self), col);
 
   self->area = GTK_DRAWING_AREA (gtk_drawing_area_new ());
   gtk_widget_set_hexpand (GTK_WIDGET (self->area), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self->area), TRUE);
   gtk_widget_set_size_request (GTK_WIDGET (self->area), 480, 320);
   gtk_drawing_area_set_draw_func (self->area, area_draw, self, NULL);
-  gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->area));
+  if (self->page != NULL)
+    {
+      /* the page's layout, like every method; the page's Model drop-down chooses the model */
+      gtk_widget_set_visible (gtk_widget_get_parent (GTK_WIDGET (self->model_dd)), FALSE);
+      gtk_widget_set_margin_start (col, 0);
+      gtk_widget_set_margin_top (col, 0);
+      gtk_widget_set_size_request (col, -1, -1);
+      GtkWidget *p = fw_compress_panel_new (col, GTK_WIDGET (self->area));
+      gtk_widget_set_hexpand (p, TRUE);
+      gtk_box_append (GTK_BOX (self), p);
+    }
+  else
+    {
+      gtk_box_append (GTK_BOX (self), col);
+      gtk_box_append (GTK_BOX (self), GTK_WIDGET (self->area));
+    }
 }
 
 static void
@@ -611,6 +641,24 @@ fw_panel_quant_new (gboolean cluster)
   FwPanelQuant *self = g_object_new (FW_TYPE_PANEL_QUANT, NULL);
   self->cluster = cluster;
   build (self);
+  return GTK_WIDGET (self);
+}
+
+static void
+font_scale_changed (FwPageCompress *page, double scale, FwPanelQuant *self)
+{
+  self->font_scale = scale;
+  gtk_widget_queue_draw (GTK_WIDGET (self->area));
+}
+
+GtkWidget *
+fw_panel_quant_new_for_page (FwPageCompress *page, gboolean cluster)
+{
+  FwPanelQuant *self = g_object_new (FW_TYPE_PANEL_QUANT, NULL);
+  self->cluster = cluster;
+  self->page = page;
+  build (self);
+  g_signal_connect_object (page, "font-scale-changed", G_CALLBACK (font_scale_changed), self, 0);
   return GTK_WIDGET (self);
 }
 

@@ -20,8 +20,13 @@ G_BEGIN_DECLS
 #define FW_TYPE_PANEL_QUANT (fw_panel_quant_get_type ())
 G_DECLARE_FINAL_TYPE (FwPanelQuant, fw_panel_quant, FW, PANEL_QUANT, GtkBox)
 
-/* cluster = FALSE: the Quantize panel (int8, fp16, ternary, binary); TRUE: the Cluster panel. */
+/* cluster = FALSE: the Quantize panel (int8, fp16, ternary, binary); TRUE: the Cluster panel.
+ * A free-standing panel (its own Model drop-down over the window's shelf): */
 GtkWidget *fw_panel_quant_new (gboolean cluster);
+/* A method of the Compress page: the page's layout and Model drop-down, results through
+ * fw_page_compress_add_result() (so onto the shelf and the compare board). */
+typedef struct _FwPageCompress FwPageCompress;
+GtkWidget *fw_panel_quant_new_for_page (FwPageCompress *page, gboolean cluster);
 
 /* The model to compress (instead of the shelf's selection) and the dataset it was trained on
  * (NULL: the window's dataset, or fashion-mnist). */

@@ -10,6 +10,7 @@
 #include "fw-cluster.h"
 #include "fw-layer-quant.h"
 #include "fw-model-shelf.h"
+#include "fw-page-compress.h"
 #include "fw-panel-quant.h"
 #include "fw-train.h"
 #include "fw-window-private.h"
@@ -25,18 +26,22 @@ panel_idle (gpointer p)
   return !fw_panel_quant_is_running (p);
 }
 
+/* the method's panel on the Compress page, shown */
 static FwPanelQuant *
 show_panel (gboolean cluster, const char *name)
 {
+  const char *id = cluster ? "cluster" : "quantize";
   GtkStack *stack = fw_window_get_stack (win);
-  GtkWidget *p = gtk_stack_get_child_by_name (stack, name);
-  if (p == NULL)
-    {
-      p = fw_panel_quant_new (cluster);
-      gtk_stack_add_named (stack, p, name);
-    }
-  gtk_stack_set_visible_child_name (stack, name);
+  GtkWidget *page = gtk_stack_get_child_by_name (stack, "compress");
+  g_assert_nonnull (page);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                  g_variant_new_string ("compress"));
+  g_assert_true (fw_page_compress_set_method (FW_PAGE_COMPRESS (page), id));
   fw_ui_spin_for (0.2);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "compress");
+  GtkWidget *p = fw_page_compress_get_panel (FW_PAGE_COMPRESS (page), id);
+  g_assert_nonnull (p);
+  (void) name;
   return FW_PANEL_QUANT (p);
 }
 
