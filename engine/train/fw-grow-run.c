@@ -112,6 +112,7 @@ point_widths (FwGrowPoint *pt, const FwModel *m, int grown_layer, int added)
 {
   const FwLayer *first = m->layers[0];
   pt->widths[0] = first->klass == &fw_layer_conv ? m->input.c : (int) fw_shape_size (m->input);
+  pt->kinds[0] = first->klass == &fw_layer_conv ? 'c' : 'i';
   int n = 1;
   for (int i = 0; i < m->n_layers && n < FW_GROW_MAX_LAYERS; i++)
     {
@@ -119,6 +120,7 @@ point_widths (FwGrowPoint *pt, const FwModel *m, int grown_layer, int added)
       if (l->klass != &fw_layer_dense && l->klass != &fw_layer_conv)
         continue;
       pt->widths[n] = l->out.c;
+      pt->kinds[n] = l->klass == &fw_layer_conv ? 'c' : 'd';
       pt->added_at[n] = i == grown_layer ? added : 0;
       n++;
     }

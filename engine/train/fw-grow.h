@@ -152,6 +152,8 @@ typedef struct {
   int n_widths;
   int widths[FW_GROW_MAX_LAYERS];  /* units of the grown layers' chain: input, A.., output */
   int added_at[FW_GROW_MAX_LAYERS];/* neurons added at this step per width entry */
+  char kinds[FW_GROW_MAX_LAYERS];  /* 'i' input (widths[0]: features, or channels before a
+                                      conv), 'd' dense, 'c' conv */
   int n_sites;
   double bottleneck[FW_GROW_MAX_SITES];  /* per site, relative: |V_proj| / |V_goal| */
   double gain[FW_GROW_MAX_SITES];        /* TINY expected gain per site */
