@@ -30,8 +30,8 @@ layout_of (const FwGrowPoint *pt, double width, double height, const FwPlotStyle
   double fscale = style != NULL ? style->font_scale : 1.0;
   L.fs = 12.0 * fscale;
   double pad = 16 + L.fs;
-  L.x0 = pad + 40;
-  L.x1 = width - pad - 40;
+  L.x0 = pad + 14;
+  L.x1 = width - pad - 14;
   L.y0 = pad + 2.2 * L.fs;            /* title */
   L.y1 = height - pad - 2.6 * L.fs;   /* labels under the columns */
   int n = MAX (pt->n_widths, 2);
@@ -218,10 +218,10 @@ fw_grow_draw_network (cairo_t *cr, const FwGrowPoint *pt, const char *method, do
       else if (c == pt->n_widths - 1)
         lab = g_strdup_printf ("output\n%d", pt->widths[c]);
       else if (pt->added_at[c] > 0)
-        lab = g_strdup_printf ("%s %d\n(+%d)", pt->kinds[c] == 'c' ? "conv" : "dense",
+        lab = g_strdup_printf ("%s\n%d (+%d)", pt->kinds[c] == 'c' ? "conv" : "dense",
                                pt->widths[c], pt->added_at[c]);
       else
-        lab = g_strdup_printf ("%s %d", pt->kinds[c] == 'c' ? "conv" : "dense", pt->widths[c]);
+        lab = g_strdup_printf ("%s\n%d", pt->kinds[c] == 'c' ? "conv" : "dense", pt->widths[c]);
       text (cr, lab, L.fs, pt->added_at[c] > 0, pt->added_at[c] > 0 ? new_fill : fg, x,
             height - 8, 0.5, 1.0, style);
     }

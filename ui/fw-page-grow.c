@@ -16,6 +16,9 @@
 
 static const char *const method_ids[] = { "tiny", "gradmax", "random" };
 static const char *const method_titles[] = { "TINY", "GradMax", "random" };
+/* curve colours (class palette): blue, vermillion, green; the fixed-size points violet */
+static const int method_colors[] = { 0, 3, 2 };
+#define FIXED_COLOR 7
 
 struct _FwPageGrow {
   GtkWidget parent_instance;
@@ -51,7 +54,7 @@ struct _FwPageGrow {
   int job_method;             /* index into method_ids of the running / last run */
   GArray *points;             /* FwGrowPoint of the current run */
   int series[3];              /* curve series per method in acc and loss, -1 = none yet */
-  int fixed_series;
+  int fixed_series[3];        /* the fixed-size point of each method's last run, -1 = none */
   char *spec_override;
   char *runs_dir;
   char *run_dir;
@@ -161,12 +164,32 @@ curve_series (FwPageGrow *self, int method)
   if (self->series[method] < 0)
     {
       g_autofree char *name = g_strdup_printf ("grown (%s)", method_titles[method]);
-      self->series[method] = (int) fw_line_plot_add_series (self->acc, name, method);
-      fw_line_plot_add_series (self->loss, name, method);
+      self->series[method] = (int) fw_line_plot_add_series (self->acc, name,
+                                                            method_colors[method]);
+      fw_line_plot_add_series (self->loss, name, method_colors[method]);
       fw_line_plot_series_set_markers (self->acc, self->series[method], TRUE);
       fw_line_plot_series_set_markers (self->loss, self->series[method], TRUE);
     }
   return self->series[method];
+}
+
+/* One point per method: the final architecture of its last run trained from scratch. */
+static int
+fixed_series (FwPageGrow *self, int method)
+{
+  if (self->fixed_series[method] < 0)
+    {
+      g_autofree char *name = g_strdup_printf ("fixed size, from scratch (%s's size)",
+                                               method_titles[method]);
+      FwRgba c = fw_rgba_with_alpha (fw_palette_color (method_colors[method]), 0.55);
+      self->fixed_series[method] = (int) fw_line_plot_add_series (self->acc, name, FIXED_COLOR);
+      fw_line_plot_add_series (self->loss, name, FIXED_COLOR);
+      fw_line_plot_series_set_color (self->acc, self->fixed_series[method], c);
+      fw_line_plot_series_set_color (self->loss, self->fixed_series[method], c);
+      fw_line_plot_series_set_markers (self->acc, self->fixed_series[method], TRUE);
+      fw_line_plot_series_set_markers (self->loss, self->fixed_series[method], TRUE);
+    }
+  return self->fixed_series[method];
 }
 
 static void
@@ -239,8 +262,11 @@ on_result (FwPageGrow *self, const FwGrowResult *res)
   if (res->fixed != NULL && last != NULL)
     {
       double p = (double) fw_model_param_count (res->fixed);
-      fw_line_plot_append (self->acc, self->fixed_series, p, 100 * res->fixed_acc);
-      fw_line_plot_append (self->loss, self->fixed_series, p, res->fixed_loss);
+      int fs = fixed_series (self, self->job_method);
+      fw_line_plot_clear_series (self->acc, fs);
+      fw_line_plot_clear_series (self->loss, fs);
+      fw_line_plot_append (self->acc, fs, p, 100 * res->fixed_acc);
+      fw_line_plot_append (self->loss, fs, p, res->fixed_loss);
       fw_plot_view_queue_update (self->acc_view);
       fw_plot_view_queue_update (self->loss_view);
       markup = g_markup_printf_escaped (
@@ -477,11 +503,7 @@ clear_clicked (FwPageGrow *self)
   fw_line_plot_clear (self->acc);
   fw_line_plot_clear (self->loss);
   for (int i = 0; i < 3; i++)
-    self->series[i] = -1;
-  self->fixed_series = (int) fw_line_plot_add_series (self->acc, "fixed size, from scratch", 6);
-  fw_line_plot_add_series (self->loss, "fixed size, from scratch", 6);
-  fw_line_plot_series_set_markers (self->acc, self->fixed_series, TRUE);
-  fw_line_plot_series_set_markers (self->loss, self->fixed_series, TRUE);
+    self->series[i] = self->fixed_series[i] = -1;
   fw_plot_view_queue_update (self->acc_view);
   fw_plot_view_queue_update (self->loss_view);
 }
@@ -572,9 +594,6 @@ fw_page_grow_init (FwPageGrow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->points = g_array_new (FALSE, TRUE, sizeof (FwGrowPoint));
   self->font_scale = 1.0;
-  for (int i = 0; i < 3; i++)
-    self->series[i] = -1;
-
   self->acc = fw_line_plot_new ();
   fw_line_plot_set_title (self->acc, "Test accuracy as the network grows");
   fw_line_plot_set_x_label (self->acc, "parameters", NULL);
@@ -596,12 +615,14 @@ fw_page_grow_init (FwPageGrow *self)
 
   self->bars = fw_bar_chart_new ();
   fw_bar_chart_set_title (self->bars, "Expressivity bottleneck");
-  fw_bar_chart_set_y_label (self->bars, "|V_proj| / |V_goal|", NULL);
-  fw_bar_chart_set_x_label (self->bars, "where new neurons would go (orange: grown)");
-  fw_bar_chart_set_range (self->bars, 0, 1);
+  fw_bar_chart_set_y_label (self->bars, "not expressible: |V_proj| / |V_goal|", "%");
+  fw_bar_chart_set_x_label (self->bars, "hidden layer (orange: grown now)");
   fw_bar_chart_set_empty_text (self->bars, "The share of the desired change each layer cannot "
                                            "express appears here");
+  fw_bar_chart_set_format (self->bars, FW_VALUE_PERCENT);
+  fw_bar_chart_set_range (self->bars, 0, 1);
   self->bars_view = add_view (self->bars_box, "grow-bottleneck");
+  gtk_widget_set_hexpand (GTK_WIDGET (self->bars_view), FALSE);
   fw_plot_view_set_bars (self->bars_view, self->bars);
 
   gtk_drawing_area_set_draw_func (self->diagram_area, draw_diagram, self, NULL);

@@ -11,6 +11,7 @@
 #include "fw-page-augment.h"
 #include "fw-page-compress.h"
 #include "fw-page-compare.h"
+#include "fw-page-grow.h"
 #include "fw-util.h"
 
 struct _FwWindow {
@@ -398,6 +399,11 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
       fw_page_compare_set_font_scale (FW_PAGE_COMPARE (compare), scale);
   }
   {
+    GtkWidget *grow = gtk_stack_get_child_by_name (self->stack, "grow");
+    if (grow != NULL && FW_IS_PAGE_GROW (grow))
+      fw_page_grow_set_font_scale (FW_PAGE_GROW (grow), scale);
+  }
+  {
     GtkWidget *embed = gtk_stack_get_child_by_name (self->stack, "embed");
     if (embed != NULL && FW_IS_PAGE_EMBED (embed))
       fw_page_embed_set_font_scale (FW_PAGE_EMBED (embed), scale);
@@ -469,6 +475,7 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_PAGE_TRANSFER);
   g_type_ensure (FW_TYPE_PAGE_COMPRESS);
   g_type_ensure (FW_TYPE_PAGE_COMPARE);
+  g_type_ensure (FW_TYPE_PAGE_GROW);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/frugal/Workbench/ui/fw-window.ui");

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* test-grow.c: the Grow page driven under Xvfb: a TINY run on simulated digits fills the
+ * diagram, the bottleneck bars and the curves with what the job computed, puts the grown and
+ * the fixed-size models on the shelf, exports its figures; cancel stops a run; the diagram
+ * highlights the new neurons; and a PNG of the page (FW_GROW_SHOT=path keeps it). */
+#include <math.h>
+#include <string.h>
+
+#include "fw-application.h"
+#include "fw-grow-diagram.h"
+#include "fw-model-shelf.h"
+#include "fw-page-grow.h"
+#include "fw-plot.h"
+#include "fw-window-private.h"
+#include "fw-ui-test-util.h"
+
+static FwApplication *app;
+static FwWindow *win;
+static FwPageGrow *page;
+static char *runs;
+
+static gboolean
+page_idle (gpointer p)
+{
+  return !fw_page_grow_is_running (page);
+}
+
+static gboolean
+has_points (gpointer p)
+{
+  return fw_page_grow_get_n_points (page) >= GPOINTER_TO_UINT (p);
+}
+
+static long
+mlp_params (const FwGrowPoint *pt)
+{
+  long p = 0;
+  for (int i = 1; i < pt->n_widths; i++)
+    p += (long) (pt->widths[i - 1] + 1) * pt->widths[i];
+  return p;
+}
+
+static void
+test_show_page (void)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                  g_variant_new_string ("grow"));
+  fw_ui_spin_for (0.2);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "grow");
+}
+
+static void
+test_tiny_run (void)
+{
+  GListModel *shelf = G_LIST_MODEL (fw_window_get_shelf (win));
+  guint shelf_before = g_list_model_get_n_items (shelf);
+  fw_page_grow_set_dataset_spec (page, "sim:400:12");
+  fw_page_grow_set_form (page, "tiny", FALSE, 2, 1200, 3, 1, 0);
+  g_assert_true (fw_page_grow_start (page));
+  g_assert_true (fw_page_grow_is_running (page));
+  g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
+  g_assert_null (fw_window_get_error_text (win));
+
+  guint n = fw_page_grow_get_n_points (page);
+  g_assert_cmpuint (n, >=, 2);
+  g_assert_cmpuint (n, <=, 4);
+  const FwGrowPoint *last = fw_page_grow_get_last_point (page);
+  g_assert_cmpint (last->n_widths, ==, 4);
+  g_assert_cmpint ((long) last->params, ==, mlp_params (last));
+  g_assert_cmpint (last->widths[0], ==, 144);
+  g_assert_cmpint (last->widths[3], ==, 10);
+
+  /* the accuracy curve holds every point the job sent: x = parameters, y = accuracy in % */
+  FwLinePlot *acc = fw_page_grow_get_accuracy_plot (page);
+  guint s = G_MAXUINT;
+  for (guint i = 0; i < fw_line_plot_get_n_series (acc); i++)
+    if (g_strcmp0 (fw_line_plot_get_series_name (acc, i), "grown (TINY)") == 0)
+      s = i;
+  g_assert_cmpuint (s, !=, G_MAXUINT);
+  g_assert_cmpuint (fw_line_plot_series_len (acc, s), ==, n);
+  double x, y;
+  g_assert_true (fw_line_plot_get_point (acc, s, n - 1, &x, &y));
+  g_assert_cmpfloat (x, ==, (double) last->params);
+  g_assert_cmpfloat (fabs (y - 100 * last->test_acc), <, 1e-9);
+  /* the fixed-size baseline: one point at the final size */
+  guint fs = G_MAXUINT;
+  for (guint i = 0; i < fw_line_plot_get_n_series (acc); i++)
+    if (g_strcmp0 (fw_line_plot_get_series_name (acc, i),
+                   "fixed size, from scratch (TINY's size)") == 0)
+      fs = i;
+  g_assert_cmpuint (fs, !=, G_MAXUINT);
+  g_assert_cmpuint (fw_line_plot_series_len (acc, fs), ==, 1);
+  g_assert_true (fw_line_plot_get_point (acc, fs, 0, &x, &y));
+  g_assert_cmpfloat (x, ==, (double) last->params);
+  g_assert_cmpfloat (y, >=, 0);
+  g_assert_cmpfloat (y, <=, 100);
+
+  /* the bars: one per site, the relative bottleneck of the last step, in [0, 1] */
+  FwBarChart *bars = fw_page_grow_get_bottleneck_bars (page);
+  g_assert_cmpuint (fw_bar_chart_get_n_bars (bars), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      double v = fw_bar_chart_get_value (bars, i);
+      g_assert_cmpfloat (fabs (v - last->bottleneck[i]), <, 1e-12);
+      g_assert_cmpfloat (v, >=, 0);
+      g_assert_cmpfloat (v, <=, 1.0 + 1e-9);
+    }
+
+  /* the run folder has one CSV row per point; the shelf has the grown and the fixed model */
+  const char *dir = fw_page_grow_get_run_dir (page);
+  g_assert_nonnull (dir);
+  g_assert_true (g_str_has_prefix (dir, runs));
+  g_autofree char *csv_path = g_build_filename (dir, "growth.csv", NULL);
+  g_autofree char *csv = NULL;
+  g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
+  g_auto (GStrv) rows = g_strsplit (g_strchomp (csv), "\n", -1);
+  g_assert_cmpuint (g_strv_length (rows), ==, n + 1);
+  g_assert_cmpuint (g_list_model_get_n_items (shelf), ==, shelf_before + 2);
+  g_autoptr (FwShelfItem) grown = g_list_model_get_item (shelf, shelf_before);
+  g_assert_true (g_str_has_prefix (fw_shelf_item_get_name (grown), "grown TINY"));
+  g_assert_cmpuint (fw_shelf_item_get_params (grown), >=, last->params);
+  g_assert_cmpfloat (fw_shelf_item_get_accuracy (grown), ==, last->test_acc);
+}
+
+static void
+test_export (void)
+{
+  g_autofree char *dir = g_build_filename (runs, "figures", NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_page_grow_export_figures (page, dir, &error));
+  g_assert_no_error (error);
+  const char *names[] = { "network", "accuracy", "loss", "bottleneck" };
+  const char *exts[] = { "png", "svg", "pdf" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    for (guint j = 0; j < G_N_ELEMENTS (exts); j++)
+      {
+        g_autofree char *p = g_strdup_printf ("%s/grow-%s.%s", dir, names[i], exts[j]);
+        g_autofree char *data = NULL;
+        gsize len = 0;
+        g_assert_true (g_file_get_contents (p, &data, &len, NULL));
+        g_assert_cmpuint (len, >, 500);
+        if (j == 0)
+          g_assert_cmpmem (data + 1, 3, "PNG", 3);
+        else if (j == 2)
+          g_assert_cmpmem (data, 4, "%PDF", 4);
+      }
+}
+
+static void
+test_cancel (void)
+{
+  GListModel *shelf = G_LIST_MODEL (fw_window_get_shelf (win));
+  guint shelf_before = g_list_model_get_n_items (shelf);
+  fw_page_grow_set_dataset_spec (page, "sim:600:12");
+  fw_page_grow_set_form (page, "random", FALSE, 2, 1000000, 200, 2, 0);
+  g_assert_true (fw_page_grow_start (page));
+  g_assert_true (fw_ui_wait_until (has_points, GUINT_TO_POINTER (1), 60));
+  fw_page_grow_cancel (page);
+  g_assert_true (fw_ui_wait_until (page_idle, NULL, 30));
+  g_assert_cmpuint (fw_page_grow_get_n_points (page), <, 200);
+  g_assert_cmpuint (g_list_model_get_n_items (shelf), ==, shelf_before);
+}
+
+/* New neurons are orange (palette 1), old ones blue (palette 0), where neuron_pos says. */
+static void
+test_diagram_colours (void)
+{
+  FwGrowPoint pt = { .step = 3, .added = 2, .params = 1234, .n_widths = 4,
+                     .widths = { 144, 5, 3, 10 }, .added_at = { 0, 2, 0, 0 },
+                     .kinds = { 'i', 'd', 'd', 'd' } };
+  int w = 600, h = 400;
+  cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
+  cairo_t *cr = cairo_create (surf);
+  FwPlotStyle st;
+  fw_plot_style_init (&st);
+  fw_grow_draw_network (cr, &pt, "TINY", w, h, &st);
+  cairo_destroy (cr);
+  cairo_surface_flush (surf);
+  const guint8 *px = cairo_image_surface_get_data (surf);
+  int stride = cairo_image_surface_get_stride (surf);
+  for (int j = 0; j < 5; j++)
+    {
+      double x, y, r;
+      g_assert_true (fw_grow_network_neuron_pos (&pt, w, h, &st, 1, j, &x, &y, &r));
+      const guint8 *p = px + (int) y * stride + 4 * (int) x;
+      FwRgba want = fw_palette_color (j >= 3 ? 1 : 0);
+      g_assert_cmpint (abs (p[2] - (int) lround (255 * want.r)), <=, 2);
+      g_assert_cmpint (abs (p[1] - (int) lround (255 * want.g)), <=, 2);
+      g_assert_cmpint (abs (p[0] - (int) lround (255 * want.b)), <=, 2);
+    }
+  double x, y, r;
+  g_assert_false (fw_grow_network_neuron_pos (&pt, w, h, &st, 1, 5, &x, &y, &r));
+  cairo_surface_destroy (surf);
+}
+
+static void
+test_png (void)
+{
+  /* show the last TINY run again for the picture */
+  fw_page_grow_set_dataset_spec (page, "sim:600:12");
+  fw_page_grow_set_form (page, "tiny", FALSE, 2, 1500, 4, 1, 0);
+  g_assert_true (fw_page_grow_start (page));
+  g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
+  fw_ui_spin_for (0.3);
+  const char *keep = g_getenv ("FW_GROW_SHOT");
+  g_autofree char *path = keep != NULL ? g_strdup (keep)
+                                       : g_build_filename (runs, "grow-page.png", NULL);
+  g_assert_true (fw_ui_save_png (win, path));
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  runs = g_dir_make_tmp ("fw-test-grow-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("FW_RUNS_DIR", runs, TRUE);
+  g_test_init (&argc, &argv, NULL);
+  if (!gtk_init_check ())
+    {
+      g_test_skip ("no display (run under xvfb-run)");
+      return g_test_run ();
+    }
+  adw_init ();
+  app = fw_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
+  g_application_activate (G_APPLICATION (app));
+  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (win);
+  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  GtkWidget *child = gtk_stack_get_child_by_name (fw_window_get_stack (win), "grow");
+  g_assert_nonnull (child);
+  page = FW_PAGE_GROW (child);
+
+  g_test_add_func ("/GrowPage/shown_by_its_action", test_show_page);
+  g_test_add_func ("/GrowPage/tiny_run_fills_diagram_bars_curves_and_shelf", test_tiny_run);
+  g_test_add_func ("/GrowPage/exports_figures", test_export);
+  g_test_add_func ("/GrowPage/cancel_stops_the_run", test_cancel);
+  g_test_add_func ("/GrowPage/diagram_highlights_new_neurons", test_diagram_colours);
+  g_test_add_func ("/GrowPage/renders_to_png", test_png);
+  int ret = g_test_run ();
+  gtk_window_destroy (GTK_WINDOW (win));
+  fw_ui_spin_for (0.1);
+  g_application_quit (G_APPLICATION (app));
+  g_object_unref (app);
+  return ret;
+}
