@@ -7,29 +7,8 @@
 #include "fw-dataset.h"
 #include "fw-error.h"
 #include "fw-gemm.h"
-#include "fw-safetensors.h"
 
 #include "frugal-cli.h"
-
-/* The name a model file shows as: its __metadata__ "name", else the file name without
- * .safetensors, or the run folder's name for a run's model.safetensors. */
-static char *
-model_display_name (const char *path, GHashTable *meta)
-{
-  const char *given = meta != NULL ? g_hash_table_lookup (meta, "name") : NULL;
-  if (given != NULL && *given != '\0')
-    return g_strdup (given);
-  g_autofree char *base = g_path_get_basename (path);
-  if (g_strcmp0 (base, "model.safetensors") == 0)
-    {
-      g_autofree char *dir = g_path_get_dirname (path);
-      g_autofree char *abs = g_canonicalize_filename (dir, NULL);
-      return g_path_get_basename (abs);
-    }
-  if (g_str_has_suffix (base, ".safetensors"))
-    base[strlen (base) - strlen (".safetensors")] = '\0';
-  return g_steal_pointer (&base);
-}
 
 int
 frugal_cmd_compare (int argc, char **argv)
@@ -101,20 +80,14 @@ frugal_cmd_compare (int argc, char **argv)
   fw_compare_options_init (&opt);
   opt.measure_time = !no_timing;
   opt.reps = reps;
-  g_autoptr (FwCompareTable) t = fw_compare_table_new ((const char *const *) test->class_names,
-                                                       test->n_classes);
-  for (int i = 1; i < argc; i++)
-    {
-      g_autoptr (GHashTable) meta = NULL;
-      g_autoptr (FwModel) m = fw_model_load (argv[i], &meta, &error);
-      if (m == NULL)
-        return frugal_fail (error);
-      g_autofree char *name = model_display_name (argv[i], meta);
-      const char *kind = meta != NULL ? g_hash_table_lookup (meta, "method") : NULL;
-      fprintf (stderr, "measuring %s (%d/%d)\n", name, i, argc - 1);
-      if (fw_compare_measure (t, name, kind, m, argv[i], test, &opt, NULL, &error) == NULL)
-        return frugal_fail (error);
-    }
+  g_autoptr (GArray) inputs = g_array_new (FALSE, TRUE, sizeof (FwCompareInput));
+  g_array_set_clear_func (inputs, (GDestroyNotify) fw_compare_input_clear);
+  if (!fw_compare_load_inputs (argv + 1, inputs, &error))
+    return frugal_fail (error);
+  g_autoptr (FwCompareTable) t = fw_compare_run_job (NULL, (FwCompareInput *) inputs->data,
+                                                     argc - 1, test, &opt, NULL, &error);
+  if (t == NULL)
+    return frugal_fail (error);
   fw_compare_table_finish (t, baseline - 1);
 
   g_autofree char *text = fw_compare_table_format (t, FW_TABLE_TEXT);

@@ -529,12 +529,7 @@ choice_changed (FwPageCompare *self)
 /* ---- measuring ---- */
 
 typedef struct {
-  char *name, *method, *file;
-  FwModel *model;       /* a copy: the job's own */
-} JobModel;
-
-typedef struct {
-  GArray *models;       /* JobModel */
+  GArray *models;       /* FwCompareInput, models are copies: the job's own */
   char *spec;
   FwDataset *test;      /* or NULL: the spec's test split */
   FwCompareOptions opt;
@@ -544,15 +539,7 @@ static void
 measure_job_free (gpointer p)
 {
   MeasureJob *mj = p;
-  for (guint i = 0; i < mj->models->len; i++)
-    {
-      JobModel *m = &g_array_index (mj->models, JobModel, i);
-      g_free (m->name);
-      g_free (m->method);
-      g_free (m->file);
-      fw_model_unref (m->model);
-    }
-  g_array_unref (mj->models);
+  g_array_unref (mj->models);   /* clear func: fw_compare_input_clear */
   g_free (mj->spec);
   g_clear_pointer (&mj->test, fw_dataset_unref);
   g_free (mj);
@@ -562,46 +549,15 @@ static gboolean
 measure_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
 {
   MeasureJob *mj = data;
-  g_autoptr (FwDataset) test = mj->test != NULL ? fw_dataset_ref (mj->test) : NULL;
+  g_autoptr (FwDataset) test = mj->test != NULL
+                                 ? fw_dataset_ref (mj->test)
+                                 : fw_compare_load_test (mj->spec, job, cancellable, error);
   if (test == NULL)
-    {
-      GError *local = NULL;
-      test = fw_dataset_load_test (mj->spec, 1, cancellable, &local);
-      if (local != NULL)
-        {
-          g_propagate_error (error, local);
-          return FALSE;
-        }
-      if (test == NULL)
-        {
-          test = fw_dataset_load (mj->spec, 1, cancellable, error);
-          if (test == NULL)
-            return FALSE;
-          fw_job_log (job, "%s has no test split: measured on the whole dataset", mj->spec);
-        }
-    }
-  FwCompareTable *t = fw_compare_table_new ((const char *const *) test->class_names,
-                                            test->n_classes);
-  t->data_name = g_strdup (test->name);
-  t->n_test = test->n;
-  fw_job_emit_snapshot (job, "compare-start", t, (GDestroyNotify) fw_compare_table_free);
-  g_autoptr (FwCompareTable) own = fw_compare_table_new ((const char *const *) test->class_names,
-                                                         test->n_classes);
-  guint n = mj->models->len;
-  for (guint i = 0; i < n; i++)
-    {
-      JobModel *m = &g_array_index (mj->models, JobModel, i);
-      fw_job_progress (job, (double) i / n, (int) i + 1, (int) n, 0, 0, NAN, NAN);
-      fw_job_log (job, "measuring %s", m->name);
-      FwCompareRow *row = fw_compare_measure (own, m->name, m->method, m->model, m->file, test,
-                                              &mj->opt, cancellable, error);
-      if (row == NULL)
-        return FALSE;
-      fw_job_emit_snapshot (job, "compare-row", fw_compare_row_copy (row),
-                            (GDestroyNotify) fw_compare_row_free);
-    }
-  fw_job_progress (job, 1.0, (int) n, (int) n, 0, 0, NAN, NAN);
-  return TRUE;
+    return FALSE;
+  g_autoptr (FwCompareTable) t = fw_compare_run_job (job, (FwCompareInput *) mj->models->data,
+                                                     (int) mj->models->len, test, &mj->opt,
+                                                     cancellable, error);
+  return t != NULL;
 }
 
 static void
@@ -682,7 +638,8 @@ fw_page_compare_measure (FwPageCompare *self)
       return FALSE;
     }
   MeasureJob *mj = g_new0 (MeasureJob, 1);
-  mj->models = g_array_new (FALSE, TRUE, sizeof (JobModel));
+  mj->models = g_array_new (FALSE, TRUE, sizeof (FwCompareInput));
+  g_array_set_clear_func (mj->models, (GDestroyNotify) fw_compare_input_clear);
   mj->spec = g_strdup (spec);
   mj->test = self->test_override != NULL ? fw_dataset_ref (self->test_override) : NULL;
   fw_compare_options_init (&mj->opt);
@@ -694,7 +651,7 @@ fw_page_compare_measure (FwPageCompare *self)
   for (guint i = 0; i < n; i++)
     {
       FwShelfItem *item = fw_model_shelf_get_item (self->shelf, i);
-      JobModel m = {
+      FwCompareInput m = {
         g_strdup (fw_shelf_item_get_name (item)), g_strdup (fw_shelf_item_get_method (item)),
         g_strdup (fw_shelf_item_get_file (item)), fw_model_copy (fw_shelf_item_get_model (item)),
       };

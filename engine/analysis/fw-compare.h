@@ -26,6 +26,7 @@
 #include <gio/gio.h>
 
 #include "fw-dataset.h"
+#include "fw-job.h"
 #include "fw-model.h"
 
 G_BEGIN_DECLS
@@ -146,5 +147,38 @@ gboolean        fw_table_format_for_path (const char *path, FwTableFormat *forma
 /* Writes the table to @path atomically in the format its extension names. */
 gboolean        fw_compare_table_write  (const FwCompareTable *t, const char *path,
                                          GError **error);
+
+/* ---- jobs (fw-compare-job.c) ---- */
+
+/* One model to measure: its name, method tag (may be NULL), saved file (may be NULL) and the
+ * model (used by the job's thread only). */
+typedef struct {
+  char *name;
+  char *kind;
+  char *path;
+  FwModel *model;
+} FwCompareInput;
+
+/* Frees an input's fields (the struct itself is not freed: GArray clear func). */
+void            fw_compare_input_clear  (FwCompareInput *in);
+
+/* The measuring loop of the Compare page and the [compare] job: emits "compare-start" (an empty
+ * FwCompareTable naming the test set), then one "compare-row" (FwCompareRow) per model, with
+ * progress; job may be NULL. Returns the table (not finished), or NULL with an error. */
+FwCompareTable *fw_compare_run_job      (FwJob *job, const FwCompareInput *in, int n,
+                                         const FwDataset *test, const FwCompareOptions *opt,
+                                         GCancellable *cancellable, GError **error);
+/* The test split of a dataset spec, or the whole dataset when it has none (logged). */
+FwDataset      *fw_compare_load_test    (const char *spec, FwJob *job,
+                                         GCancellable *cancellable, GError **error);
+/* Loads saved models (NULL-terminated paths) as inputs (appended to a GArray of
+ * FwCompareInput): names from __metadata__ "name" or the file / run folder name, kinds from
+ * __metadata__ "method". */
+gboolean        fw_compare_load_inputs  (char **paths, GArray *inputs, GError **error);
+char           *fw_compare_model_name   (const char *path, GHashTable *meta);
+/* The [compare] recipe job (data = an FwRecipe): writes compare.csv/.md/.tex/.txt and
+ * summary.json into the run folder. */
+gboolean        fw_compare_job_run      (FwJob *job, gpointer recipe,
+                                         GCancellable *cancellable, GError **error);
 
 G_END_DECLS

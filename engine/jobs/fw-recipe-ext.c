@@ -22,6 +22,7 @@ static const FwRecipeExt *const exts[] = {
   &fw_prune_recipe_ext,
   &fw_decompose_recipe_ext,
   &fw_distill_recipe_ext,
+  &fw_compare_recipe_ext,
   NULL,
 };
 

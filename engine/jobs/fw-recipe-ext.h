@@ -75,6 +75,7 @@ void      fw_recipe_ext_set        (FwRecipe *r, const char *group, const char *
 extern const FwRecipeExt fw_grow_recipe_ext;
 extern const FwRecipeExt fw_transfer_recipe_ext;   /* engine/transfer/fw-transfer-job.c */
 extern const FwRecipeExt fw_prune_recipe_ext;     /* engine/compress/fw-prune-job.c */
+extern const FwRecipeExt fw_compare_recipe_ext;   /* engine/analysis/fw-compare-job.c */
 
 extern const FwRecipeExt fw_decompose_recipe_ext; /* engine/compress/fw-decomp-job.c */
 extern const FwRecipeExt fw_distill_recipe_ext;   /* engine/train/fw-distill.c */

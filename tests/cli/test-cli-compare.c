@@ -112,10 +112,66 @@ test_compare_two_models (void)
   g_assert_nonnull (strstr (err, "missing.safetensors"));
 }
 
+/* The same board from a recipe: frugal run X.ini with a [compare] group writes a run folder. */
+static void
+test_compare_recipe (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("fw-cli-compare-XXXXXX", NULL);
+  g_autofree char *a = train_model (dir, "big", "48");
+  g_autofree char *b = train_model (dir, "small", "6");
+  g_autofree char *out_dir = g_build_filename (dir, "board", NULL);
+  g_autofree char *ini = g_build_filename (dir, "board.ini", NULL);
+  g_autofree char *text = g_strdup_printf ("[data]\ndataset = sim:400:20\n[compare]\n"
+                                           "models = %s, %s\nbaseline = 2\nreps = 3\n"
+                                           "[output]\ndir = %s\n", a, b, out_dir);
+  g_assert_true (g_file_set_contents (ini, text, -1, NULL));
+  g_autofree char *out = NULL, *err = NULL;
+  int status = fw_cli_run_frugal (&out, &err, 120, "run", ini, NULL);
+  if (status != 0)
+    g_test_message ("frugal run: %s", err);
+  g_assert_cmpint (status, ==, 0);
+  const char *files[] = { "compare.csv", "compare.md", "compare.tex", "compare.txt",
+                          "summary.json", "recipe.ini" };
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *p = g_build_filename (out_dir, files[i], NULL);
+      g_assert_true (g_file_test (p, G_FILE_TEST_IS_REGULAR));
+    }
+  /* summary.json: the files' sizes on disk, the baseline named */
+  g_autofree char *json = NULL;
+  g_autofree char *jp = g_build_filename (out_dir, "summary.json", NULL);
+  g_assert_true (g_file_get_contents (jp, &json, NULL, NULL));
+  g_autofree char *want_a = g_strdup_printf ("\"bytes_on_disk\" : %" G_GINT64_FORMAT,
+                                             size_of (a));
+  g_autofree char *want_b = g_strdup_printf ("\"bytes_on_disk\" : %" G_GINT64_FORMAT,
+                                             size_of (b));
+  g_assert_nonnull (strstr (json, want_a));
+  g_assert_nonnull (strstr (json, want_b));
+  g_assert_nonnull (strstr (json, "\"baseline\" : \"small\""));
+  g_autofree char *txt = NULL;
+  g_autofree char *tp = g_build_filename (out_dir, "compare.txt", NULL);
+  g_assert_true (g_file_get_contents (tp, &txt, NULL, NULL));
+  g_assert_nonnull (strstr (txt, "small (baseline)"));
+
+  /* a bad key value: a clear error naming the file, group and key; no run folder */
+  g_autofree char *bad_dir = g_build_filename (dir, "bad", NULL);
+  g_autofree char *bad = g_strdup_printf ("[data]\ndataset = sim:400:20\n[compare]\n"
+                                          "models = %s\nbaseline = 3\n[output]\ndir = %s\n",
+                                          a, bad_dir);
+  g_assert_true (g_file_set_contents (ini, bad, -1, NULL));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  status = fw_cli_run_frugal (&out, &err, 60, "run", ini, NULL);
+  g_assert_cmpint (status, ==, 1);
+  g_assert_nonnull (strstr (err, "[compare] baseline"));
+  g_assert_false (g_file_test (bad_dir, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/CliCompare/two_trained_models", test_compare_two_models);
+  g_test_add_func ("/CliCompare/recipe_writes_a_run_folder", test_compare_recipe);
   return g_test_run ();
 }
