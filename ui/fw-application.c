@@ -128,6 +128,7 @@ fw_application_startup (GApplication *app)
     { "win.show-page('compress')", { "<Alt>5", NULL } },
     { "win.show-page('compare')", { "<Alt>6", NULL } },
     { "win.show-page('grow')", { "<Alt>7", NULL } },
+    { "win.show-page('weak')", { "<Alt>8", NULL } },
     { "win.show-page('noise')", { "<Alt>9", NULL } },
     { "win.show-page('embed')", { "<Alt>0", NULL } },
   };

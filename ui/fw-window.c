@@ -6,6 +6,7 @@
 #include "fw-error.h"
 #include "fw-model-shelf.h"
 #include "fw-page-noise.h"
+#include "fw-page-weak.h"
 #include "fw-page-transfer.h"
 #include "fw-page-embed.h"
 #include "fw-page-augment.h"
@@ -397,6 +398,9 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
       fw_page_compress_set_font_scale (FW_PAGE_COMPRESS (compress), scale);
     if (compare != NULL && FW_IS_PAGE_COMPARE (compare))
       fw_page_compare_set_font_scale (FW_PAGE_COMPARE (compare), scale);
+    GtkWidget *weak = gtk_stack_get_child_by_name (self->stack, "weak");
+    if (weak != NULL && FW_IS_PAGE_WEAK (weak))
+      fw_page_weak_set_font_scale (FW_PAGE_WEAK (weak), scale);
   }
   {
     GtkWidget *grow = gtk_stack_get_child_by_name (self->stack, "grow");
@@ -470,6 +474,7 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_PAGE_DATA);
   g_type_ensure (FW_TYPE_PAGE_TRAIN);
   g_type_ensure (FW_TYPE_PAGE_NOISE);
+  g_type_ensure (FW_TYPE_PAGE_WEAK);
   g_type_ensure (FW_TYPE_PAGE_EMBED);
   g_type_ensure (FW_TYPE_PAGE_AUGMENT);
   g_type_ensure (FW_TYPE_PAGE_TRANSFER);
