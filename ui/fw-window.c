@@ -398,6 +398,8 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
       fw_page_compress_set_font_scale (FW_PAGE_COMPRESS (compress), scale);
     if (compare != NULL && FW_IS_PAGE_COMPARE (compare))
       fw_page_compare_set_font_scale (FW_PAGE_COMPARE (compare), scale);
+  }
+  {
     GtkWidget *weak = gtk_stack_get_child_by_name (self->stack, "weak");
     if (weak != NULL && FW_IS_PAGE_WEAK (weak))
       fw_page_weak_set_font_scale (FW_PAGE_WEAK (weak), scale);
