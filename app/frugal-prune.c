@@ -40,7 +40,7 @@ frugal_cmd_prune (int argc, char **argv)
     { "criterion", 'c', 0, G_OPTION_ARG_STRING, &criterion,
       "magnitude | saliency | snip | movement", "C" },
     { "granularity", 'g', 0, G_OPTION_ARG_STRING, &granularity,
-      "weights | neurons | channels | units | layers", "G" },
+      "weights | blocks | neurons | channels | units | layers", "G" },
     { "scope", 0, 0, G_OPTION_ARG_STRING, &scope, "per-layer | global", "S" },
     { "sparsity", 'p', 0, G_OPTION_ARG_STRING, &sparsity,
       "Fraction of weights (units, blocks) to remove, in [0, 1)", "F" },

@@ -2,7 +2,8 @@
 /* fw-prune-job.c: the [prune] recipe group and its job (see fw-prune.h).
  *
  *   [prune] criterion = magnitude       magnitude | saliency | snip | movement
- *           granularity = weights       weights | neurons | channels | units | layers
+ *           granularity = weights       weights | neurons | channels | units | layers |
+ *                                       blocks (1 x 8 runs of a row, for the block-CSR kernel)
  *           scope = per-layer           per-layer | global
  *           sparsity = 0.9              fraction of prunable weights (units, blocks) removed
  *           schedule = cubic            oneshot | cubic | geometric
@@ -92,10 +93,10 @@ fw_prune_config_check (const FwPruneConfig *c, const char *file, GError **error)
                    "[0, 1) — write the fraction of weights to remove, e.g. 0.9", f, c->sparsity);
       return FALSE;
     }
-  if (c->lottery && c->granularity != FW_PRUNE_WEIGHTS)
+  if (c->lottery && c->granularity != FW_PRUNE_WEIGHTS && c->granularity != FW_PRUNE_BLOCKS)
     {
       g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s: [prune] lottery = true prunes "
-                   "weights: set granularity = weights", f);
+                   "weights: set granularity = weights (or blocks)", f);
       return FALSE;
     }
   if (c->lottery && c->criterion != FW_PRUNE_MAGNITUDE)
@@ -507,7 +508,7 @@ prune_iterative (Ctx *c, FwModel *m, FwPruneMask *mask, GError **error)
         return FALSE;
       ctx_log (c, "step %d/%d: pruned %" G_GSIZE_FORMAT " more %s, sparsity %.1f%% (target "
                "%.1f%%), accuracy %.2f%%", t, T, n, p->granularity == FW_PRUNE_WEIGHTS
-               ? "weights" : "units", 100 * fw_prune_mask_sparsity (mask, m, -1),
+               ? "weights" : p->granularity == FW_PRUNE_BLOCKS ? "blocks" : "units", 100 * fw_prune_mask_sparsity (mask, m, -1),
                100 * c->target, 100 * acc);
       emit (c, m, mask, 0, acc);
       c->phase = "finetune";
@@ -550,7 +551,7 @@ lottery_seed (Ctx *c, guint64 seed, FwModel **ticket, FwPruneMask **mask_out, GE
       if (round > 0)
         {
           fw_prune_score_magnitude (m, scores);
-          fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, p->scope, c->target, p->prune_last,
+          fw_prune_select (m, scores, p->granularity, p->scope, c->target, p->prune_last,
                            mask);
           /* rewind the kept weights to their early values (init when rewind_batches = 0) */
           fw_prune_rewind (m, early != NULL ? early : init, mask);
@@ -769,7 +770,8 @@ prune_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError **er
     fw_prune_mask_apply (mask, m);
   res->sparsity = mask != NULL ? fw_prune_mask_sparsity (mask, m, -1)
                                : 1.0 - (double) m->n_params / MAX (m->n_params, 1);
-  if (p->compact && mask != NULL && p->granularity != FW_PRUNE_WEIGHTS)
+  if (p->compact && mask != NULL && p->granularity != FW_PRUNE_WEIGHTS
+      && p->granularity != FW_PRUNE_BLOCKS)
     saved = fw_prune_shrink (m, mask, error);
   else if (p->compact && mask != NULL)
     saved = fw_prune_sparsify (m, SPARSE_MIN, error);

@@ -181,6 +181,36 @@ fw_prune_shrink (const FwModel *m, const FwPruneMask *mask, GError **error)
   return r;
 }
 
+/* The block width for a layer's weights [rows x cols]: 8 or 4 when the non-zeros come in
+ * aligned 1 x B blocks with few zeros inside (at most 25% more values stored than non-zeros,
+ * as granularity = blocks leaves them), else 1 (plain CSR). Counts the blocks in *nblk. */
+static int
+choose_block (const float *w, int rows, int cols, gsize nnz, gsize *nblk)
+{
+  const int widths[] = { 8, 4 };
+  for (guint t = 0; t < G_N_ELEMENTS (widths); t++)
+    {
+      int B = widths[t];
+      if (cols % B != 0)
+        continue;
+      gsize n = 0;
+      for (gsize q = 0; q < (gsize) rows * cols; q += B)
+        {
+          gboolean any = FALSE;
+          for (int j = 0; j < B; j++)
+            any |= w[q + j] != 0.0f;
+          n += any;
+        }
+      if ((double) n * B <= 1.25 * (double) nnz)
+        {
+          *nblk = n;
+          return B;
+        }
+    }
+  *nblk = nnz;
+  return 1;
+}
+
 FwModel *
 fw_prune_sparsify (const FwModel *m, double min_sparsity, GError **error)
 {
@@ -188,6 +218,7 @@ fw_prune_sparsify (const FwModel *m, double min_sparsity, GError **error)
     return NULL;
   const int L = m->n_layers;
   g_autofree int *nnz = g_new0 (int, (guint) L);
+  g_autofree int *bw = g_new0 (int, (guint) L);
   g_autoptr (GString) spec = g_string_new (NULL);
   for (int i = 0; i < L; i++)
     {
@@ -198,12 +229,16 @@ fw_prune_sparsify (const FwModel *m, double min_sparsity, GError **error)
       if (kind_is (l, "dense") && fw_prune_geom (m, i, &g))
         {
           gsize n = (gsize) g.rows * g.cols, nz = 0;
+          const float *w = m->params + g.w_off;
           for (gsize q = 0; q < n; q++)
-            nz += m->params[g.w_off + q] != 0.0f;
+            nz += w[q] != 0.0f;
           if (n > 0 && 1.0 - (double) nz / n >= min_sparsity)
             {
-              nnz[i] = (int) nz;
-              tok = g_strdup_printf ("sparse:%d:%d", g.rows, nnz[i]);
+              gsize nblk;
+              bw[i] = choose_block (w, g.rows, g.cols, nz, &nblk);
+              nnz[i] = (int) nblk;
+              tok = bw[i] > 1 ? g_strdup_printf ("sparse:%d:%d:%d", g.rows, nnz[i], bw[i])
+                              : g_strdup_printf ("sparse:%d:%d", g.rows, nnz[i]);
             }
         }
       if (tok == NULL)
@@ -226,6 +261,7 @@ fw_prune_sparsify (const FwModel *m, double min_sparsity, GError **error)
         }
       FwPruneGeom g;
       fw_prune_geom (m, i, &g);
+      int B = bw[i];
       g_autofree gint32 *row_ptr = g_new (gint32, g.rows + 1);
       g_autofree gint32 *cols = g_new (gint32, MAX (nnz[i], 1));
       int k = 0;
@@ -233,16 +269,21 @@ fw_prune_sparsify (const FwModel *m, double min_sparsity, GError **error)
       for (int o = 0; o < g.rows; o++)
         {
           const float *w = m->params + g.w_off + (gsize) o * g.cols;
-          for (int c = 0; c < g.cols; c++)
-            if (w[c] != 0.0f)
-              {
-                nl->w[k] = w[c];
-                cols[k++] = c;
-              }
+          for (int c = 0; c < g.cols; c += B)
+            {
+              gboolean any = FALSE;
+              for (int j = 0; j < B; j++)
+                any |= w[c + j] != 0.0f;
+              if (!any)
+                continue;
+              memcpy (nl->w + (gsize) k * B, w + c, sizeof (float) * B);
+              cols[k++] = c;
+            }
           row_ptr[o + 1] = k;
         }
+      g_assert (k == nnz[i]);
       /* bias after the values */
-      memcpy (nl->w + nnz[i], m->params + g.b_off, sizeof (float) * g.rows);
+      memcpy (nl->w + (gsize) nnz[i] * B, m->params + g.b_off, sizeof (float) * g.rows);
       fw_sparse_layer_set (nl, row_ptr, cols);
     }
   fw_model_reserve (r, m->max_batch);

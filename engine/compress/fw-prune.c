@@ -17,7 +17,7 @@
 static const char *const criterion_names[] = { "magnitude", "saliency", "snip", "movement",
                                                NULL };
 static const char *const granularity_names[] = { "weights", "neurons", "channels", "units",
-                                                 "layers", NULL };
+                                                 "layers", "blocks", NULL };
 static const char *const scope_names[] = { "per-layer", "global", NULL };
 static const char *const schedule_names[] = { "oneshot", "cubic", "geometric", NULL };
 
@@ -402,13 +402,6 @@ prune_lowest (Entry *e, gsize n, gsize k, void (*prune) (guint32 id, gpointer us
   return k;
 }
 
-static void
-prune_weight (guint32 id, gpointer user)
-{
-  FwPruneMask *mask = user;
-  mask->keep[id] = 0;
-}
-
 typedef struct {
   const FwModel *m;
   FwPruneMask *mask;
@@ -440,9 +433,23 @@ target_count (double sparsity, gsize n)
   return (gsize) CLAMP (t, 0.0, (double) n);
 }
 
+typedef struct {
+  FwPruneMask *mask;
+  const gsize *off;       /* block id -> first parameter */
+  const int *len;         /* block id -> its length */
+} BlockCtx;
+
+static void
+prune_block (guint32 id, gpointer user)
+{
+  BlockCtx *b = user;
+  memset (b->mask->keep + b->off[id], 0, b->len[id]);
+}
+
+/* Weights (B = 1) or 1 x B blocks of the rows of the prunable layers. */
 static gsize
 select_weights (const FwModel *m, const float *scores, FwPruneScope scope, double sparsity,
-                gboolean prune_last, FwPruneMask *mask)
+                gboolean prune_last, int B, FwPruneMask *mask)
 {
   int last = fw_prune_last_prunable (m);
   gsize total = 0;
@@ -450,36 +457,53 @@ select_weights (const FwModel *m, const float *scores, FwPruneScope scope, doubl
     {
       FwPruneGeom g;
       if (fw_prune_geom (m, i, &g) && (prune_last || i != last))
-        total += (gsize) g.rows * g.cols;
+        total += (gsize) g.rows * ((g.cols + B - 1) / B);
     }
   g_autofree Entry *e = g_new (Entry, MAX (total, 1));
-  gsize pruned_now = 0, n = 0, already = 0;
+  g_autofree gsize *off = g_new (gsize, MAX (total, 1));
+  g_autofree int *len = g_new (int, MAX (total, 1));
+  BlockCtx ctx = { mask, off, len };
+  gsize pruned_now = 0, n = 0, already = 0, id = 0;
   for (int i = 0; i < m->n_layers; i++)
     {
       FwPruneGeom g;
       if (!fw_prune_geom (m, i, &g) || (!prune_last && i == last))
         continue;
-      gsize nl = (gsize) g.rows * g.cols, already_l = 0;
+      gsize nl = (gsize) g.rows * ((g.cols + B - 1) / B), already_l = 0;
       if (scope == FW_PRUNE_PER_LAYER)
         n = 0;
-      for (gsize q = g.w_off; q < g.w_off + nl; q++)
-        if (mask->keep[q])
-          e[n++] = (Entry) { scores[q], (guint32) q };
-        else
-          already_l++;
+      for (int r = 0; r < g.rows; r++)
+        for (int c = 0; c < g.cols; c += B, id++)
+          {
+            gsize q = g.w_off + (gsize) r * g.cols + c;
+            int lb = MIN (B, g.cols - c);
+            off[id] = q;
+            len[id] = lb;
+            gboolean kept = FALSE;
+            double sum = 0;
+            for (int j = 0; j < lb; j++)
+              {
+                kept |= mask->keep[q + j];
+                sum += scores[q + j];
+              }
+            if (kept)
+              e[n++] = (Entry) { (float) (sum / lb), (guint32) id };
+            else
+              already_l++;
+          }
       already += already_l;
       if (scope == FW_PRUNE_PER_LAYER)
         {
           gsize want = target_count (sparsity, nl);
           if (want > already_l)
-            pruned_now += prune_lowest (e, n, want - already_l, prune_weight, mask);
+            pruned_now += prune_lowest (e, n, want - already_l, prune_block, &ctx);
         }
     }
   if (scope == FW_PRUNE_GLOBAL)
     {
       gsize want = target_count (sparsity, total);
       if (want > already)
-        pruned_now += prune_lowest (e, n, want - already, prune_weight, mask);
+        pruned_now += prune_lowest (e, n, want - already, prune_block, &ctx);
     }
   return pruned_now;
 }
@@ -567,8 +591,9 @@ fw_prune_select (const FwModel *m, const float *scores, FwPruneGranularity granu
 {
   g_return_val_if_fail (mask->n == m->n_params, 0);
   g_return_val_if_fail (granularity != FW_PRUNE_LAYERS, 0);
-  if (granularity == FW_PRUNE_WEIGHTS)
-    return select_weights (m, scores, scope, sparsity, prune_last, mask);
+  if (granularity == FW_PRUNE_WEIGHTS || granularity == FW_PRUNE_BLOCKS)
+    return select_weights (m, scores, scope, sparsity, prune_last,
+                           granularity == FW_PRUNE_BLOCKS ? FW_PRUNE_BLOCK : 1, mask);
   return select_units (m, scores, granularity, scope, sparsity, mask);
 }
 

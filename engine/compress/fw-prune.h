@@ -23,7 +23,7 @@
  * layers of different fan-in compare under a global scope.
  *
  * SELECTION. fw_prune_select() prunes exactly round(sparsity N) of the N prunable entries
- * (weights or units), per layer (each layer the same fraction) or globally (one ranking),
+ * (weights, 1 x 8 blocks of weights, or units; a block scores the mean of its weights), per layer (each layer the same fraction) or globally (one ranking),
  * keeping the highest scores; ties go to the lower index. Already pruned entries count.
  *
  * SCHEDULE. One-shot, or iterative: step t of T reaches
@@ -78,7 +78,13 @@ typedef enum {
   FW_PRUNE_CHANNELS,   /* filters of conv layers */
   FW_PRUNE_UNITS,      /* neurons and channels */
   FW_PRUNE_LAYERS,     /* whole blocks (a layer with its bn/activation) replaced by identity */
+  FW_PRUNE_BLOCKS,     /* runs of FW_PRUNE_BLOCK consecutive weights of a row (1 x 8 blocks):
+                        * unstructured enough to keep accuracy, regular enough for a block-CSR
+                        * kernel that loads inputs as vectors instead of gathering them */
 } FwPruneGranularity;
+
+/* The width of a block of FW_PRUNE_BLOCKS (the last block of a row may be shorter). */
+#define FW_PRUNE_BLOCK 8
 
 typedef enum { FW_PRUNE_PER_LAYER, FW_PRUNE_GLOBAL } FwPruneScope;
 typedef enum { FW_PRUNE_ONESHOT, FW_PRUNE_CUBIC, FW_PRUNE_GEOMETRIC } FwPruneSchedule;

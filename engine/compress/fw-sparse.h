@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* Sets the sparsity pattern of a sparse layer: row_ptr [OUT + 1] (0 .. NNZ, non-decreasing),
- * cols [NNZ] in [0, IN). The values stay in l->w (values [NNZ], then bias [OUT]). */
+ * cols [NNZ] the first input of each block, in [0, IN - B]. The values stay in l->w (values
+ * [NNZ B], then bias [OUT]). */
 void fw_sparse_layer_set (FwLayer *l, const gint32 *row_ptr, const gint32 *cols);
 /* Copies the pattern out (same shapes as above). */
 void fw_sparse_layer_get (const FwLayer *l, gint32 *row_ptr, gint32 *cols);

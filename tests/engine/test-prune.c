@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fw-error.h"
+#include "fw-kernels.h"
 #include "fw-loss.h"
 #include "fw-prune.h"
 #include "fw-prune-private.h"
@@ -429,6 +430,48 @@ test_snapshot (void)
   g_assert_cmpfloat (s->layers[2].weight[0], ==, before);
 }
 
+/* 1 x 8 blocks: exactly round(s B) blocks pruned per layer, whole blocks, the ones with the
+ * smallest mean |w| (brute force over all pairs). */
+static void
+test_blocks (void)
+{
+  FwShape in = { 1, 5, 5 };
+  g_autoptr (FwModel) m = make_model ("flatten,dense:12,relu,dense:3", in, 41);
+  g_autofree float *scores = g_new (float, m->n_params);
+  fw_prune_score_magnitude (m, scores);
+  g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
+  fw_prune_select (m, scores, FW_PRUNE_BLOCKS, FW_PRUNE_PER_LAYER, 0.7, TRUE, mask);
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      FwPruneGeom g;
+      if (!fw_prune_geom (m, i, &g))
+        continue;
+      int per_row = (g.cols + 7) / 8, nb = g.rows * per_row, pruned = 0;
+      g_autofree double *mean = g_new (double, nb);
+      g_autofree gboolean *kept = g_new (gboolean, nb);
+      for (int r = 0; r < g.rows; r++)
+        for (int b = 0; b < per_row; b++)
+          {
+            int id = r * per_row + b, c0 = 8 * b, c1 = MIN (c0 + 8, g.cols);
+            gsize q = g.w_off + (gsize) r * g.cols;
+            mean[id] = 0;
+            for (int c = c0; c < c1; c++)
+              {
+                mean[id] += fabs (m->params[q + c]) / (c1 - c0);
+                /* all or nothing within a block */
+                g_assert_cmpint (mask->keep[q + c], ==, mask->keep[q + c0]);
+              }
+            kept[id] = mask->keep[q + c0];
+            pruned += !kept[id];
+          }
+      g_assert_cmpint (pruned, ==, (int) floor (0.7 * nb + 0.5));
+      for (int a = 0; a < nb; a++)
+        for (int b = 0; b < nb; b++)
+          if (kept[a] && !kept[b])
+            g_assert_cmpfloat (mean[a], >=, mean[b]);
+    }
+}
+
 /* Forward of n random inputs in eval mode, copied out. */
 static float *
 outputs (FwModel *m, const float *x, int n)
@@ -503,26 +546,27 @@ naive_dense (const float *W, const float *b, int out, int in, const float *x, in
 }
 
 static void
-check_sparse_layer (FwShape in, int out, double sparsity)
+check_sparse_layer (FwShape in, int out, double sparsity, FwPruneGranularity gran, int want_b)
 {
   g_autofree char *spec = g_strdup_printf ("flatten,dense:%d", out);
   g_autoptr (FwModel) m = make_model (spec, in, 31);
   g_autofree float *scores = g_new (float, m->n_params);
   fw_prune_score_magnitude (m, scores);
   g_autoptr (FwPruneMask) mask = fw_prune_mask_new (m);
-  fw_prune_select (m, scores, FW_PRUNE_WEIGHTS, FW_PRUNE_PER_LAYER, sparsity, TRUE, mask);
+  fw_prune_select (m, scores, gran, FW_PRUNE_PER_LAYER, sparsity, TRUE, mask);
   fw_prune_mask_apply (mask, m);
   g_autoptr (GError) error = NULL;
   g_autoptr (FwModel) s = fw_prune_sparsify (m, 0.5, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (s->layers[1]->klass->name, ==, "sparse");
+  g_assert_cmpint (s->layers[1]->iarg[3], ==, want_b);
   FwPruneGeom g;
   fw_prune_geom (m, 1, &g);
   int d = (int) fw_shape_size (in);
   FwRng rng;
   fw_rng_init (&rng, 8);
-  /* batch 1 and 2 (per-sample kernel) and 9 (transposed kernel) */
-  const int ns[] = { 1, 2, 9 };
+  /* batches below 16 run the per-sample kernel, 20 the scatter + GEMM path */
+  const int ns[] = { 1, 2, 9, 20 };
   for (guint t = 0; t < G_N_ELEMENTS (ns); t++)
     {
       int n = ns[t];
@@ -544,7 +588,7 @@ check_sparse_layer (FwShape in, int out, double sparsity)
   memcpy (&hlen, data, 8);
   gsize nnz = (gsize) s->layers[1]->iarg[1];
   gsize idx = d <= 32767 ? 2 : 4;
-  gsize want_bytes = nnz * 4 + (gsize) out * 4 + (gsize) (out + 1) * 4 + nnz * idx;
+  gsize want_bytes = nnz * want_b * 4 + (gsize) out * 4 + (gsize) (out + 1) * 4 + nnz * idx;
   g_assert_cmpuint (len - 8 - hlen, ==, want_bytes);
   g_assert_nonnull (strstr (data + 8, d <= 32767 ? "\"I16\"" : "\"I32\""));
   /* and loads back to the same outputs */
@@ -555,23 +599,43 @@ check_sparse_layer (FwShape in, int out, double sparsity)
   g_autofree float *a = outputs (s, x, 3);
   g_autofree float *b = outputs (back, x, 3);
   g_assert_cmpmem (a, sizeof (float) * 3 * out, b, sizeof (float) * 3 * out);
-  g_assert_cmpfloat (fabs (fw_model_flops (s) - 2.0 * nnz), <, 1e-9);
+  g_assert_cmpfloat (fabs (fw_model_flops (s) - 2.0 * nnz * want_b), <, 1e-9);
 }
 
 static void
 test_sparse_kernel (void)
 {
-  check_sparse_layer ((FwShape) { 1, 9, 9 }, 13, 0.9);
-  check_sparse_layer ((FwShape) { 1, 6, 5 }, 7, 0.6);
+  check_sparse_layer ((FwShape) { 1, 9, 9 }, 13, 0.9, FW_PRUNE_WEIGHTS, 1);
+  check_sparse_layer ((FwShape) { 1, 6, 5 }, 7, 0.6, FW_PRUNE_WEIGHTS, 1);
   /* more than 32767 inputs: I32 column indices */
-  check_sparse_layer ((FwShape) { 1, 190, 190 }, 3, 0.99);
+  check_sparse_layer ((FwShape) { 1, 190, 190 }, 3, 0.99, FW_PRUNE_WEIGHTS, 1);
+  /* block CSR: 1 x 8 blocks (64 inputs), 1 x 4 (a width of 36 is not a multiple of 8) */
+  check_sparse_layer ((FwShape) { 1, 8, 8 }, 11, 0.8, FW_PRUNE_BLOCKS, 8);
+  check_sparse_layer ((FwShape) { 1, 6, 6 }, 9, 0.7, FW_PRUNE_BLOCKS, 4);
+  check_sparse_layer ((FwShape) { 4, 16, 16 }, 5, 0.9, FW_PRUNE_BLOCKS, 8);
+}
+
+/* The same with the plain C kernels (a CPU without AVX2 / FMA), in a child process where
+ * FW_NO_AVX2 is set before the kernels first look at the CPU. */
+static void
+test_sparse_kernel_plain_c (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_setenv ("FW_NO_AVX2", "1", TRUE);
+      g_assert_false (fw_kernels_have_avx2 ());
+      test_sparse_kernel ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
 }
 
 static void
 test_sparse_gradients (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,sparse:6:20,tanh,sparse:3:9",
+  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,sparse:6:20,tanh,sparse:3:4:2",
                                         (FwShape) { 1, 3, 3 }, &error);
   g_assert_no_error (error);
   fw_model_init (m, 5);
@@ -849,8 +913,11 @@ main (int argc, char **argv)
   g_test_add_func ("/Prune/saliency_matches_finite_differences", test_saliency_scores);
   g_test_add_func ("/Prune/rewind_restores_init_bit_exactly", test_rewind_bit_exact);
   g_test_add_func ("/Prune/snapshot_copies_masks", test_snapshot);
+  g_test_add_func ("/Prune/blocks_smallest_mean_pruned_whole", test_blocks);
   g_test_add_func ("/Prune/shrink_equals_masked_model", test_shrink_equals_masked);
   g_test_add_func ("/Prune/sparse_kernel_equals_dense_product", test_sparse_kernel);
+  g_test_add_func ("/Prune/sparse_kernel_plain_c_equals_dense_product",
+                   test_sparse_kernel_plain_c);
   g_test_add_func ("/Prune/sparse_layer_gradients", test_sparse_gradients);
   g_test_add_func ("/Prune/remove_blocks_skips_layers", test_remove_blocks);
   g_test_add_func ("/Prune/job_weights_saves_csr_equal_to_dense", test_job_weights);
