@@ -44,8 +44,9 @@ const FwRecipeExt fw_grow_recipe_ext = {
 
 static const char *const methods[] = { "tiny", "gradmax", "random", NULL };
 
-static gboolean
-parse_config (const FwRecipe *r, FwGrowConfig *c, int *test_limit, GError **error)
+gboolean
+fw_grow_config_from_recipe (const FwRecipe *r, FwGrowConfig *c, int *test_limit,
+                            GError **error)
 {
   fw_grow_config_defaults (c);
   c->train = r->train;
@@ -345,7 +346,7 @@ fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError 
   const FwRecipe *r = recipe;
   FwGrowConfig cfg;
   int test_limit = 0;
-  if (!parse_config (r, &cfg, &test_limit, error))
+  if (!fw_grow_config_from_recipe (r, &cfg, &test_limit, error))
     return FALSE;
   fw_blas_set_threads (r->threads);
   g_autoptr (FwDataset) train = NULL;

@@ -37,6 +37,7 @@
 #include "fw-dataset.h"
 #include "fw-job.h"
 #include "fw-model.h"
+#include "fw-recipe.h"
 #include "fw-train.h"
 
 G_BEGIN_DECLS
@@ -185,6 +186,11 @@ FwGrowResult *fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *t
 
 /* growth.csv of a run: one row per point */
 char *fw_grow_points_csv (const FwGrowResult *res);
+
+/* The growth settings of a recipe: [grow] keys over fw_grow_config_defaults(), [train] and
+ * [run] seed; *test_limit = [grow] test_limit. Errors name the file, group and key. */
+gboolean fw_grow_config_from_recipe (const FwRecipe *r, FwGrowConfig *c, int *test_limit,
+                                     GError **error);
 
 /* The [grow] recipe group (fw-recipe-ext.h), run by `frugal run` and the Grow page. */
 gboolean fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable,

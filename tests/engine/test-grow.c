@@ -11,6 +11,7 @@
 #include "fw-error.h"
 #include "fw-grow.h"
 #include "fw-loss.h"
+#include "fw-recipe-ext.h"
 #include "fw-test-util.h"
 
 static FwDataset *
@@ -342,6 +343,68 @@ test_no_site_is_an_error (void)
   g_assert_nonnull (strstr (error->message, "no place to grow"));
 }
 
+/* --- the [grow] recipe group: the example recipes parse, bad values are named --- */
+
+static void
+test_recipes (void)
+{
+  const char *root = g_getenv ("FW_SOURCE_ROOT");
+  if (root == NULL)
+    {
+      g_test_skip ("FW_SOURCE_ROOT not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = g_build_filename (root, "resources", "recipes", NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  int n = 0;
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      if (!g_str_has_prefix (name, "grow-") || !g_str_has_suffix (name, ".ini"))
+        continue;
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwRecipe) r = fw_recipe_load (path, &error);
+      g_assert_no_error (error);
+      g_assert_true (fw_recipe_ext_of (r) == &fw_grow_recipe_ext);
+      FwGrowConfig c;
+      int tl = -1;
+      g_assert_true (fw_grow_config_from_recipe (r, &c, &tl, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (c.budget, >, 100);
+      g_assert_cmpint (tl, >=, 0);
+      n++;
+    }
+  g_assert_cmpint (n, >=, 2);
+
+  static const struct { const char *text, *key; } bad[] = {
+    { "[grow]\nmethod = magic\n", "method" },
+    { "[grow]\nbudget = 5\n", "budget" },
+    { "[grow]\nlambda_rel = 2\n", "lambda_rel" },
+    { "[grow]\nfixed_baseline = maybe\n", "fixed_baseline" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (FwRecipe) r = fw_recipe_load_data (bad[i].text, -1, "g.ini", &error);
+      g_assert_no_error (error);
+      FwGrowConfig c;
+      int tl;
+      g_assert_false (fw_grow_config_from_recipe (r, &c, &tl, &error));
+      g_assert_nonnull (error);
+      g_assert_nonnull (strstr (error->message, "g.ini"));
+      g_assert_nonnull (strstr (error->message, "[grow]"));
+      g_assert_nonnull (strstr (error->message, bad[i].key));
+    }
+  /* a misspelt key is refused by the loader */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwRecipe) r = fw_recipe_load_data ("[grow]\nbugdet = 100\n", -1, "g.ini", &error);
+  g_assert_null (r);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "bugdet"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -353,5 +416,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Grow/first_order_gain_matches_finite_differences", test_first_order_gain);
   g_test_add_func ("/Grow/run_is_deterministic_by_seed", test_run_deterministic);
   g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
+  g_test_add_func ("/Grow/recipes_parse_and_bad_values_are_named", test_recipes);
   return g_test_run ();
 }

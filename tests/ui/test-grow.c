@@ -193,14 +193,49 @@ test_diagram_colours (void)
   cairo_surface_destroy (surf);
 }
 
+/* Opening a [grow] recipe in the window shows the Grow page and runs it as written. */
+static void
+test_open_recipe (void)
+{
+  g_autofree char *ini = g_build_filename (runs, "opened.ini", NULL);
+  g_autofree char *out = g_build_filename (runs, "opened-run", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "[data]\ndataset = sim:300:12\n[model]\narch = mlp\nwidths = 3,3\n"
+    "[train]\noptimizer = adam\nlr = 0.003\nbatch = 32\n"
+    "[grow]\nmethod = gradmax\nbudget = 900\nmax_steps = 2\nfixed_baseline = false\n"
+    "[output]\ndir = %s\n", out);
+  g_assert_true (g_file_set_contents (ini, text, -1, NULL));
+  g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                  g_variant_new_string ("data"));
+  g_assert_true (fw_window_open_recipe_file (win, ini));
+  fw_ui_spin_for (0.2);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (fw_window_get_stack (win)), ==, "grow");
+  g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
+  g_assert_cmpstr (fw_page_grow_get_run_dir (page), ==, out);
+  const FwGrowPoint *first = NULL;
+  g_assert_cmpuint (fw_page_grow_get_n_points (page), ==, 3);
+  first = fw_page_grow_get_last_point (page);
+  g_assert_cmpint (first->widths[1] + first->widths[2], >, 6);   /* it grew from 3,3 */
+  FwLinePlot *acc = fw_page_grow_get_accuracy_plot (page);
+  gboolean found = FALSE;
+  for (guint i = 0; i < fw_line_plot_get_n_series (acc); i++)
+    found |= g_strcmp0 (fw_line_plot_get_series_name (acc, i), "grown (GradMax)") == 0;
+  g_assert_true (found);
+}
+
 static void
 test_png (void)
 {
-  /* show the last TINY run again for the picture */
+  /* a CNN run for the picture: conv channels drawn as squares */
   fw_page_grow_set_dataset_spec (page, "sim:600:12");
-  fw_page_grow_set_form (page, "tiny", FALSE, 2, 1500, 4, 1, 0);
+  fw_page_grow_set_form (page, "tiny", TRUE, 2, 1500, 4, 1, 0);
   g_assert_true (fw_page_grow_start (page));
   g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
+  const FwGrowPoint *last = fw_page_grow_get_last_point (page);
+  g_assert_nonnull (last);
+  g_assert_cmpint (last->kinds[1], ==, 'c');
+  g_assert_cmpint (last->kinds[2], ==, 'c');
+  g_assert_cmpint (last->kinds[3], ==, 'd');
   fw_ui_spin_for (0.3);
   const char *keep = g_getenv ("FW_GROW_SHOT");
   g_autofree char *path = keep != NULL ? g_strdup (keep)
@@ -241,6 +276,7 @@ main (int argc, char **argv)
   g_test_add_func ("/GrowPage/exports_figures", test_export);
   g_test_add_func ("/GrowPage/cancel_stops_the_run", test_cancel);
   g_test_add_func ("/GrowPage/diagram_highlights_new_neurons", test_diagram_colours);
+  g_test_add_func ("/GrowPage/opening_a_grow_recipe_runs_it", test_open_recipe);
   g_test_add_func ("/GrowPage/renders_to_png", test_png);
   int ret = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
