@@ -68,7 +68,7 @@ cmd_experiment (int argc, char **argv, gboolean multitask)
   g_autofree char *source_model = NULL, *out = NULL, *head = NULL;
   int seeds = -1, steps = -1, pretrain = -1, source_limit = -1, test_limit = -1;
   int rank = -1, unfreeze = -1, k = -1, t1 = -1, t2 = -1, epochs = -1, prompt = -1;
-  double lr = -1, lr_scale = -1, alpha = -1, mix = -1;
+  double lr = -1, lr_scale = -1, lr_decay = -1, alpha = -1, mix = -1;
   gint64 seed = 1;
   gboolean quick = FALSE;
   GOptionEntry entries[] = {
@@ -96,6 +96,8 @@ cmd_experiment (int argc, char **argv, gboolean multitask)
     { "head", 0, 0, G_OPTION_ARG_STRING, &head, "New head spec (dense:CLASSES)", "SPEC" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Adam learning rate (0.002)", "LR" },
     { "lr-scale", 0, 0, G_OPTION_ARG_DOUBLE, &lr_scale, "Fine-tune lr factor (0.1)", "F" },
+    { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &lr_decay, "Fine-tune: per-layer lr factor "
+      "decay^depth below the head (1 = off)", "D" },
     { "unfreeze-last", 0, 0, G_OPTION_ARG_INT, &unfreeze, "Fine-tune the last N weight layers "
       "(0 = all)", "N" },
     { "lora-rank", 0, 0, G_OPTION_ARG_INT, &rank, "LoRA rank (4)", "R" },
@@ -157,6 +159,8 @@ cmd_experiment (int argc, char **argv, gboolean multitask)
   add_int (s, "task2_limit", t2);
   if (lr_scale > 0)
     g_string_append_printf (s, "lr_scale = %g\n", lr_scale);
+  if (lr_decay > 0)
+    g_string_append_printf (s, "lr_decay = %g\n", lr_decay);
   if (alpha > 0)
     g_string_append_printf (s, "lora_alpha = %g\n", alpha);
   if (mix >= 0)

@@ -36,6 +36,7 @@ struct _FwPageTransfer {
   GtkDropDown *strategy_dropdown;
   GtkSpinButton *unfreeze_spin;
   GtkSpinButton *lr_scale_spin;
+  GtkSpinButton *lr_decay_spin;
   GtkSpinButton *rank_spin;
   GtkSpinButton *k_spin;
   GtkLabel *params_label;
@@ -570,6 +571,8 @@ form_recipe (FwPageTransfer *self, gboolean multitask, GError **error)
   set_key_int (r, "unfreeze_last", gtk_spin_button_get_value_as_int (self->unfreeze_spin));
   g_autofree char *lrs = g_strdup_printf ("%g", gtk_spin_button_get_value (self->lr_scale_spin));
   set_key (r, "lr_scale", lrs);
+  g_autofree char *lrd = g_strdup_printf ("%g", gtk_spin_button_get_value (self->lr_decay_spin));
+  set_key (r, "lr_decay", lrd);
   int rank = gtk_spin_button_get_value_as_int (self->rank_spin);
   set_key_int (r, "lora_rank", rank);
   set_key_int (r, "lora_alpha", 2 * rank);
@@ -752,6 +755,7 @@ fw_page_transfer_class_init (FwPageTransferClass *klass)
   BIND (strategy_dropdown);
   BIND (unfreeze_spin);
   BIND (lr_scale_spin);
+  BIND (lr_decay_spin);
   BIND (rank_spin);
   BIND (k_spin);
   BIND (params_label);

@@ -130,6 +130,7 @@ struct _FwLayer {
   gsize scratch_fixed;
 
   gboolean frozen;        /* no update by optimizers (transfer learning) */
+  float lr_scale;         /* this layer's learning-rate factor, 0 = 1 (discriminative fine-tuning) */
   FwRng *rng;             /* borrowed from the model (dropout) */
   gpointer priv;          /* kind-specific, freed by klass->finalize */
 };

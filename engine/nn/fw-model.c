@@ -261,6 +261,7 @@ fw_model_copy (const FwModel *src)
       FwLayer *l = m->layers[i];
       const FwLayer *sl = src->layers[i];
       l->frozen = sl->frozen;
+      l->lr_scale = sl->lr_scale;
       if (l->klass->packed != NULL && l->klass->unpack != NULL)
         {
           FwPackedTensor pt[FW_LAYER_MAX_TENSORS];

@@ -10,7 +10,8 @@
  *   AdamW    as Adam without the L2 term, after the decoupled decay p <- p - lr wd p
  *
  * The state (b, or m and v) has the layout of m->params, so each update is one loop over a
- * layer's contiguous view; frozen layers are skipped (their state stays untouched). */
+ * layer's contiguous view; frozen layers are skipped (their state stays untouched). A layer's
+ * lr_scale (when > 0) multiplies the learning rate of its parameters. */
 #include "fw-train.h"
 
 #include <math.h>
@@ -197,20 +198,21 @@ fw_optimizer_step (FwOptimizer *opt, FwModel *m, double lr)
       gsize off = (gsize) (l->w - m->params);
       float *p = m->params + off;
       const float *g = m->grads + off;
+      float ls = l->lr_scale > 0.0f ? l->lr_scale : 1.0f; /* per-layer factor */
       switch (opt->kind)
         {
         case FW_OPT_SGD:
-          sgd_update (p, g, opt->m1 != NULL ? opt->m1 + off : NULL, l->n_w, flr, opt->momentum,
-                      opt->weight_decay, opt->nesterov);
+          sgd_update (p, g, opt->m1 != NULL ? opt->m1 + off : NULL, l->n_w, flr * ls,
+                      opt->momentum, opt->weight_decay, opt->nesterov);
           break;
         case FW_OPT_ADAM:
           adam_update (p, g, opt->m1 + off, opt->m2 + off, l->n_w, opt->beta1, opt->beta2,
-                       opt->eps, (float) step, (float) inv_bc2, opt->weight_decay, 1.0f);
+                       opt->eps, (float) step * ls, (float) inv_bc2, opt->weight_decay, 1.0f);
           break;
         case FW_OPT_ADAMW:
           adam_update (p, g, opt->m1 + off, opt->m2 + off, l->n_w, opt->beta1, opt->beta2,
-                       opt->eps, (float) step, (float) inv_bc2, 0.0f,
-                       1.0f - flr * opt->weight_decay);
+                       opt->eps, (float) step * ls, (float) inv_bc2, 0.0f,
+                       1.0f - flr * ls * opt->weight_decay);
           break;
         default:
           g_assert_not_reached ();

@@ -53,6 +53,7 @@ fw_transfer_config_defaults (FwTransferConfig *c)
   c->batch = 64;
   c->lr = 0.002;
   c->lr_scale = 0.1;
+  c->lr_decay = 1.0;
   c->unfreeze_last = 0;
   c->lora_rank = 4;
   c->lora_alpha = 8;
@@ -481,6 +482,7 @@ run_method (Exp *e, FwTransferResult *res, FwTransferMethod method, FwModel *src
     {
       /* phase 3: unfreeze (the last k weight layers or all) at a lower learning rate */
       fw_transfer_unfreeze_last (m, c->unfreeze_last);
+      fw_transfer_set_lr_decay (m, c->lr_decay);
       fw_transfer_count (m, &row.trainable, &row.frozen);
       FwTrainConfig t2;
       train_config (c, seed + 1000, epochs, c->lr * c->lr_scale, &t2);

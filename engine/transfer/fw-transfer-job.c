@@ -17,6 +17,7 @@
  *   head =                       the new head's spec ("" = dense:CLASSES)
  *   unfreeze_last = 0            fine-tune phase: the last k weight layers (0 = all)
  *   lr_scale = 0.1               fine-tune phase learning rate = lr * lr_scale
+ *   lr_decay = 1                 ... times lr_decay^depth per weight layer below the head
  *   lora_rank = 4, lora_alpha = 8
  *   prompt = 2                   visual prompt frame width in pixels
  *   retrieval_k = 5, retrieval_mix = 1
@@ -36,7 +37,7 @@
 static const char *const transfer_keys[] = {
   "mode", "source", "source_classes", "source_model", "source_limit", "pretrain_epochs",
   "target", "target_classes", "methods", "labels_per_class", "seeds", "steps", "min_epochs",
-  "max_epochs", "head", "unfreeze_last", "lr_scale", "lora_rank", "lora_alpha", "prompt",
+  "max_epochs", "head", "unfreeze_last", "lr_scale", "lr_decay", "lora_rank", "lora_alpha", "prompt",
   "retrieval_k", "retrieval_mix", "test_limit", "task1_per_class", "task2_limit", NULL,
 };
 
@@ -77,6 +78,8 @@ fw_transfer_config_from_recipe (const FwRecipe *r, FwTransferConfig *c, GError *
       || !fw_recipe_ext_get_int (r, G, "unfreeze_last", c->unfreeze_last, 0, 1000,
                                  &c->unfreeze_last, error)
       || !fw_recipe_ext_get_double (r, G, "lr_scale", c->lr_scale, 1e-6, 10, &c->lr_scale,
+                                    error)
+      || !fw_recipe_ext_get_double (r, G, "lr_decay", c->lr_decay, 0.01, 1, &c->lr_decay,
                                     error)
       || !fw_recipe_ext_get_int (r, G, "lora_rank", c->lora_rank, 1, 1024, &c->lora_rank, error)
       || !fw_recipe_ext_get_double (r, G, "lora_alpha", c->lora_alpha, 1e-6, 1e6,

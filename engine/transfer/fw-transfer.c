@@ -146,6 +146,20 @@ fw_transfer_unfreeze_last (FwModel *m, int k)
 }
 
 void
+fw_transfer_set_lr_decay (FwModel *m, double decay)
+{
+  double s = 1.0;
+  for (int i = m->n_layers - 1; i >= 0; i--)
+    {
+      FwLayer *l = m->layers[i];
+      if (l->n_w == 0)
+        continue;
+      l->lr_scale = decay > 0 && decay != 1 ? (float) s : 0.0f;
+      s *= decay;
+    }
+}
+
+void
 fw_transfer_count (const FwModel *m, gsize *trainable, gsize *frozen)
 {
   gsize t = 0, f = 0;

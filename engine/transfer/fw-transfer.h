@@ -68,6 +68,9 @@ FwModel  *fw_transfer_new_head    (const FwModel *src, int n_classes, const char
                                    guint64 seed, GError **error);
 /* Freezes every layer with weights except the last k of them (k <= 0: unfreeze all). */
 void      fw_transfer_unfreeze_last (FwModel *m, int k);
+/* Discriminative fine-tuning: the head's weight layer keeps the learning rate, the weight layer
+ * below it gets lr x decay, the next lr x decay^2 ... (decay <= 0 or 1: all 1). */
+void      fw_transfer_set_lr_decay (FwModel *m, double decay);
 /* Counts trainable and frozen parameters (state such as LoRA's base weights counts as
  * frozen). */
 void      fw_transfer_count       (const FwModel *m, gsize *trainable, gsize *frozen);
@@ -189,6 +192,7 @@ typedef struct {
   int batch;               /* 64 */
   double lr;               /* 0.002 (Adam) */
   double lr_scale;         /* fine-tune phase lr = lr * lr_scale (0.1) */
+  double lr_decay;         /* fine-tune phase: per-layer factor decay^depth below the head (1) */
   int unfreeze_last;       /* 0 = all */
   int lora_rank;           /* 4 */
   double lora_alpha;       /* 8 */

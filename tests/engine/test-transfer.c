@@ -85,6 +85,47 @@ test_freeze_bit_identical (void)
 }
 
 static void
+test_lr_decay (void)
+{
+  /* plain SGD: each layer moves by exactly lr x its factor x its gradient */
+  FwShape in = { 1, 8, 8 };
+  g_autoptr (FwModel) m = new_model ("conv:4:3,relu,flatten,dense:16,relu,dense:4", in, 31);
+  fw_transfer_set_lr_decay (m, 0.5);
+  g_assert_cmpfloat (m->layers[5]->lr_scale, ==, 1.0f);
+  g_assert_cmpfloat (m->layers[3]->lr_scale, ==, 0.5f);
+  g_assert_cmpfloat (m->layers[0]->lr_scale, ==, 0.25f);
+  g_autoptr (FwModel) copy = fw_model_copy (m);
+  g_assert_cmpfloat (copy->layers[0]->lr_scale, ==, 0.25f);
+  g_autoptr (FwDataset) ds = quadrant_set (8, 4, 32);
+  fw_model_forward (m, ds->x, 8, TRUE);
+  float dl[8 * 4];
+  fw_loss_softmax_xent (m->act[5], 8, 4, ds->y, NULL, 0, dl, NULL);
+  fw_model_backward (m, dl, 8);
+  g_autofree float *p0 = g_memdup2 (m->params, sizeof (float) * m->n_params);
+  g_autofree float *g0 = g_memdup2 (m->grads, sizeof (float) * m->n_params);
+  FwTrainConfig cfg;
+  fw_train_config_defaults (&cfg);
+  cfg.opt = FW_OPT_SGD;
+  cfg.momentum = 0;
+  cfg.weight_decay = 0;
+  g_autoptr (FwOptimizer) opt = fw_optimizer_new (m, &cfg);
+  fw_optimizer_step (opt, m, 0.1);
+  for (int li = 0; li < m->n_layers; li++)
+    {
+      FwLayer *l = m->layers[li];
+      gsize off = (gsize) (l->w - m->params);
+      for (gsize j = 0; j < l->n_w; j++)
+        {
+          double want = p0[off + j] - 0.1 * l->lr_scale * g0[off + j];
+          g_assert_cmpfloat (fabs (m->params[off + j] - want), <, 1e-6);
+        }
+    }
+  /* decay 1 switches the factors off */
+  fw_transfer_set_lr_decay (m, 1.0);
+  g_assert_cmpfloat (m->layers[0]->lr_scale, ==, 0.0f);
+}
+
+static void
 test_new_head (void)
 {
   FwShape in = { 1, 8, 8 };
@@ -645,6 +686,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/Transfer/freeze-bit-identical", test_freeze_bit_identical);
   g_test_add_func ("/Transfer/new-head", test_new_head);
+  g_test_add_func ("/Transfer/lr-decay", test_lr_decay);
   g_test_add_func ("/Transfer/classes", test_classes);
   g_test_add_func ("/Transfer/prompt-prefix-surgery", test_prompt_prefix_surgery);
   g_test_add_func ("/Transfer/prompt-gradcheck", test_prompt_gradcheck);
