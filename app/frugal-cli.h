@@ -46,6 +46,8 @@ int frugal_cmd_calibrate (int argc, char **argv);
 int  frugal_run_recipe_job (FwRecipe *recipe);
 int frugal_cmd_decompose (int argc, char **argv);
 int frugal_cmd_distill  (int argc, char **argv);
+int frugal_cmd_lecture  (int argc, char **argv);
+int frugal_cmd_session  (int argc, char **argv);
 
 
 /* Prints "frugal: <message>" on stderr and returns FRUGAL_EXIT_ERROR. */

@@ -48,6 +48,8 @@ static const FrugalCommand commands[] = {
   { "active",   frugal_cmd_active,   "active learning: accuracy vs labels per query strategy" },
   { "calibrate", frugal_cmd_calibrate, "reliability diagram, ECE, temperature scaling, class "
                                      "proportions by EM" },
+  { "lecture",  frugal_cmd_lecture,  "the lecture demos: list them, run one headless with its figure" },
+  { "session",  frugal_cmd_session,  "check and describe a session snapshot (.fwsession)" },
 };
 
 static void

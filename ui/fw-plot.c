@@ -23,6 +23,7 @@ fw_plot_style_init (FwPlotStyle *style)
   style->dark = FALSE;
   style->transparent = FALSE;
   style->font_family = NULL;
+  style->high_contrast = FALSE;
 }
 
 /* Everything one draw (or one hit test) needs: resolved style, font sizes in logical pixels,
@@ -87,6 +88,16 @@ ctx_init (Ctx *c, cairo_t *cr, const FwPlotStyle *style)
   c->grid = fw_theme_color (FW_THEME_GRID, dark);
   c->masked = fw_theme_color (FW_THEME_MASKED, dark);
   c->highlight = fw_theme_color (FW_THEME_HIGHLIGHT, dark);
+  if (c->st.high_contrast)
+    {
+      /* a washed-out projector: pure text colour, axes and muted text as text, grid at a
+       * third of the way from the background to the text */
+      c->text = dark ? (FwRgba) { 1, 1, 1, 1 } : (FwRgba) { 0, 0, 0, 1 };
+      c->muted = c->text;
+      c->axis = c->text;
+      c->grid = (FwRgba) { c->bg.r + (c->text.r - c->bg.r) / 3, c->bg.g + (c->text.g - c->bg.g) / 3,
+                           c->bg.b + (c->text.b - c->bg.b) / 3, 1 };
+    }
 }
 
 static void

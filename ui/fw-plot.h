@@ -41,6 +41,8 @@ typedef struct {
   gboolean    dark;         /* dark theme colours (background, text, grid) */
   gboolean    transparent;  /* do not paint the background (the widget's own shows through) */
   const char *font_family;  /* NULL = "Sans"; not copied, must outlive the draw call */
+  gboolean    high_contrast;/* projector: text, axes and secondary text at full contrast,
+                             * grid lines darker (presentation view, slide figures) */
 } FwPlotStyle;
 
 /* Defaults: font_scale 1, line_scale 1, light, opaque background, "Sans". */

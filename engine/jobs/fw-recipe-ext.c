@@ -23,6 +23,7 @@ static const FwRecipeExt *const exts[] = {
   &fw_decompose_recipe_ext,
   &fw_distill_recipe_ext,
   &fw_compare_recipe_ext,
+  &fw_lecture_recipe_ext,
   NULL,
 };
 

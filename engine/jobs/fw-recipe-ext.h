@@ -86,4 +86,6 @@ extern const FwRecipeExt fw_weak_recipe_ext;            /* fw-weak-job.c */
 extern const FwRecipeExt fw_active_recipe_ext;          /* fw-weak-job.c */
 extern const FwRecipeExt fw_calibrate_recipe_ext;       /* fw-weak-job.c */
 
+extern const FwRecipeExt fw_lecture_recipe_ext;      /* [lecture] metadata, fw-lecture.h */
+
 G_END_DECLS
