@@ -72,6 +72,7 @@ fw_plot_view_get_style (FwPlotView *self, FwPlotStyle *style)
   fw_plot_style_init (style);
   style->font_scale = self->font_scale;
   style->line_scale = sqrt (self->font_scale);
+  style->high_contrast = self->font_scale > 1.0;  /* presentation */
   style->dark = widget_is_dark (GTK_WIDGET (self));
 }
 
@@ -212,6 +213,7 @@ fw_plot_view_export (FwPlotView *self, const char *path, int width, int height, 
   fw_plot_style_init (&style);
   style.font_scale = self->font_scale;
   style.line_scale = sqrt (self->font_scale);
+  style.high_contrast = self->font_scale > 1.0;  /* presentation */
   style.dark = FALSE;
   if (!fw_plot_export (path, FW_EXPORT_AUTO, self->kind, self->plot, width, height, scale, &style,
                        error))

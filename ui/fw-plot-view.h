@@ -49,7 +49,8 @@ gpointer    fw_plot_view_get_plot        (FwPlotView *self);   /* transfer none 
 /* The model changed: redraw on the next frame. Any number of calls per frame cost one redraw. */
 void        fw_plot_view_queue_update    (FwPlotView *self);
 
-/* Presentation mode: multiplies fonts (and lines by sqrt of it). Property "font-scale". */
+/* Presentation mode: multiplies fonts (and lines by sqrt of it); above 1 the high-contrast
+ * style too. Property "font-scale". */
 void        fw_plot_view_set_font_scale  (FwPlotView *self, double scale);
 double      fw_plot_view_get_font_scale  (FwPlotView *self);
 

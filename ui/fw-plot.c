@@ -232,8 +232,9 @@ fw_plot_draw_message (cairo_t *cr, const char *text, double width, double height
   g_return_if_fail (cr != NULL);
   Ctx c;
   ctx_init (&c, cr, style);
+  /* one ellipsized line, centred by draw_layout's anchor (a centre alignment inside the
+   * layout's width would shift it right by half the spare width) */
   ctx_set_text (&c, text, c.fs_label * 1.15, FALSE, FALSE, MAX (width - 2 * c.pad, 10));
-  pango_layout_set_alignment (c.layout, PANGO_ALIGN_CENTER);
   draw_layout (&c, c.muted, width / 2, height / 2, 0.5, 0.5, 0.0);
   ctx_clear (&c);
 }

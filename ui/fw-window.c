@@ -13,6 +13,8 @@
 #include "fw-page-compress.h"
 #include "fw-page-compare.h"
 #include "fw-page-grow.h"
+#include "fw-page-lecture.h"
+#include "fw-session.h"
 #include "fw-util.h"
 
 struct _FwWindow {
@@ -29,9 +31,14 @@ struct _FwWindow {
   FwPageData *page_data;
   FwPageTrain *page_train;
   GtkBox *shelf_box;
+  FwPageLecture *page_lecture;
+  GtkWidget *sidebar;
+  GtkMenuButton *lecture_menu_button;
+  GtkWidget *header_bar;
 
   /* owned */
   char *last_toast;
+  gboolean shelf_before_presentation;  /* the shelf's visibility when F5 was pressed */
 };
 
 G_DEFINE_FINAL_TYPE (FwWindow, fw_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -51,6 +58,7 @@ fw_window_new (FwApplication *app)
   /* what needs the application (set after construction) */
   gtk_box_append (self->shelf_box, fw_model_shelf_view_new (fw_application_get_shelf (app)));
   fw_page_train_scan_runs (self->page_train, fw_application_get_runs_dir (app));
+  fw_window_load_lecture_demos (self, NULL);
   /* the default dataset: Fashion-MNIST when installed, else the simulator */
   fw_page_data_load_default (self->page_data);
   return self;
@@ -376,11 +384,27 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
   gboolean on = g_variant_get_boolean (state);
   double scale = on ? 1.6 : 1.0;   /* plots: fonts x1.6, lines x sqrt(1.6) */
 
+  g_autoptr (GVariant) old = g_action_get_state (G_ACTION (action));
+  if (old != NULL && on == g_variant_get_boolean (old))
+    return;
   g_simple_action_set_state (action, state);
   if (on)
     gtk_widget_add_css_class (GTK_WIDGET (self), "fw-presentation");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self), "fw-presentation");
+  /* the presentation view: full screen, sidebar and shelf hidden (the shelf comes back as it
+   * was), the lecture stage in the presentation style */
+  if (on)
+    {
+      self->shelf_before_presentation = gtk_widget_get_visible (GTK_WIDGET (self->shelf_box));
+      gtk_window_fullscreen (GTK_WINDOW (self));
+    }
+  else
+    gtk_window_unfullscreen (GTK_WINDOW (self));
+  gtk_widget_set_visible (self->sidebar, !on);
+  gtk_widget_set_visible (GTK_WIDGET (self->shelf_box), on ? FALSE
+                                                           : self->shelf_before_presentation);
+  fw_page_lecture_set_presentation (self->page_lecture, on);
   fw_page_data_set_font_scale (self->page_data, scale);
   fw_page_train_set_font_scale (self->page_train, scale);
   {
@@ -416,8 +440,219 @@ presentation_changed (GSimpleAction *action, GVariant *state, gpointer user_data
   }
 }
 
+/* ---- lecture demos and sessions ---- */
+
+static void
+lecture_demo_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  FwWindow *self = user_data;
+  const char *name = g_variant_get_string (param, NULL);
+
+  if (fw_page_lecture_select (self->page_lecture, name))
+    gtk_stack_set_visible_child_name (self->stack, "lecture");
+}
+
+/* The Lecture menu: one section per part of the course; a demo this build cannot run points
+ * at the disabled action win.lecture-unavailable, so it shows greyed out. */
+static void
+build_lecture_menu (FwWindow *self, GPtrArray *demos)
+{
+  g_autoptr (GMenu) menu = g_menu_new ();
+  GMenu *section = NULL;
+  const char *current = NULL;
+  for (guint i = 0; demos != NULL && i < demos->len; i++)
+    {
+      const FwLecture *l = g_ptr_array_index (demos, i);
+      if (section == NULL || g_strcmp0 (current, l->section) != 0)
+        {
+          section = g_menu_new ();
+          g_menu_append_section (menu, l->section, G_MENU_MODEL (section));
+          g_object_unref (section);
+          current = l->section;
+        }
+      if (fw_page_lecture_is_available (self->page_lecture, l->name))
+        {
+          g_autoptr (GMenuItem) item = g_menu_item_new (l->title, NULL);
+          g_menu_item_set_action_and_target_value (item, "win.lecture-demo",
+                                                   g_variant_new_string (l->name));
+          g_menu_append_item (section, item);
+        }
+      else
+        {
+          g_autofree char *label = g_strdup_printf ("%s — not available in this build",
+                                                    l->title);
+          g_menu_append (section, label, "win.lecture-unavailable");
+        }
+    }
+  gtk_menu_button_set_menu_model (self->lecture_menu_button, G_MENU_MODEL (menu));
+}
+
+gboolean
+fw_window_load_lecture_demos (FwWindow *self, const char *dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *d = dir != NULL ? g_strdup (dir) : fw_lecture_dir ();
+  if (!fw_page_lecture_load_dir (self->page_lecture, d, &error))
+    {
+      fw_window_show_error (self, error->message);
+      return FALSE;
+    }
+  g_autoptr (GPtrArray) list = fw_lecture_list (d, NULL);
+  build_lecture_menu (self, list);
+  return TRUE;
+}
+
+FwPageLecture *
+fw_window_get_page_lecture (FwWindow *self)
+{
+  return self->page_lecture;
+}
+
+static FwPageAugment *
+page_augment (FwWindow *self)
+{
+  GtkWidget *w = gtk_stack_get_child_by_name (self->stack, "augment");
+  return w != NULL && FW_IS_PAGE_AUGMENT (w) ? FW_PAGE_AUGMENT (w) : NULL;
+}
+
+FwSession *
+fw_window_get_session (FwWindow *self)
+{
+  FwSession *s = fw_session_new ();
+  s->page = g_strdup (gtk_stack_get_visible_child_name (self->stack));
+  s->dataset = g_strdup (fw_page_data_get_spec (self->page_data));
+  if (page_augment (self) != NULL)
+    s->pipeline = fw_page_augment_get_pipeline_text (page_augment (self));
+  GVariant *st = g_action_group_get_action_state (G_ACTION_GROUP (self), "presentation");
+  s->presentation = st != NULL && g_variant_get_boolean (st);
+  g_clear_pointer (&st, g_variant_unref);
+  FwModelShelf *shelf = fw_window_get_shelf (self);
+  guint n = shelf != NULL ? g_list_model_get_n_items (G_LIST_MODEL (shelf)) : 0;
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (FwShelfItem) item = g_list_model_get_item (G_LIST_MODEL (shelf), i);
+      fw_session_add_model (s, fw_shelf_item_get_name (item), fw_shelf_item_get_model (item),
+                            fw_shelf_item_get_accuracy (item), fw_shelf_item_get_metrics (item),
+                            fw_shelf_item_get_run_dir (item));
+    }
+  fw_page_lecture_save_session (self->page_lecture, s);
+  return s;
+}
+
+void
+fw_window_apply_session (FwWindow *self, const FwSession *s)
+{
+  FwModelShelf *shelf = fw_window_get_shelf (self);
+  while (shelf != NULL && g_list_model_get_n_items (G_LIST_MODEL (shelf)) > 0)
+    fw_model_shelf_remove (shelf, 0);
+  for (guint i = 0; shelf != NULL && i < s->models->len; i++)
+    {
+      const FwSessionModel *m = g_ptr_array_index (s->models, i);
+      g_autoptr (FwShelfItem) item = fw_shelf_item_new (m->name, m->model, m->accuracy,
+                                                        m->metrics, m->run_dir);
+      fw_model_shelf_add (shelf, item);
+    }
+  if (s->dataset != NULL && *s->dataset != '\0'
+      && g_strcmp0 (s->dataset, fw_page_data_get_spec (self->page_data)) != 0)
+    fw_page_data_load (self->page_data, s->dataset);
+  if (s->pipeline != NULL && page_augment (self) != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+      if (!fw_page_augment_set_pipeline_text (page_augment (self), s->pipeline, &error))
+        fw_window_show_error (self, error->message);
+    }
+  fw_page_lecture_restore_session (self->page_lecture, s);
+  if (s->page != NULL && gtk_stack_get_child_by_name (self->stack, s->page) != NULL)
+    gtk_stack_set_visible_child_name (self->stack, s->page);
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "presentation",
+                                      g_variant_new_boolean (s->presentation));
+}
+
+gboolean
+fw_window_save_session (FwWindow *self, const char *path, GError **error)
+{
+  g_autoptr (FwSession) s = fw_window_get_session (self);
+  return fw_session_save (s, path, error);
+}
+
+gboolean
+fw_window_open_session (FwWindow *self, const char *path, GError **error)
+{
+  g_autoptr (FwSession) s = fw_session_load (path, error);
+  if (s == NULL)
+    return FALSE;
+  fw_window_apply_session (self, s);
+  return TRUE;
+}
+
+static void
+session_response (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  FwWindow *self = user_data;
+  gboolean save = gtk_file_chooser_get_action (GTK_FILE_CHOOSER (dialog))
+                  == GTK_FILE_CHOOSER_ACTION_SAVE;
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = file != NULL ? g_file_get_path (file) : NULL;
+      g_autoptr (GError) error = NULL;
+      if (path != NULL && save && !g_str_has_suffix (path, ".fwsession"))
+        {
+          char *with = g_strconcat (path, ".fwsession", NULL);
+          g_free (path);
+          path = with;
+        }
+      if (path != NULL && (save ? fw_window_save_session (self, path, &error)
+                                : fw_window_open_session (self, path, &error)))
+        {
+          g_autofree char *msg = g_strdup_printf (save ? "Session saved to %s"
+                                                       : "Session %s restored", path);
+          fw_window_clear_error (self);
+          fw_window_show_toast (self, msg);
+        }
+      else if (path != NULL)
+        fw_window_show_error (self, error->message);
+    }
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  g_object_unref (self);
+}
+
+static void
+session_dialog (FwWindow *self, gboolean save)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+    save ? "Save Session" : "Open Session", GTK_WINDOW (self),
+    save ? GTK_FILE_CHOOSER_ACTION_SAVE : GTK_FILE_CHOOSER_ACTION_OPEN,
+    save ? "_Save" : "_Open", "_Cancel");
+  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  gtk_file_filter_set_name (filter, "Workbench sessions (*.fwsession)");
+  gtk_file_filter_add_pattern (filter, "*.fwsession");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  if (save)
+    gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "lecture.fwsession");
+  g_signal_connect (chooser, "response", G_CALLBACK (session_response), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
+static void
+session_save_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  session_dialog (user_data, TRUE);
+}
+
+static void
+session_open_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  session_dialog (user_data, FALSE);
+}
+
 static const GActionEntry win_entries[] = {
   { "presentation", NULL, NULL, "false", presentation_changed, { 0 } },
+  { "lecture-demo", lecture_demo_activated, "s", NULL, NULL, { 0 } },
+  { "lecture-unavailable", NULL, NULL, NULL, NULL, { 0 } },
+  { "session-save", session_save_activated, NULL, NULL, NULL, { 0 } },
+  { "session-open", session_open_activated, NULL, NULL, NULL, { 0 } },
   { "train-start", train_start_activated, NULL, NULL, NULL, { 0 } },
   { "job-pause", job_pause_activated, NULL, NULL, NULL, { 0 } },
   { "job-cancel", job_cancel_activated, NULL, NULL, NULL, { 0 } },
@@ -483,6 +718,7 @@ fw_window_class_init (FwWindowClass *klass)
   g_type_ensure (FW_TYPE_PAGE_COMPRESS);
   g_type_ensure (FW_TYPE_PAGE_COMPARE);
   g_type_ensure (FW_TYPE_PAGE_GROW);
+  g_type_ensure (FW_TYPE_PAGE_LECTURE);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/org/frugal/Workbench/ui/fw-window.ui");
@@ -496,6 +732,9 @@ fw_window_class_init (FwWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, FwWindow, page_data);
   gtk_widget_class_bind_template_child (widget_class, FwWindow, page_train);
   gtk_widget_class_bind_template_child (widget_class, FwWindow, shelf_box);
+  gtk_widget_class_bind_template_child (widget_class, FwWindow, page_lecture);
+  gtk_widget_class_bind_template_child (widget_class, FwWindow, sidebar);
+  gtk_widget_class_bind_template_child (widget_class, FwWindow, lecture_menu_button);
   gtk_widget_class_bind_template_callback (widget_class, error_close_clicked);
 }
 
@@ -511,4 +750,6 @@ fw_window_init (FwWindow *self)
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_entries, G_N_ELEMENTS (win_entries),
                                    self);
   update_job_actions (self);
+  fw_window_set_action_enabled (self, "lecture-unavailable", FALSE);
+  self->shelf_before_presentation = TRUE;
 }

@@ -327,7 +327,22 @@ train_run (Demo *d, const FwRecipe *base, const char *sub, TrainHook *h, GError 
   r->save_model = TRUE;
   FwTrainHooks hooks = { hook_batch, hook_epoch, h };
   h->n_epochs = r->train.epochs;
-  return fw_recipe_run_sync (r, &hooks, d->cancellable, error);
+  FwRunResult *run = fw_recipe_run_sync (r, &hooks, d->cancellable, error);
+  if (run != NULL && run->run_dir != NULL)
+    {
+      FwLectureModel *m = g_new0 (FwLectureModel, 1);
+      m->name = g_strdup_printf ("%s%s%s", d->l->name, h->acc != NULL && h->acc->name != NULL
+                                 && strcmp (h->acc->name, "test") != 0 ? ": " : "",
+                                 h->acc != NULL && h->acc->name != NULL
+                                 && strcmp (h->acc->name, "test") != 0 ? h->acc->name : "");
+      m->path = g_build_filename (run->run_dir, "model.safetensors", NULL);
+      m->accuracy = run->test_eval != NULL ? run->test_eval->accuracy : NAN;
+      m->metrics = g_array_new (FALSE, FALSE, sizeof (FwEpochMetrics));
+      if (run->metrics != NULL)
+        g_array_append_vals (m->metrics, run->metrics->data, run->metrics->len);
+      g_ptr_array_add (d->res->models, m);
+    }
+  return run;
 }
 
 static gboolean

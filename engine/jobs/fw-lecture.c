@@ -397,11 +397,21 @@ panel_free (FwPanel *p)
   g_free (p);
 }
 
+static void
+lecture_model_free (FwLectureModel *m)
+{
+  g_free (m->name);
+  g_free (m->path);
+  g_clear_pointer (&m->metrics, g_array_unref);
+  g_free (m);
+}
+
 FwLectureResult *
 fw_lecture_result_new (void)
 {
   FwLectureResult *r = g_new0 (FwLectureResult, 1);
   r->panels = g_ptr_array_new_with_free_func ((GDestroyNotify) panel_free);
+  r->models = g_ptr_array_new_with_free_func ((GDestroyNotify) lecture_model_free);
   return r;
 }
 
@@ -411,6 +421,7 @@ fw_lecture_result_free (FwLectureResult *r)
   if (r == NULL)
     return;
   g_ptr_array_unref (r->panels);
+  g_ptr_array_unref (r->models);
   g_free (r->summary);
   g_free (r->run_dir);
   g_free (r);
@@ -432,6 +443,16 @@ fw_lecture_result_copy (const FwLectureResult *r)
   FwLectureResult *c = fw_lecture_result_new ();
   c->summary = g_strdup (r->summary);
   c->run_dir = g_strdup (r->run_dir);
+  for (guint i = 0; i < r->models->len; i++)
+    {
+      const FwLectureModel *m = g_ptr_array_index (r->models, i);
+      FwLectureModel *n = g_new0 (FwLectureModel, 1);
+      n->name = g_strdup (m->name);
+      n->path = g_strdup (m->path);
+      n->accuracy = m->accuracy;
+      n->metrics = array_copy (m->metrics);
+      g_ptr_array_add (c->models, n);
+    }
   for (guint i = 0; i < r->panels->len; i++)
     {
       const FwPanel *p = g_ptr_array_index (r->panels, i);

@@ -121,8 +121,17 @@ typedef struct {
   char *row_title, *col_title;
 } FwPanel;
 
+/* A model a demo trained (the GUI puts it on the shelf). */
+typedef struct {
+  char *name;          /* "robust-training: GCE (q = 0.7)" */
+  char *path;          /* its model.safetensors */
+  double accuracy;     /* test accuracy, NaN without a test set */
+  GArray *metrics;     /* FwEpochMetrics */
+} FwLectureModel;
+
 typedef struct {
   GPtrArray *panels;   /* FwPanel */
+  GPtrArray *models;   /* FwLectureModel (not part of the figure) */
   char *summary;       /* one line for the CLI / stage */
   char *run_dir;       /* where metrics.csv and the rest were written, or NULL */
 } FwLectureResult;
