@@ -500,7 +500,8 @@ demo_augment_gallery (Demo *d, gboolean mix, GError **error)
       FwPanel *p0 = images_panel (d, ds, "image", "The sample");
       to_hwc (ds->x + (gsize) sample * sz, c, h, w, hwc);
       fw_panel_add_image (p0, hwc, class_name (ds, ds->y[sample]), ds->y[sample]);
-      FwPanel *p1 = images_panel (d, ds, "grid", text);
+      g_autofree char *t1 = g_strdup_printf ("%d augmented variants", samples);
+      FwPanel *p1 = images_panel (d, ds, "grid", t1);
       p1->columns = 5;
       g_autofree float *scratch = g_new (float, fw_aug_scratch_floats (c, h, w));
       for (int i = 0; i < samples; i++)
@@ -521,7 +522,9 @@ demo_augment_gallery (Demo *d, gboolean mix, GError **error)
     return key_error (error, d, "pipeline", text, "needs a dataset of 2 or more classes");
   FwPanel *p0 = images_panel (d, ds, "image", "Pairs");
   p0->columns = 2;
-  FwPanel *p1 = images_panel (d, ds, "grid", text);
+  FwPanel *p1 = images_panel (d, ds, "grid", mix && strstr (text, "mixup") != NULL
+                                               ? "Mixed: label weights" : "Cut and pasted: label "
+                                               "weights = area shares");
   p1->columns = MIN (samples, 3);
   g_autofree float *batch = g_new (float, 2 * sz);
   g_autofree float *soft = g_new (float, 2 * k);
