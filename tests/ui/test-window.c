@@ -125,7 +125,9 @@ test_pages (void)
   g_assert_true (gtk_widget_get_visible (GTK_WIDGET (win)));
   g_assert_nonnull (gtk_stack_get_child_by_name (stack, "data"));
   g_assert_nonnull (gtk_stack_get_child_by_name (stack, "train"));
-  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "data");
+  /* the window opens on its start screen, the lecture demos; then the Data page */
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (stack), ==, "lecture");
+  gtk_stack_set_visible_child_name (stack, "data");
 
   /* the default dataset arrives from the worker */
   g_assert_true (fw_ui_wait_until (data_loaded, NULL, 30));
