@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* frugal-lecture.c: `frugal lecture list|run` (the lecture demos headless, with their figure)
  * and `frugal session info FILE`. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "frugal-cli.h"
 #include "fw-error.h"
@@ -33,6 +37,91 @@ lecture_list (const char *dir)
   return FRUGAL_EXIT_OK;
 }
 
+/* The demo as a job on a runner (a feature's own job needs one), events on this thread. */
+typedef struct {
+  GMainLoop *loop;
+  FwJob *job;
+  FwLectureResult *result;
+  GError *error;
+  gboolean cancelled, tty;
+} RunState;
+
+static void
+on_event (FwJob *job, const FwEvent *ev, gpointer user_data)
+{
+  RunState *s = user_data;
+  switch (ev->kind)
+    {
+    case FW_EVENT_SNAPSHOT:
+      if (g_strcmp0 (ev->payload_type, "lecture-result") == 0)
+        {
+          g_clear_pointer (&s->result, fw_lecture_result_free);
+          s->result = fw_lecture_result_copy (ev->payload);
+        }
+      break;
+    case FW_EVENT_PROGRESS:
+      if (s->tty)
+        fprintf (stderr, "\r%3.0f%%", 100.0 * ev->fraction);
+      break;
+    case FW_EVENT_FAILED:
+      g_clear_error (&s->error);
+      s->error = ev->error != NULL ? g_error_copy (ev->error)
+                                   : g_error_new (FW_ERROR, FW_ERROR_FAILED, "the demo failed");
+      g_main_loop_quit (s->loop);
+      break;
+    case FW_EVENT_CANCELLED:
+      s->cancelled = TRUE;
+      g_main_loop_quit (s->loop);
+      break;
+    case FW_EVENT_FINISHED:
+      g_main_loop_quit (s->loop);
+      break;
+    default:
+      break;
+    }
+  if (s->tty && (ev->kind == FW_EVENT_FINISHED || ev->kind == FW_EVENT_FAILED
+                 || ev->kind == FW_EVENT_CANCELLED))
+    fprintf (stderr, "\r     \r");
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  RunState *s = user_data;
+  fw_job_cancel (s->job);
+  return G_SOURCE_CONTINUE;
+}
+
+static FwLectureResult *
+run_job (FwLecture *l, gboolean *cancelled, GError **error)
+{
+  RunState s = { 0 };
+  s.loop = g_main_loop_new (NULL, FALSE);
+  s.tty = isatty (STDERR_FILENO);
+  g_autoptr (FwJobRunner) runner = fw_job_runner_new ();
+  g_autofree char *name = g_strdup_printf ("lecture %s", l->name);
+  g_autoptr (FwJob) job = fw_job_runner_submit (runner, name, fw_lecture_job_run, l,
+                                                (GDestroyNotify) fw_lecture_free, NULL,
+                                                on_event, &s);
+  s.job = job;
+  guint sigint = g_unix_signal_add (SIGINT, on_signal, &s);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_signal, &s);
+  g_main_loop_run (s.loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  g_clear_pointer (&runner, fw_job_runner_free);
+  g_main_loop_unref (s.loop);
+  *cancelled = s.cancelled;
+  if (s.error != NULL || s.cancelled)
+    {
+      if (s.error != NULL)
+        g_propagate_error (error, s.error);
+      g_clear_pointer (&s.result, fw_lecture_result_free);
+      return NULL;
+    }
+  return s.result;
+}
+
 static int
 lecture_run (const char *dir, const char *name, gboolean reduced, const char *out,
              const char *figure, const char *size, int threads)
@@ -60,19 +149,28 @@ lecture_run (const char *dir, const char *name, gboolean reduced, const char *ou
                                size);
 
   double t0 = fw_now ();
-  g_autoptr (FwLectureResult) res = fw_lecture_run_sync (l, NULL, &error);
+  gboolean cancelled = FALSE;
+  g_autofree char *title = g_strdup (l->title);
+  g_auto (GStrv) steps = g_strdupv (l->steps);
+  gboolean reduced_run = l->reduced;
+  g_autoptr (FwLectureResult) res = run_job (g_steal_pointer (&l), &cancelled, &error);
+  if (cancelled)
+    {
+      fprintf (stderr, "cancelled\n");
+      return FRUGAL_EXIT_CANCELLED;
+    }
   if (res == NULL)
     return frugal_fail (error);
   double seconds = fw_now () - t0;
   g_autofree char *fig = figure != NULL ? g_strdup (figure)
                                         : g_build_filename (res->run_dir, "figure.png", NULL);
-  if (!fw_lecture_figure_export (fig, l->title, (const char *const *) l->steps, res, fw, fh,
-                                 NULL, &error))
+  if (!fw_lecture_figure_export (fig, title, (const char *const *) steps, res, fw, fh, NULL,
+                                 &error))
     return frugal_fail (error);
   g_autofree char *took = fw_format_seconds (seconds);
-  printf ("%s: %s\n", l->title, res->summary != NULL ? res->summary : "done");
+  printf ("%s: %s\n", title, res->summary != NULL ? res->summary : "done");
   printf ("run folder: %s\nfigure: %s\ntime: %s%s\n", res->run_dir, fig, took,
-          l->reduced ? " (reduced)" : "");
+          reduced_run ? " (reduced)" : "");
   return FRUGAL_EXIT_OK;
 }
 

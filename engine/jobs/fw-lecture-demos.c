@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include <cairo.h>
 #include <json-glib/json-glib.h>
 
 #include "fw-aug-sweep.h"
@@ -17,9 +18,7 @@
 #include "fw-noise.h"
 #include "fw-robust.h"
 #include "fw-util.h"
-#ifdef FW_HAVE_RECIPE_EXT
 #include "fw-recipe-ext.h"
-#endif
 
 typedef struct {
   FwJob *job;
@@ -942,9 +941,243 @@ demo_noise_embed (Demo *d, GError **error)
   return TRUE;
 }
 
-#ifdef FW_HAVE_RECIPE_EXT
-#include "fw-lecture-ext.inc"
-#endif
+/* ---- a feature's own job (a recipe extension): its run folder becomes the figure ---- */
+
+/* One plot of a CSV the feature wrote ([lecture] plot): column x against column y, one series
+ * per value of column `series` (or one series), mean +- std over rows sharing (series, x) (the
+ * seeds). A non-numeric x puts each value at 1, 2, 3 ... in file order with its own series. */
+typedef struct {
+  char *file, *x, *y, *series, *title;
+  gboolean log_y;
+} PlotSpec;
+
+static void
+plot_spec_clear (PlotSpec *p)
+{
+  g_free (p->file);
+  g_free (p->x);
+  g_free (p->y);
+  g_free (p->series);
+  g_free (p->title);
+}
+
+/* "FILE: x=COL, y=COL, series=COL, title=TEXT, log_y" */
+static gboolean
+parse_plot (Demo *d, const char *text, PlotSpec *p, GError **error)
+{
+  memset (p, 0, sizeof *p);
+  const char *colon = strchr (text, ':');
+  if (colon == NULL)
+    return key_error (error, d, "plot", text, "is not FILE: x=COLUMN, y=COLUMN[, series=COLUMN]"
+                      "[, title=TEXT][, log_y]");
+  p->file = g_strstrip (g_strndup (text, colon - text));
+  if (*p->file == '\0' || strchr (p->file, '/') != NULL || p->file[0] == '.')
+    return key_error (error, d, "plot", text, "needs a file name of the run folder");
+  g_auto (GStrv) opts = g_strsplit (colon + 1, ",", -1);
+  for (int i = 0; opts[i] != NULL; i++)
+    {
+      char *o = g_strstrip (opts[i]);
+      if (*o == '\0')
+        continue;
+      if (strcmp (o, "log_y") == 0)
+        {
+          p->log_y = TRUE;
+          continue;
+        }
+      char *eq = strchr (o, '=');
+      if (eq == NULL)
+        return key_error (error, d, "plot", o, "is not KEY=VALUE (x, y, series, title)");
+      *eq = '\0';
+      char *k = g_strstrip (o), *v = g_strstrip (eq + 1);
+      char **slot = strcmp (k, "x") == 0 ? &p->x : strcmp (k, "y") == 0 ? &p->y
+                    : strcmp (k, "series") == 0 ? &p->series
+                    : strcmp (k, "title") == 0 ? &p->title : NULL;
+      if (slot == NULL)
+        return key_error (error, d, "plot", k, "is not one of x, y, series, title, log_y");
+      g_free (*slot);
+      *slot = g_strdup (v);
+    }
+  if (p->x == NULL || p->y == NULL)
+    return key_error (error, d, "plot", text, "needs x=COLUMN and y=COLUMN");
+  return TRUE;
+}
+
+static int
+column_of (GStrv head, const char *name)
+{
+  for (int i = 0; head[i] != NULL; i++)
+    if (strcmp (g_strstrip (head[i]), name) == 0)
+      return i;
+  return -1;
+}
+
+typedef struct {
+  double sum, sum2;
+  int n;
+} Acc;
+
+static gboolean
+plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, ps->file, NULL);
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, NULL) || !g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_NOT_FOUND, "%s.ini: [lecture] plot: the feature "
+                   "wrote no readable %s in its run folder %s", d->l->name, ps->file, dir);
+      return FALSE;
+    }
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_auto (GStrv) head = g_strsplit (lines[0] != NULL ? lines[0] : "", ",", -1);
+  int cx = column_of (head, ps->x), cy = column_of (head, ps->y);
+  int cs = ps->series != NULL ? column_of (head, ps->series) : -1;
+  if (cx < 0 || cy < 0 || (ps->series != NULL && cs < 0))
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] plot: %s has no "
+                   "column '%s' — its columns: %s", d->l->name, ps->file,
+                   cx < 0 ? ps->x : cy < 0 ? ps->y : ps->series, lines[0]);
+      return FALSE;
+    }
+  /* series name -> (x key -> Acc), in first-seen order */
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) xs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autoptr (GPtrArray) accs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  g_autoptr (GPtrArray) cats = g_ptr_array_new_with_free_func (g_free);  /* categorical x */
+  gboolean categorical = FALSE;
+  for (int i = 1; lines[i] != NULL; i++)
+    {
+      if (*g_strstrip (lines[i]) == '\0')
+        continue;
+      g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
+      int n = (int) g_strv_length (cells);
+      if (cx >= n || cy >= n || cs >= n)
+        continue;
+      char *end = NULL;
+      double y = g_ascii_strtod (g_strstrip (cells[cy]), &end);
+      if (end == cells[cy] || !isfinite (y))
+        continue;
+      const char *xv = g_strstrip (cells[cx]);
+      double x = g_ascii_strtod (xv, &end);
+      if (end == xv || *end != '\0')
+        categorical = TRUE;
+      const char *sname = cs >= 0 ? g_strstrip (cells[cs]) : ps->y;
+      if (categorical)
+        {
+          /* each category its own series at its position */
+          guint k = 0;
+          while (k < cats->len && strcmp (g_ptr_array_index (cats, k), xv) != 0)
+            k++;
+          if (k == cats->len)
+            g_ptr_array_add (cats, g_strdup (xv));
+          x = k + 1;
+          sname = xv;
+        }
+      guint si = 0;
+      while (si < names->len && strcmp (g_ptr_array_index (names, si), sname) != 0)
+        si++;
+      if (si == names->len)
+        {
+          if (names->len >= 10)
+            continue;
+          g_ptr_array_add (names, g_strdup (sname));
+          g_ptr_array_add (xs, g_array_new (FALSE, FALSE, sizeof (double)));
+          g_ptr_array_add (accs, g_array_new (FALSE, TRUE, sizeof (Acc)));
+        }
+      GArray *sx = g_ptr_array_index (xs, si), *sa = g_ptr_array_index (accs, si);
+      guint j = 0;
+      while (j < sx->len && g_array_index (sx, double, j) != x)
+        j++;
+      if (j == sx->len)
+        {
+          Acc zero = { 0, 0, 0 };
+          g_array_append_val (sx, x);
+          g_array_append_val (sa, zero);
+        }
+      Acc *a = &g_array_index (sa, Acc, j);
+      a->sum += y;
+      a->sum2 += y * y;
+      a->n++;
+    }
+  if (names->len == 0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] plot: %s has no rows "
+                   "with numbers in '%s'", d->l->name, ps->file, ps->y);
+      return FALSE;
+    }
+  FwPanel *p = curves_panel (d, step, ps->title != NULL ? ps->title : ps->y,
+                             categorical ? NULL : ps->x, NULL, ps->y, NULL);
+  p->log_y = ps->log_y;
+  for (guint si = 0; si < names->len; si++)
+    {
+      FwPanelSeries *se = fw_panel_add_series (p, g_ptr_array_index (names, si), (int) si);
+      se->markers = TRUE;
+      GArray *sx = g_ptr_array_index (xs, si), *sa = g_ptr_array_index (accs, si);
+      /* points in increasing x */
+      g_autofree guint *order = g_new (guint, sx->len);
+      for (guint j = 0; j < sx->len; j++)
+        order[j] = j;
+      for (guint a = 1; a < sx->len; a++)
+        for (guint b = a; b > 0 && g_array_index (sx, double, order[b - 1])
+                                     > g_array_index (sx, double, order[b]); b--)
+          {
+            guint t = order[b];
+            order[b] = order[b - 1];
+            order[b - 1] = t;
+          }
+      for (guint j = 0; j < sx->len; j++)
+        {
+          const Acc *a = &g_array_index (sa, Acc, order[j]);
+          double m = a->sum / a->n;
+          double sd = a->n > 1 ? sqrt (MAX (0, a->sum2 / a->n - m * m)) : NAN;
+          fw_panel_series_append (se, g_array_index (sx, double, order[j]), m,
+                                  a->n > 1 ? m - sd : NAN, a->n > 1 ? m + sd : NAN);
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+demo_ext (Demo *d, GError **error)
+{
+  const FwRecipeExt *ext = fw_recipe_ext_of (d->r);
+  if (ext == NULL || ext->run == NULL)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] demo = ext: the recipe "
+                   "has no feature group with a job (such as [prune]) — add one or choose "
+                   "another demo kind", d->l->name);
+      return FALSE;
+    }
+  if (d->job == NULL)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s: a feature demo runs as a job "
+                   "(frugal lecture run, or the Lecture page)", d->l->name);
+      return FALSE;
+    }
+  g_autoptr (FwRecipe) r = fw_recipe_copy (d->r);
+  g_free (r->out_dir);
+  r->out_dir = g_build_filename (d->run_dir, "work", NULL);
+  demo_log (d, "%s: the feature's own job", ext->title);
+  if (!ext->run (d->job, r, d->cancellable, error))
+    return FALSE;
+  /* the figure: [lecture] plot lists the tables to draw, one panel each (step by step) */
+  g_autofree char *plots = g_key_file_get_string (d->l->kf, "lecture", "plot", NULL);
+  if (plots == NULL || *g_strstrip (plots) == '\0')
+    return key_error (error, d, "plot", "", "is missing — name the run folder's tables to draw, "
+                      "e.g. plot = curves.csv: x=n_labels, y=test_acc, series=strategy");
+  g_auto (GStrv) items = g_strsplit (plots, "|", -1);
+  int n_steps = (int) g_strv_length (d->l->steps);
+  for (int i = 0; items[i] != NULL; i++)
+    {
+      PlotSpec ps;
+      gboolean ok = parse_plot (d, g_strstrip (items[i]), &ps, error)
+                    && plot_panel (d, r->out_dir, &ps, d->l->steps[MIN (i, n_steps - 1)], error);
+      plot_spec_clear (&ps);
+      if (!ok)
+        return FALSE;
+    }
+  d->res->summary = g_strdup_printf ("%s: run folder %s", ext->title, r->out_dir);
+  return TRUE;
+}
 
 /* ---- the job ---- */
 
@@ -1042,10 +1275,8 @@ lecture_run (FwJob *job, const FwLecture *l, GCancellable *cancellable, GError *
     ok = demo_sigma_n (&d, error);
   else if (strcmp (k, "noise-embed") == 0)
     ok = demo_noise_embed (&d, error);
-#ifdef FW_HAVE_RECIPE_EXT
   else if (strcmp (k, "ext") == 0)
     ok = demo_ext (&d, error);
-#endif
   else
     ok = (g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] demo = %s is not "
                        "in this build", l->name, k), FALSE);

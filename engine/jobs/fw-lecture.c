@@ -15,7 +15,7 @@ static const char *const lecture_keys[] = {
   "requires",
   /* the demos' own keys (fw-lecture.h) */
   "variants", "pipeline", "samples", "sample", "labels", "seeds", "updates", "rates", "sizes",
-  "sigma", "ns", "trials", "points",
+  "sigma", "ns", "trials", "points", "plot",
   NULL
 };
 

@@ -27,8 +27,10 @@
  *   size-compensation  the same keys: noise curves, then the size each rate needs
  *   sigma-n          sigma = 1, ns = 1,2,4,...,256, trials = 2000
  *   noise-embed      points = 600 (test points embedded by PCA of the last hidden layer)
- *   ext              the recipe's feature group runs (fw-recipe-ext.h); figure from its
- *                    metrics
+ *   ext              the recipe's feature group ([prune], [transfer] ...) runs its own job
+ *                    (fw-recipe-ext.h) into <run folder>/work; the figure draws the tables it
+ *                    wrote: plot = FILE: x=COL, y=COL[, series=COL][, title=TEXT][, log_y] | ...
+ *                    (one panel per plot, mean +- std over rows sharing series and x)
  *
  * [lecture] is registered as a recipe extension without a job (fw-recipe-ext.h): the base
  * loader accepts it and checks its key names; everything else about it is read here.
