@@ -23,7 +23,8 @@
  *
  * The run folder: recipe.ini, metrics.csv (one row per step / round), summary.json,
  * model.safetensors (the pruned model as stored: smaller dense/conv or CSR layers),
- * dense.safetensors (the same weights in the original dense layout, zeros included). */
+ * dense.safetensors (the same weights in the original dense layout, zeros included),
+ * base.safetensors (the model before pruning; not for lottery runs, which train per seed). */
 #include <math.h>
 #include <string.h>
 
@@ -690,6 +691,7 @@ prune_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError **er
   g_autoptr (FwModel) dense = NULL;
   g_autoptr (FwPruneMask) mask = NULL;
   g_autoptr (FwModel) saved = NULL;
+  g_autoptr (FwModel) base = NULL;
   if (!ok)
     goto out;
   c.eval_set = c.test != NULL ? c.test : c.val;
@@ -744,6 +746,7 @@ prune_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError **er
       ctx_log (&c, "dense model: accuracy %.2f%%, %.1f%% of weights zero", 100 * acc,
                100 * fw_prune_zero_fraction (m, -1));
       emit (&c, m, NULL, 0, acc);
+      base = fw_model_copy (m);
       if (p->reg_epochs > 0)
         {
           c.phase = "regularise";
@@ -800,6 +803,8 @@ prune_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError **er
     g_autofree char *csv = rows_csv (res->rows);
     if (!fw_run_dir_save_model (rd, "model.safetensors", saved, meta, &bytes, error)
         || !fw_run_dir_save_model (rd, "dense.safetensors", dense, meta, &dense_bytes, error)
+        || (base != NULL
+            && !fw_run_dir_save_model (rd, "base.safetensors", base, NULL, NULL, error))
         || !fw_run_dir_write (rd, "metrics.csv", csv, -1, error))
       goto fail;
     g_autofree char *json = summary_json (&c, saved, bytes, dense_bytes);

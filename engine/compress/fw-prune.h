@@ -281,7 +281,7 @@ typedef struct {
 
 typedef struct {
   char *run_dir;          /* recipe.ini, metrics.csv, summary.json, model.safetensors,
-                           * dense.safetensors */
+                           * dense.safetensors, base.safetensors (before pruning) */
   char *model_path;       /* the saved pruned model (compact form when cfg.compact) */
   FwModel *model;         /* that model (a reference) */
   double base_acc;        /* test accuracy of the dense model */

@@ -758,6 +758,14 @@ test_job_weights (void)
       g_autofree char *p = g_build_filename (res->run_dir, files[i], NULL);
       g_assert_true (g_file_test (p, G_FILE_TEST_EXISTS));
     }
+  /* the model before pruning, with the accuracy the result reports for it */
+  g_autofree char *bpath = g_build_filename (res->run_dir, "base.safetensors", NULL);
+  g_autoptr (FwModel) base = fw_model_load (bpath, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (fw_prune_zero_fraction (base, -1), <, 0.01);
+  g_autoptr (FwDataset) test = job_test_set ();
+  g_autoptr (FwEvalResult) e = fw_evaluate (base, test, 64, NULL, &error);
+  g_assert_cmpfloat (fabs (e->accuracy - res->base_acc), <, 1e-9);
 }
 
 static void
