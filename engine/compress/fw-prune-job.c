@@ -837,8 +837,10 @@ prune_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError **er
           }
         else
           summary = g_strdup_printf ("run folder: %s\nsparsity: %.1f%%\ntest accuracy: %.2f%% "
-                                     "(dense %.2f%%)\nmodel: %s, %s on disk (dense %s)",
+                                     "(%s %.2f%%)\nmodel: %s, %s on disk (dense %s)",
                                      res->run_dir, 100 * res->sparsity, 100 * res->final_acc,
+                                     p->criterion == FW_PRUNE_SNIP ? "dense at initialisation"
+                                                                   : "dense",
                                      100 * res->base_acc, saved->spec, bh, dh);
         fw_job_set_summary (job, summary);
       }
