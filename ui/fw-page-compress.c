@@ -4,6 +4,7 @@
 
 #include "fw-prune-panel.h"
 #include "fw-panel-quant.h"
+#include "fw-panel-decompose.h"
 #include "fw-util.h"
 #include "fw-window.h"
 
@@ -277,5 +278,10 @@ fw_page_compress_init (FwPageCompress *self)
   fw_page_compress_add_method (self, "prune", "Pruning", fw_prune_panel_new (self));
   fw_page_compress_add_method (self, "quantize", "Quantization", fw_panel_quant_new_for_page (self, FALSE));
   fw_page_compress_add_method (self, "cluster", "Weight clustering", fw_panel_quant_new_for_page (self, TRUE));
+  fw_page_compress_add_method (self, "lowrank", "Low rank (SVD)", fw_decomp_panel_new (self, (FwDecompMethod[]) { FW_DECOMP_SVD }, 1));
+  fw_page_compress_add_method (self, "cp", "CP decomposition", fw_decomp_panel_new (self, (FwDecompMethod[]) { FW_DECOMP_CP }, 1));
+  fw_page_compress_add_method (self, "tucker", "Tucker-2", fw_decomp_panel_new (self, (FwDecompMethod[]) { FW_DECOMP_TUCKER }, 1));
+  fw_page_compress_add_method (self, "tt", "Tensor train / HT", fw_decomp_panel_new (self, (FwDecompMethod[]) { FW_DECOMP_TT, FW_DECOMP_HT }, 2));
+  fw_page_compress_add_method (self, "distill", "Distillation", fw_distill_panel_new (self));
   update_model_label (self);
 }
