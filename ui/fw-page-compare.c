@@ -3,11 +3,13 @@
 #include "fw-page-compare.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "fw-error.h"
 #include "fw-page-data.h"
 #include "fw-plot-view.h"
 #include "fw-prune.h"
+#include "fw-sparse.h"
 #include "fw-util.h"
 #include "fw-window-private.h"
 
@@ -367,6 +369,60 @@ rebuild_plots (FwPageCompare *self)
 
 /* ---- side by side ---- */
 
+/* A dense copy of a model whose "sparse" (CSR) layers become dense layers holding zeros where
+ * nothing is stored: only for the mask view (the board measures the model as stored). NULL
+ * when the model has no sparse layer. */
+static FwModel *
+dense_view (const FwModel *m)
+{
+  gboolean any = FALSE;
+  g_autoptr (GString) spec = g_string_new (NULL);
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      const FwLayer *l = m->layers[i];
+      g_autofree char *tok = g_strcmp0 (l->klass->name, "sparse") == 0
+                               ? g_strdup_printf ("dense:%d", l->out.c) : l->klass->spec (l);
+      any = any || g_strcmp0 (l->klass->name, "sparse") == 0;
+      g_string_append_printf (spec, "%s%s", i > 0 ? "," : "", tok);
+    }
+  if (!any)
+    return NULL;
+  FwModel *d = fw_model_new (m->arch, spec->str, m->input, NULL);
+  if (d == NULL || d->n_layers != m->n_layers)
+    {
+      g_clear_pointer (&d, fw_model_unref);
+      return NULL;
+    }
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      const FwLayer *l = m->layers[i];
+      FwLayer *dl = d->layers[i];
+      if (g_strcmp0 (l->klass->name, "sparse") == 0)
+        {
+          int out = l->out.c, in = (int) fw_shape_size (l->in);
+          g_autofree gint32 *row_ptr = g_new (gint32, out + 1);
+          gsize nnz = l->n_w - (gsize) out;
+          g_autofree gint32 *cols = g_new (gint32, MAX (nnz, 1));
+          fw_sparse_layer_get (l, row_ptr, cols);
+          memset (dl->w, 0, sizeof (float) * dl->n_w);
+          for (int r = 0; r < out; r++)
+            {
+              for (gint32 k = row_ptr[r]; k < row_ptr[r + 1]; k++)
+                dl->w[(gsize) r * in + cols[k]] = l->w[k];
+              dl->w[(gsize) out * in + r] = l->w[nnz + r];
+            }
+        }
+      else
+        {
+          if (dl->n_w == l->n_w && l->n_w > 0)
+            memcpy (dl->w, l->w, sizeof (float) * l->n_w);
+          if (dl->n_st == l->n_st && l->n_st > 0)
+            memcpy (dl->st, l->st, sizeof (float) * l->n_st);
+        }
+    }
+  return d;
+}
+
 static void
 fill_side (FwPageCompare *self, int k, int shelf_pos)
 {
@@ -422,8 +478,11 @@ fill_side (FwPageCompare *self, int k, int shelf_pos)
     }
   fw_plot_view_set_heatmap (col->conf_view, col->conf);
 
-  /* masks: the prunable layers' weights, exact zeros shown as pruned */
-  g_autoptr (FwPruneSnapshot) snap = fw_prune_snapshot_new (fw_shelf_item_get_model (item), NULL);
+  /* masks: the prunable layers' weights, exact zeros (and entries a CSR layer does not store)
+   * shown as pruned */
+  FwModel *model = fw_shelf_item_get_model (item);
+  g_autoptr (FwModel) dense = dense_view (model);
+  g_autoptr (FwPruneSnapshot) snap = fw_prune_snapshot_new (dense != NULL ? dense : model, NULL);
   fw_mask_view_set_snapshot (col->mask, snap->n_layers > 0 ? snap : NULL);
 }
 

@@ -59,6 +59,26 @@ shot (const char *name)
   g_test_message ("screenshot %s", path);
 }
 
+/* The GtkStack below @root that has a child named @child. */
+static GtkStack *
+find_stack (GtkWidget *root, const char *child)
+{
+  GtkStack *found = NULL;
+  GPtrArray *todo = g_ptr_array_new ();
+  g_ptr_array_add (todo, root);
+  while (todo->len > 0 && found == NULL)
+    {
+      GtkWidget *c = g_ptr_array_steal_index (todo, todo->len - 1);
+      if (GTK_IS_STACK (c) && gtk_stack_get_child_by_name (GTK_STACK (c), child))
+        found = GTK_STACK (c);
+      for (GtkWidget *k = gtk_widget_get_first_child (c); k; k = gtk_widget_get_next_sibling (k))
+        g_ptr_array_add (todo, k);
+    }
+  g_ptr_array_unref (todo);
+  g_assert_nonnull (found);
+  return found;
+}
+
 /* A small MLP trained for real on the simulated digits (one epoch). */
 static FwModel *
 trained_mlp (const char *widths, guint64 seed)
@@ -275,20 +295,7 @@ test_compare_pngs (void)
     }
   show ("compare");
   GtkWidget *cmp = page ("compare");
-  /* the page's visualisation stack: find it by its page names */
-  GtkStack *viz = NULL;
-  GPtrArray *todo = g_ptr_array_new ();
-  g_ptr_array_add (todo, cmp);
-  while (todo->len > 0 && viz == NULL)
-    {
-      GtkWidget *c = g_ptr_array_steal_index (todo, todo->len - 1);
-      if (GTK_IS_STACK (c) && gtk_stack_get_child_by_name (GTK_STACK (c), "pareto"))
-        viz = GTK_STACK (c);
-      for (GtkWidget *k = gtk_widget_get_first_child (c); k; k = gtk_widget_get_next_sibling (k))
-        g_ptr_array_add (todo, k);
-    }
-  g_ptr_array_unref (todo);
-  g_assert_nonnull (viz);
+  GtkStack *viz = find_stack (cmp, "pareto");
   show ("compress");
   shot ("compress-page");
   show ("compare");
@@ -374,6 +381,34 @@ test_prune_shows_masks (void)
                      (double) size_of (fw_shelf_item_get_file (last)));
   g_assert_cmpfloat (fw_shelf_item_get_bytes (last), <, (double) size_of (path));
   shot ("compress-prune");
+
+  /* on the compare board, side by side with its dense original: the CSR model's mask shows
+   * the same 80% pruned */
+  FwPageCompare *cmp = FW_PAGE_COMPARE (page ("compare"));
+  show ("compare");
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (shelf));
+  fw_page_compare_set_test_set (cmp, test);
+  fw_page_compare_set_timing (cmp, FALSE, 3);
+  g_assert_true (fw_page_compare_measure (cmp));
+  g_assert_true (fw_ui_wait_until (compare_idle, cmp, 120));
+  fw_page_compare_set_side (cmp, (int) pos, (int) n - 1, -1);
+  fw_ui_spin_for (0.1);
+  FwPruneSnapshot *dense = fw_mask_view_get_snapshot (fw_page_compare_get_side_mask (cmp, 0));
+  FwPruneSnapshot *pruned = fw_mask_view_get_snapshot (fw_page_compare_get_side_mask (cmp, 1));
+  g_assert_nonnull (dense);
+  g_assert_nonnull (pruned);
+  g_assert_cmpint (pruned->n_layers, ==, dense->n_layers);
+  g_assert_cmpfloat (dense->sparsity, <, 0.01);
+  g_assert_cmpfloat (fabs (pruned->sparsity - snap->sparsity), <, 0.01);
+  /* the board reads the pruned file's bytes */
+  FwCompareTable *t = fw_page_compare_get_table (cmp);
+  g_assert_cmpint (fw_compare_table_row (t, n - 1)->file_bytes, ==,
+                   size_of (fw_shelf_item_get_file (last)));
+  g_assert_cmpuint (fw_compare_table_row (t, n - 1)->params_nonzero, <,
+                    fw_compare_table_row (t, pos)->params_nonzero / 3);
+  /* the Side by side tab, for a look */
+  gtk_stack_set_visible_child_name (find_stack (GTK_WIDGET (cmp), "side"), "side");
+  shot ("compare-side-pruned");
 }
 
 int
