@@ -77,6 +77,8 @@ typedef struct {
   float in_scale;
   gint8 in_zero;
   gint32 *rowsum;        /* [out] sum_p wq[o][p] */
+  int kpad;              /* conv: kin rounded up to 32 (zeros appended), the kernel's fast step */
+  gint8 *wpad;           /* conv: [out x kpad] the weights with zero columns appended */
 } QLayer;
 
 static gboolean
@@ -164,13 +166,16 @@ qconv_setup (FwLayer *l, char **args, int n_args, GError **error)
     oh = ow = 0;
   q->oh = oh, q->ow = ow;
   q->kin = q->c * k * k;
+  q->kpad = (q->kin + 31) & ~31;
   l->iarg[0] = out, l->iarg[1] = k, l->iarg[2] = s, l->iarg[3] = p;
   l->out = (FwShape) { out, oh, ow };
   l->n_w = 0;
   /* per sample, one at a time: the quantized input, the int8 columns [P x CKK], int32 [P x OUT] */
   gsize np = (gsize) MAX (oh, 0) * MAX (ow, 0);
-  l->scratch_fixed = (fw_shape_size (l->in) + 3) / 4 + (np * q->kin + 3) / 4 + np * out;
+  l->scratch_fixed = ((gsize) q->c * (q->h + 2 * p) * (q->w + 2 * p) + 3) / 4
+                     + (np * q->kpad + 3) / 4 + np * out;
   qlayer_alloc (l, q);
+  q->wpad = g_new0 (gint8, (gsize) out * q->kpad);
   return TRUE;
 }
 
@@ -185,6 +190,7 @@ qlayer_finalize (FwLayer *l)
   g_free (q->wzero);
   g_free (q->bias);
   g_free (q->rowsum);
+  g_free (q->wpad);
   g_free (q);
 }
 
@@ -254,27 +260,28 @@ qdense_backward (FwLayer *l, const float *x, const float *y, const float *dy, fl
       }
 }
 
-/* rows of the unfolded quantized input: cols[P x CKK], row (oy, ox) holds the k x k windows of
- * every channel, out-of-image taps = the input's zero point (real value 0) */
+/* rows of the unfolded quantized input: cols[P x kpad], row (oy, ox) holds the k x k windows
+ * of every channel, read from xpad, the quantized input inside a border of the input's zero
+ * point (real value 0) of width pad: plain k-byte copies, no bounds checks */
 static void
-qconv_im2row (const QLayer *q, const gint8 *xq, gint8 *cols)
+qconv_im2row (const QLayer *q, const gint8 *xpad, gint8 *cols)
 {
+  const int hp = q->h + 2 * q->p, wp = q->w + 2 * q->p;
   for (int oy = 0; oy < q->oh; oy++)
     for (int ox = 0; ox < q->ow; ox++)
       {
-        gint8 *r = cols + ((gsize) oy * q->ow + ox) * q->kin;
+        gint8 *r = cols + ((gsize) oy * q->ow + ox) * q->kpad;
+        memset (r + q->kin, 0, q->kpad - q->kin); /* zeros times the zero padding of wpad */
         for (int c = 0; c < q->c; c++)
-          for (int ki = 0; ki < q->k; ki++)
-            {
-              int iy = oy * q->s - q->p + ki;
-              const gint8 *xr = xq + ((gsize) c * q->h + (gsize) MAX (iy, 0)) * q->w;
-              for (int kj = 0; kj < q->k; kj++)
-                {
-                  int ix = ox * q->s - q->p + kj;
-                  *r++ = (iy >= 0 && iy < q->h && ix >= 0 && ix < q->w) ? xr[ix] : q->in_zero;
-                }
-            }
+          for (int ki = 0; ki < q->k; ki++, r += q->k)
+            memcpy (r, xpad + ((gsize) c * hp + oy * q->s + ki) * wp + (gsize) ox * q->s, q->k);
       }
+}
+
+static gsize
+qconv_pad_bytes (const QLayer *q)
+{
+  return (gsize) q->c * (q->h + 2 * q->p) * (q->w + 2 * q->p);
 }
 
 static void
@@ -282,24 +289,31 @@ qconv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
 {
   QLayer *q = l->priv;
   const gsize in = fw_shape_size (l->in), np = (gsize) q->oh * q->ow;
-  gint8 *xq = (gint8 *) l->scratch;
-  gint8 *cols = (gint8 *) (l->scratch + (in + 3) / 4);
-  gint32 *acc = (gint32 *) (l->scratch + (in + 3) / 4 + (np * q->kin + 3) / 4);
+  const gsize padb = qconv_pad_bytes (q);
+  const int hp = q->h + 2 * q->p, wp = q->w + 2 * q->p;
+  gint8 *xpad = (gint8 *) l->scratch;
+  gint8 *cols = (gint8 *) (l->scratch + (padb + 3) / 4);
+  gint32 *acc = (gint32 *) (l->scratch + (padb + 3) / 4 + (np * q->kpad + 3) / 4);
   FwQParams pin = { q->in_scale, q->in_zero };
   gboolean aff = qlayer_affine_weights (q);
+  memset (xpad, q->in_zero, padb); /* the border; the inside is overwritten per sample */
   for (int i = 0; i < n; i++)
     {
-      fw_quantize_i8 (x + (gsize) i * in, in, pin, xq);
-      qconv_im2row (q, xq, cols);
-      /* acc[P x OUT] = cols[P x CKK] wq[OUT x CKK]^T */
-      fw_qgemm_i8 ((int) np, q->out, q->kin, cols, q->kin, q->wq, q->kin, acc, q->out);
+      const float *xi = x + (gsize) i * in;
+      for (int c = 0; c < q->c; c++)
+        for (int r = 0; r < q->h; r++)
+          fw_quantize_i8 (xi + ((gsize) c * q->h + r) * q->w, q->w, pin,
+                          xpad + ((gsize) c * hp + r + q->p) * wp + q->p);
+      qconv_im2row (q, xpad, cols);
+      /* acc[P x OUT] = cols[P x kpad] wpad[OUT x kpad]^T */
+      fw_qgemm_i8 ((int) np, q->out, q->kpad, cols, q->kpad, q->wpad, q->kpad, acc, q->out);
       float *yi = y + (gsize) i * q->out * np;
       for (gsize pix = 0; pix < np; pix++)
         {
           gint64 sx = 0;
           if (aff)
             for (int p = 0; p < q->kin; p++)
-              sx += cols[pix * q->kin + p];
+              sx += cols[pix * q->kpad + p];
           qlayer_rescale (q, acc + pix * q->out, sx, yi + pix, np);
         }
     }
@@ -427,6 +441,8 @@ qlayer_unpack (FwLayer *l, const FwPackedTensor *in, int n, GError **error)
       for (int p = 0; p < q->kin; p++)
         s += q->wq[(gsize) o * q->kin + p];
       q->rowsum[o] = s;
+      if (q->wpad != NULL)
+        memcpy (q->wpad + (gsize) o * q->kpad, q->wq + (gsize) o * q->kin, q->kin);
     }
   return TRUE;
 }
