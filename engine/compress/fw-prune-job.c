@@ -20,6 +20,7 @@
  *           seeds = 1                   lottery: seeds [run] seed .. seed + seeds - 1
  *           compact = true              save the physically smaller model
  *           model =                     prune this saved model instead of training one
+ *                                       ([model] init = FILE does the same)
  *
  * The run folder: recipe.ini, metrics.csv (one row per step / round), summary.json,
  * model.safetensors (the pruned model as stored: smaller dense/conv or CSR layers),
@@ -697,7 +698,10 @@ prune_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError **er
   c.eval_set = c.test != NULL ? c.test : c.val;
 
   /* the job's length in epochs, for one progress bar */
-  gboolean trained_base = p->model == NULL && p->criterion != FW_PRUNE_SNIP && !p->lottery;
+  /* the model to prune: [prune] model, else [model] init as it is, else trained here */
+  gboolean has_init = r->init != NULL && *r->init != '\0';
+  gboolean trained_base = p->model == NULL && !has_init && p->criterion != FW_PRUNE_SNIP
+                          && !p->lottery;
   int T = p->schedule == FW_PRUNE_ONESHOT || p->criterion == FW_PRUNE_SNIP ? 1 : p->steps;
   if (p->lottery)
     c.epochs_total = (double) p->seeds * r->train.epochs * (p->steps + 1 + p->random_reinit);

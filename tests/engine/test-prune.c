@@ -766,6 +766,18 @@ test_job_weights (void)
   g_autoptr (FwDataset) test = job_test_set ();
   g_autoptr (FwEvalResult) e = fw_evaluate (base, test, 64, NULL, &error);
   g_assert_cmpfloat (fabs (e->accuracy - res->base_acc), <, 1e-9);
+
+  /* [model] init = that file: pruned as it is, not trained again */
+  g_autofree char *dir2 = g_build_filename (fw_test_tmpdir (), "w2", NULL);
+  g_autoptr (FwRecipe) r2 = job_recipe ("sparsity = 0.5\nschedule = oneshot\n"
+                                        "finetune_epochs = 0\n", dir2);
+  g_free (r2->init);
+  r2->init = g_strdup (bpath);
+  /* another shuffling seed: a model trained here would differ from the file's */
+  r2->train.seed = 4;
+  g_autoptr (FwPruneResult) res2 = fw_prune_run_sync (r2, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (res2->base_acc, ==, res->base_acc);
 }
 
 static void
