@@ -99,8 +99,10 @@ fw_decomp_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError 
     && fw_recipe_ext_get_int (r, G, "min_weights", 1000, 0, G_MAXINT, &cfg.min_weights, error)
     && fw_recipe_ext_get_int (r, G, "finetune_epochs", 0, 0, 1000, &ft_epochs, error)
     && fw_recipe_ext_get_int (r, G, "curve_points", 12, 0, 32, &curve_points, error);
-  g_autoptr (GArray) ranks = ok ? fw_recipe_ext_get_int_list (r, G, "ranks", "", 1, 4096, error)
-                                : NULL;
+  g_autofree char *ranks_text = fw_recipe_ext_get_string (r, G, "ranks", "");
+  g_autoptr (GArray) ranks = !ok ? NULL
+    : *ranks_text != '\0' ? fw_recipe_ext_get_int_list (r, G, "ranks", "", 1, 4096, error)
+                           : g_array_new (FALSE, FALSE, sizeof (int));
   if (!ok || ranks == NULL)
     {
       fw_decomp_config_clear (&cfg);
