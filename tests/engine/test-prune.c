@@ -879,8 +879,9 @@ test_job_bad_values (void)
 }
 
 typedef struct {
-  int snapshots, results, finished;
+  int snapshots, results, finished, cancelled;
   double last_sparsity;
+  FwJob *cancel_on_snapshot;
 } JobSeen;
 
 static void
@@ -893,11 +894,17 @@ on_job_event (FwJob *job, const FwEvent *ev, gpointer user)
       s->snapshots++;
       s->last_sparsity = snap->sparsity;
       g_assert_cmpint (snap->n_layers, ==, 3);
+      if (s->cancel_on_snapshot != NULL)
+        fw_job_cancel (s->cancel_on_snapshot);
     }
   else if (ev->kind == FW_EVENT_SNAPSHOT && g_strcmp0 (ev->payload_type, "prune-result") == 0)
     s->results++;
   else if (ev->kind == FW_EVENT_FINISHED)
     s->finished++;
+  else if (ev->kind == FW_EVENT_CANCELLED
+           || (ev->kind == FW_EVENT_FAILED
+               && g_error_matches (ev->error, FW_ERROR, FW_ERROR_CANCELLED)))
+    s->cancelled++;
 }
 
 static void
@@ -917,6 +924,22 @@ test_job_events (void)
   /* base + per step (pruned + one per fine-tuning epoch) + done, at least */
   g_assert_cmpint (seen.snapshots, >=, 1 + 2 * 2 + 1);
   g_assert_cmpfloat (fabs (seen.last_sparsity - 0.6), <, 1e-3);
+
+  /* cancelled at its first snapshot: the job ends cancelled and leaves no run folder */
+  g_autofree char *dir2 = g_build_filename (fw_test_tmpdir (), "cancelled", NULL);
+  g_autoptr (FwRecipe) r2 = job_recipe ("sparsity = 0.6\nsteps = 5\nfinetune_epochs = 10\n",
+                                        dir2);
+  JobSeen seen2 = { 0 };
+  g_autoptr (FwJob) job2 = fw_job_runner_submit (runner, "prune", fw_prune_job_run,
+                                                 g_steal_pointer (&r2),
+                                                 (GDestroyNotify) fw_recipe_free, NULL,
+                                                 on_job_event, &seen2);
+  seen2.cancel_on_snapshot = job2;
+  fw_job_wait (job2, NULL);
+  g_assert_cmpint (seen2.cancelled, ==, 1);
+  g_assert_cmpint (seen2.finished, ==, 0);
+  g_assert_cmpint (seen2.results, ==, 0);
+  g_assert_false (g_file_test (dir2, G_FILE_TEST_EXISTS));
 }
 
 int
