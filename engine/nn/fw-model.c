@@ -106,10 +106,24 @@ model_clear (gpointer data)
 FwModel *
 fw_model_new (const char *arch, const char *spec, FwShape input, GError **error)
 {
+  return fw_model_new_limited (arch, spec, input, FW_MODEL_MAX_PARAMS, error);
+}
+
+FwModel *
+fw_model_new_limited (const char *arch, const char *spec, FwShape input, gsize max_floats,
+                      GError **error)
+{
   if (input.c < 1 || input.h < 1 || input.w < 1)
     {
       g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "model input shape %dx%dx%d is empty",
                    input.c, input.h, input.w);
+      return NULL;
+    }
+  if (fw_shape_size (input) > FW_MODEL_MAX_SAMPLE_FLOATS)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "model input %dx%dx%d is too large (more "
+                   "than %" G_GSIZE_FORMAT " values per sample)", input.c, input.h, input.w,
+                   FW_MODEL_MAX_SAMPLE_FLOATS);
       return NULL;
     }
   g_auto (GStrv) tokens = g_strsplit (spec, ",", -1);
@@ -181,6 +195,31 @@ fw_model_new (const char *arch, const char *spec, FwShape input, GError **error)
     }
   m->n_classes = (int) fw_shape_size (shape);
   m->spec = g_strdup (canon->str);
+
+  /* memory before allocating it: a damaged or hostile spec must not take the machine down */
+  gsize per_sample = fw_shape_size (input), fixed = 0;
+  for (int i = 0; i < m->n_layers; i++)
+    {
+      const FwLayer *l = m->layers[i];
+      per_sample += 2 * fw_shape_size (l->out) + l->scratch_per_sample;
+      fixed += l->scratch_fixed;
+    }
+  if (m->n_params + m->n_state > MIN (max_floats, FW_MODEL_MAX_PARAMS)
+      || per_sample > FW_MODEL_MAX_SAMPLE_FLOATS || fixed > FW_MODEL_MAX_PARAMS)
+    {
+      g_autofree char *need = fw_format_bytes (4.0 * (double) MAX (m->n_params + m->n_state,
+                                                                   MAX (per_sample, fixed)));
+      if (m->n_params + m->n_state > max_floats && max_floats < FW_MODEL_MAX_PARAMS)
+        g_set_error (error, FW_ERROR, FW_ERROR_FORMAT, "the spec needs %" G_GSIZE_FORMAT
+                     " parameters but only %" G_GSIZE_FORMAT " are available",
+                     m->n_params + m->n_state, max_floats);
+      else
+        g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "the model is too large: it needs %s "
+                     "(parameters, or one sample's activations) — use fewer units or channels",
+                     need);
+      fw_model_unref (m);
+      return NULL;
+    }
 
   m->params = fw_alloc_floats (m->n_params);
   m->grads = fw_alloc_floats (m->n_params);

@@ -59,9 +59,17 @@ char     *fw_model_arch_spec   (const char *arch, const char *widths, FwShape in
 /* NULL-terminated list of architecture names */
 const char *const *fw_model_arch_names (void);
 
-/* Builds a model from a spec; parameters are zero until fw_model_init(). */
+/* Builds a model from a spec; parameters are zero until fw_model_init(). A spec whose
+ * parameters exceed FW_MODEL_MAX_PARAMS floats, or whose one sample's activations exceed
+ * FW_MODEL_MAX_SAMPLE_FLOATS, is an error (before any allocation). */
+#define FW_MODEL_MAX_PARAMS ((gsize) 1 << 28)          /* 1 GiB of floats */
+#define FW_MODEL_MAX_SAMPLE_FLOATS ((gsize) 1 << 26)   /* 256 MiB per sample */
 FwModel  *fw_model_new         (const char *arch, const char *spec, FwShape input,
                                 GError **error);
+/* The same with at most max_floats parameters + state (a file's loader passes what its data
+ * section can hold): more is an FW_ERROR_FORMAT error. */
+FwModel  *fw_model_new_limited (const char *arch, const char *spec, FwShape input,
+                                gsize max_floats, GError **error);
 FwModel  *fw_model_ref         (FwModel *m);
 void      fw_model_unref       (FwModel *m);
 /* Deep copy (parameters, state, flags), sized for the same max batch. */

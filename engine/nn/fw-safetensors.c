@@ -444,8 +444,14 @@ fw_model_load (const char *path, GHashTable **metadata, GError **error)
     FAIL ("__metadata__ 'in_std' is '%s', not a positive number", s_std);
 
   g_autoptr (GError) build_error = NULL;
-  g_autoptr (FwModel) m = fw_model_new (arch != NULL ? arch : "custom", spec, input,
-                                        &build_error);
+  /* every parameter and state float is stored in the data section: a spec that needs more
+   * cannot match this file (checked before the model's memory is allocated) */
+  g_autoptr (FwModel) m = fw_model_new_limited (arch != NULL ? arch : "custom", spec, input,
+                                                data_len / sizeof (float), &build_error);
+  if (m == NULL && g_error_matches (build_error, FW_ERROR, FW_ERROR_FORMAT))
+    FAIL ("%s: the data section (%" G_GSIZE_FORMAT " bytes) is out of range of what the spec "
+          "'%s' stores — the file is truncated or corrupt", build_error->message, data_len,
+          spec);
   if (m == NULL)
     FAIL ("the stored spec does not build a model: %s", build_error->message);
   m->in_mean = in_mean;

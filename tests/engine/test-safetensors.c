@@ -509,11 +509,37 @@ test_metadata_pairs_come_back (void)
     }
 }
 
+/* a tiny file whose spec asks for a huge model is refused before its memory is allocated
+ * (a hostile file must not take the machine down); so is a spec too large for any file */
+static void
+test_huge_spec_refused_early (void)
+{
+  const char *dir = fw_test_tmpdir ();
+  g_autofree char *bad = g_build_filename (dir, "huge.safetensors", NULL);
+  /* 784 x 1e6 weights = 3 GB for a file of 64 data bytes */
+  write_file (bad, "{\"__metadata__\":{\"spec\":\"flatten,dense:1000000\",\"input\":"
+              "\"1,28,28\"}}", (const guint8 *) "0123456789abcdef0123456789abcdef"
+              "0123456789abcdef0123456789abcdef", 64);
+  assert_format_error (bad, "huge spec", "parameters but only 16 are available");
+  /* an input of 65536 x 65536 x 16 floats per sample */
+  write_file (bad, "{\"__metadata__\":{\"spec\":\"flatten,dense:2\",\"input\":"
+              "\"16,65536,65536\"}}", NULL, 0);
+  assert_format_error (bad, "huge input", "too large");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwModel) m = fw_model_new ("custom", "flatten,dense:65536,dense:65536",
+                                        (FwShape) { 1, 28, 28 }, &error);
+  g_assert_null (m);
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "too large"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/Safetensors/round_trip_mlp_bit_exact", test_round_trip_mlp);
+  g_test_add_func ("/Safetensors/huge_spec_refused_before_allocating",
+                   test_huge_spec_refused_early);
   g_test_add_func ("/Safetensors/round_trip_conv_bit_exact", test_round_trip_conv);
   g_test_add_func ("/Safetensors/header_parses_independently", test_header_independent_parse);
   g_test_add_func ("/Safetensors/corrupt_files_refused_naming_the_file",
