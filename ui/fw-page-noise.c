@@ -146,7 +146,7 @@ update_regression (FwPageNoise *self)
   fw_noise_regression_curve (0.0, sigma, ns, m, trials, 1, mse);
   for (int i = 0; i < m; i++)
     {
-      x[i] = log10 (ns[i]);
+      x[i] = ns[i];
       theory[i] = sigma * sigma / ns[i];
     }
   fw_line_plot_set_series_data (self->regression, 0, x, mse, NULL, NULL, m);
@@ -812,8 +812,9 @@ fw_page_noise_init (FwPageNoise *self)
 
   self->regression = fw_line_plot_new ();
   fw_line_plot_set_title (self->regression, "Same-sample regression: error of the mean");
-  fw_line_plot_set_x_label (self->regression, "number of noisy labels N", "log10");
+  fw_line_plot_set_x_label (self->regression, "number of noisy labels N", "log scale");
   fw_line_plot_set_y_label (self->regression, "squared error (g - g_real)²", "log scale");
+  fw_line_plot_set_log_x (self->regression, TRUE);
   fw_line_plot_set_log_y (self->regression, TRUE);
   guint s0 = fw_line_plot_add_series (self->regression, "measured (mean of N labels)", 0);
   guint s1 = fw_line_plot_add_series (self->regression, "σ²/N", 1);
