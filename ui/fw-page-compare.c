@@ -644,12 +644,24 @@ measure_event (FwJob *job, const FwEvent *ev, gpointer user_data)
           self->table->data_name = g_strdup (t->data_name);
           self->table->n_test = t->n_test;
         }
+      else if (g_strcmp0 (ev->payload_type, "compare-times") == 0 && self->table != NULL)
+        {
+          /* latency[n], throughput[n], the models timed side by side */
+          const double *times = ev->payload;
+          guint n = self->table->rows->len;
+          for (guint i = 0; i < n; i++)
+            {
+              fw_compare_table_row (self->table, i)->latency_s = times[i];
+              fw_compare_table_row (self->table, i)->throughput = times[n + i];
+            }
+          rebuild_all (self);
+        }
       else if (g_strcmp0 (ev->payload_type, "compare-row") == 0 && self->table != NULL)
         {
           fw_compare_table_add_row (self->table, ev->payload);
           rebuild_all (self);
           g_autofree char *markup = g_markup_printf_escaped (
-              "Measured <b>%u</b> of %u models on %s (%d test images)…",
+              "Evaluated <b>%u</b> of %u models on %s (%d test images)…",
               self->table->rows->len, self->n_expected, self->table->data_name,
               self->table->n_test);
           gtk_label_set_markup (self->summary_label, markup);

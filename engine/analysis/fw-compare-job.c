@@ -37,6 +37,21 @@ fw_compare_load_test (const char *spec, FwJob *job, GCancellable *cancellable, G
   return test;
 }
 
+typedef struct {
+  FwJob *job;
+  double start;
+  int n;
+} TimingProgress;
+
+static void
+timing_progress (gpointer user, double fraction)
+{
+  TimingProgress *tp = user;
+  if (tp->job != NULL)
+    fw_job_progress (tp->job, tp->start + (1 - tp->start) * fraction, tp->n, tp->n, 0, 0, NAN,
+                     NAN);
+}
+
 FwCompareTable *
 fw_compare_run_job (FwJob *job, const FwCompareInput *in, int n, const FwDataset *test,
                     const FwCompareOptions *opt, GCancellable *cancellable, GError **error)
@@ -53,20 +68,52 @@ fw_compare_run_job (FwJob *job, const FwCompareInput *in, int n, const FwDataset
       start->n_test = test->n;
       fw_job_emit_snapshot (job, "compare-start", start, (GDestroyNotify) fw_compare_table_free);
     }
+  /* accuracy, sizes and FLOPs model by model; timing afterwards, all models side by side */
+  FwCompareOptions eval_opt = *opt;
+  eval_opt.measure_time = FALSE;
+  double eval_share = opt->measure_time ? 0.3 : 1.0;
   for (int i = 0; i < n; i++)
     {
       if (job != NULL)
         {
-          fw_job_progress (job, (double) i / n, i + 1, n, 0, 0, NAN, NAN);
-          fw_job_log (job, "measuring %s", in[i].name);
+          fw_job_progress (job, eval_share * i / n, i + 1, n, 0, 0, NAN, NAN);
+          fw_job_log (job, "evaluating %s", in[i].name);
         }
       FwCompareRow *row = fw_compare_measure (t, in[i].name, in[i].kind, in[i].model,
-                                              in[i].path, test, opt, cancellable, error);
+                                              in[i].path, test, &eval_opt, cancellable, error);
       if (row == NULL)
         return NULL;
       if (job != NULL)
         fw_job_emit_snapshot (job, "compare-row", fw_compare_row_copy (row),
                               (GDestroyNotify) fw_compare_row_free);
+    }
+  if (opt->measure_time)
+    {
+      int big = MAX (opt->big_batch, 1);
+      g_autofree float *x = fw_compare_timing_batch (test, big);
+      g_autofree FwModel **models = g_new (FwModel *, (gsize) MAX (n, 1));
+      double *times = g_new (double, 2 * (gsize) n);
+      for (int i = 0; i < n; i++)
+        models[i] = in[i].model;
+      if (job != NULL)
+        fw_job_log (job, "timing %d models side by side (%d rounds)", n, opt->reps);
+      TimingProgress tp = { job, eval_share, n };
+      if (!fw_compare_time_models (models, n, x, big, opt->reps, opt->min_rep_s, times,
+                                   times + n, timing_progress, &tp, cancellable))
+        {
+          g_free (times);
+          g_set_error (error, FW_ERROR, FW_ERROR_CANCELLED, "Timing cancelled");
+          return NULL;
+        }
+      for (int i = 0; i < n; i++)
+        {
+          fw_compare_table_row (t, i)->latency_s = times[i];
+          fw_compare_table_row (t, i)->throughput = times[n + i];
+        }
+      if (job != NULL)
+        fw_job_emit_snapshot (job, "compare-times", times, g_free);
+      else
+        g_free (times);
     }
   if (job != NULL)
     fw_job_progress (job, 1.0, n, n, 0, 0, NAN, NAN);

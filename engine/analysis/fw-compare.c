@@ -123,6 +123,9 @@ fw_compare_split_seed (const char *name, int *seed)
 
 /* ---- measuring ---- */
 
+/* the timing batch (below), shared with the job's side-by-side timing */
+static float *timing_batch (const FwDataset *test, int big);
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -137,17 +140,14 @@ median (double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-double
-fw_compare_time_forward (FwModel *m, const float *x, int batch, int reps, double min_rep_s,
-                         GCancellable *cancellable)
+/* Passes per repetition so that one repetition lasts min_rep_s (after a warm-up pass); 0 when
+ * cancelled. */
+static long
+calibrate (FwModel *m, const float *x, int batch, double min_rep_s, GCancellable *cancellable)
 {
-  g_autofree double *times = NULL;
   long k = 1;
-
-  reps = MAX (reps, 1);
   fw_model_reserve (m, batch);
   fw_model_forward (m, x, batch, FALSE);   /* warm-up: caches, lazy buffers */
-  /* calibrate: k passes per repetition so that one repetition lasts min_rep_s */
   for (;;)
     {
       double t0 = fw_now ();
@@ -155,22 +155,93 @@ fw_compare_time_forward (FwModel *m, const float *x, int batch, int reps, double
         fw_model_forward (m, x, batch, FALSE);
       double dt = fw_now () - t0;
       if (dt >= min_rep_s || k >= (1L << 24))
-        break;
+        return k;
       if (g_cancellable_is_cancelled (cancellable))
-        return NAN;
+        return 0;
       k = dt > 0 ? MAX (2 * k, (long) ceil (1.2 * k * min_rep_s / dt)) : 10 * k;
     }
-  times = g_new (double, reps);
+}
+
+/* Seconds per pass over one repetition of k passes. */
+static double
+time_rep (FwModel *m, const float *x, int batch, long k)
+{
+  double t0 = fw_now ();
+  for (long i = 0; i < k; i++)
+    fw_model_forward (m, x, batch, FALSE);
+  return (fw_now () - t0) / (double) k;
+}
+
+double
+fw_compare_time_forward (FwModel *m, const float *x, int batch, int reps, double min_rep_s,
+                         GCancellable *cancellable)
+{
+  reps = MAX (reps, 1);
+  long k = calibrate (m, x, batch, min_rep_s, cancellable);
+  if (k == 0)
+    return NAN;
+  g_autofree double *times = g_new (double, reps);
   for (int r = 0; r < reps; r++)
     {
       if (g_cancellable_is_cancelled (cancellable))
         return NAN;
-      double t0 = fw_now ();
-      for (long i = 0; i < k; i++)
-        fw_model_forward (m, x, batch, FALSE);
-      times[r] = (fw_now () - t0) / (double) k;
+      times[r] = time_rep (m, x, batch, k);
     }
   return median (times, reps);
+}
+
+gboolean
+fw_compare_time_models (FwModel *const *models, int n, const float *x, int big, int reps,
+                        double min_rep_s, double *latency, double *throughput,
+                        FwCompareTimingFunc progress, gpointer user, GCancellable *cancellable)
+{
+  const int batches[2] = { 1, big };
+  reps = MAX (reps, 1);
+  g_autofree long *k = g_new (long, (gsize) MAX (n, 1));
+  g_autofree double *times = g_new (double, (gsize) n * reps);
+  for (int b = 0; b < 2; b++)
+    {
+      int nr = b == 0 ? reps : MAX (reps / 2, 3);
+      for (int i = 0; i < n; i++)
+        if ((k[i] = calibrate (models[i], x, batches[b], min_rep_s, cancellable)) == 0)
+          return FALSE;
+      /* round-robin: repetition r of every model before repetition r + 1 of any */
+      for (int r = 0; r < nr; r++)
+        {
+          if (g_cancellable_is_cancelled (cancellable))
+            return FALSE;
+          for (int i = 0; i < n; i++)
+            times[(gsize) i * nr + r] = time_rep (models[i], x, batches[b], k[i]);
+          if (progress != NULL)
+            progress (user, (b * nr + r + 1.0) / (2.0 * nr));
+        }
+      for (int i = 0; i < n; i++)
+        {
+          double t = median (times + (gsize) i * nr, nr);
+          if (b == 0)
+            latency[i] = t;
+          else
+            throughput[i] = big / t;
+        }
+    }
+  return TRUE;
+}
+
+float *
+fw_compare_timing_batch (const FwDataset *test, int big)
+{
+  return timing_batch (test, big);
+}
+
+/* @big test images (repeated when the test set is smaller), [big x size(input)]. */
+static float *
+timing_batch (const FwDataset *test, int big)
+{
+  gsize in = fw_dataset_sample_size (test);
+  float *x = g_new (float, (gsize) big * in);
+  for (int i = 0; i < big; i++)
+    memcpy (x + (gsize) i * in, test->x + (gsize) (i % test->n) * in, in * sizeof (float));
+  return x;
 }
 
 static gsize
@@ -344,11 +415,7 @@ fw_compare_measure (FwCompareTable *t, const char *name, const char *kind, FwMod
   if (opt->measure_time)
     {
       int big = MAX (opt->big_batch, 1);
-      gsize in = fw_shape_size (m->input);
-      g_autofree float *x = g_new (float, (gsize) big * in);
-      /* real test images, repeated when the test set is smaller than the batch */
-      for (int i = 0; i < big; i++)
-        memcpy (x + (gsize) i * in, test->x + (gsize) (i % test->n) * in, in * sizeof (float));
+      g_autofree float *x = timing_batch (test, big);
       row->latency_s = fw_compare_time_forward (m, x, 1, opt->reps, opt->min_rep_s,
                                                 cancellable);
       double tb = fw_compare_time_forward (m, x, big, MAX (opt->reps / 2, 3), opt->min_rep_s,

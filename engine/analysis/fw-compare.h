@@ -113,6 +113,19 @@ char           *fw_compare_split_seed   (const char *name, int *seed);
 double          fw_compare_time_forward (FwModel *m, const float *x, int batch, int reps,
                                          double min_rep_s, GCancellable *cancellable);
 
+/* Times n models side by side: batch-1 latency[i] (seconds) and big-batch throughput[i]
+ * (images/s), medians over @reps repetitions (reps/2, at least 3, for the big batch), the
+ * repetitions alternating between the models (round-robin) so that a change of the machine's
+ * load hits every model alike. @x holds @big samples. progress (may be NULL) gets [0, 1].
+ * FALSE when cancelled. */
+typedef void (*FwCompareTimingFunc) (gpointer user, double fraction);
+gboolean        fw_compare_time_models  (FwModel *const *models, int n, const float *x, int big,
+                                         int reps, double min_rep_s, double *latency,
+                                         double *throughput, FwCompareTimingFunc progress,
+                                         gpointer user, GCancellable *cancellable);
+/* @big test images as one batch (repeated when the test set is smaller): g_free. */
+float          *fw_compare_timing_batch (const FwDataset *test, int big);
+
 /* Stored and non-zero value counts of a model as fw_model_save() writes it: every element of
  * its float tensors and packed tensors; non-zero leaves out index tensors (names with "index",
  * "indices", "ptr", "offsets"): they are storage, not weights. */
@@ -163,8 +176,10 @@ typedef struct {
 void            fw_compare_input_clear  (FwCompareInput *in);
 
 /* The measuring loop of the Compare page and the [compare] job: emits "compare-start" (an empty
- * FwCompareTable naming the test set), then one "compare-row" (FwCompareRow) per model, with
- * progress; job may be NULL. Returns the table (not finished), or NULL with an error. */
+ * FwCompareTable naming the test set), one "compare-row" (FwCompareRow, not timed yet) per model
+ * as it is evaluated, then, when opt->measure_time, times all models side by side
+ * (fw_compare_time_models) and emits "compare-times" (a double array: latency[n], then
+ * throughput[n]); job may be NULL. Returns the table (not finished), or NULL with an error. */
 FwCompareTable *fw_compare_run_job      (FwJob *job, const FwCompareInput *in, int n,
                                          const FwDataset *test, const FwCompareOptions *opt,
                                          GCancellable *cancellable, GError **error);

@@ -658,11 +658,25 @@ test_time_forward (void)
   g_assert_true (isfinite (ts) && ts > 0);
   /* 40x the multiply-adds: slower, by any machine's measure */
   g_assert_cmpfloat (tb, >, ts);
-  (void) in;
   /* cancelled: returns at once with NaN */
   g_autoptr (GCancellable) c = g_cancellable_new ();
   g_cancellable_cancel (c);
   g_assert_true (isnan (fw_compare_time_forward (small, test_set->x, 1, 5, 0.002, c)));
+
+  /* side by side, round-robin: the same ordering, every number positive; cancelled: FALSE */
+  FwModel *models[] = { small, big };
+  double lat[2], thr[2];
+  g_autofree float *x = fw_compare_timing_batch (test_set, 32);
+  g_assert_true (fw_compare_time_models (models, 2, x, 32, 5, 0.002, lat, thr, NULL, NULL,
+                                         NULL));
+  g_assert_cmpfloat (lat[0], >, 0);
+  g_assert_cmpfloat (lat[1], >, lat[0]);
+  g_assert_cmpfloat (thr[0], >, thr[1]);
+  g_assert_false (fw_compare_time_models (models, 2, x, 32, 5, 0.002, lat, thr, NULL, NULL, c));
+  /* the timing batch is the test images, cycled */
+  for (int i = 0; i < 32; i++)
+    g_assert_cmpint (memcmp (x + (gsize) i * in, test_set->x + (gsize) (i % test_set->n) * in,
+                             in * sizeof (float)), ==, 0);
 }
 
 int
