@@ -79,6 +79,13 @@ FwLinePlot *fw_page_weak_get_reliability_plot (FwPageWeak *self) { return self->
 FwHeatmap *fw_page_weak_get_proportions (FwPageWeak *self) { return self->props; }
 gboolean fw_page_weak_is_running (FwPageWeak *self) { return self->job != NULL; }
 
+void
+fw_page_weak_show_view (FwPageWeak *self, const char *view)
+{
+  if (gtk_stack_get_child_by_name (self->viz_stack, view) != NULL)
+    gtk_stack_set_visible_child_name (self->viz_stack, view);
+}
+
 int
 fw_page_weak_get_n_hand_labelled (FwPageWeak *self)
 {
@@ -878,8 +885,11 @@ job_event (FwJob *job, const FwEvent *ev, gpointer user_data)
       else if (ev->message != NULL && *ev->message != '\0'
                && strcmp (fw_job_get_name (job), "Calibration") != 0)
         {
-          /* the job's summary: its run folder and headline numbers */
-          set_summary (self, ev->message);
+          /* the job's summary starts with its run folder; the numbers are in the plots */
+          g_auto (GStrv) lines = g_strsplit (ev->message, "\n", 2);
+          g_autofree char *msg = g_strdup_printf ("%s finished; %s", fw_job_get_name (job),
+                                                  lines[0]);
+          set_summary (self, msg);
           if (win != NULL)
             {
               g_autofree char *t = g_strdup_printf ("%s finished", fw_job_get_name (job));
@@ -1113,7 +1123,6 @@ fw_page_weak_init (FwPageWeak *self)
   fw_heatmap_set_title (self->props, "Class proportions on the check set (%)");
   fw_heatmap_set_show_values (self->props, TRUE, "%.0f");
   fw_heatmap_set_colorbar_label (self->props, "%");
-  fw_heatmap_set_class_colored_labels (self->props, TRUE);
   self->props_view = add_view (self->calib_box, "class-proportions");
   gtk_widget_set_size_request (GTK_WIDGET (self->props_view), -1, 200);
   gtk_widget_set_vexpand (GTK_WIDGET (self->props_view), FALSE);

@@ -24,6 +24,8 @@ void         fw_page_weak_run_calibration (FwPageWeak *self);
 void         fw_page_weak_query          (FwPageWeak *self);
 void         fw_page_weak_add_hand_labels (FwPageWeak *self);
 gboolean     fw_page_weak_is_running     (FwPageWeak *self);
+/* Shows one of the views: "methods", "selftrain", "variance", "active", "calibration". */
+void         fw_page_weak_show_view      (FwPageWeak *self, const char *view);
 void         fw_page_weak_set_font_scale (FwPageWeak *self, double scale);
 
 /* For tests: the form and what the plots hold. method: a [weak] methods value ("all",

@@ -249,6 +249,27 @@ test_open_recipe (void)
   g_assert_cmpuint (fw_bar_chart_get_n_bars (fw_page_weak_get_methods_chart (page)), ==, 8);
 }
 
+static void
+test_png (void)
+{
+  /* the page as the user sees it, for a look (path in the log) */
+  const char *dir = g_getenv ("FW_WEAK_SHOT_DIR");
+  if (dir == NULL)
+    {
+      g_test_skip ("set FW_WEAK_SHOT_DIR to write the page PNGs");
+      return;
+    }
+  const char *views[] = { "methods", "selftrain", "variance", "active", "calibration" };
+  for (guint i = 0; i < G_N_ELEMENTS (views); i++)
+    {
+      fw_page_weak_show_view (page, views[i]);
+      fw_ui_spin_for (0.5);
+      g_autofree char *path = g_strdup_printf ("%s/weak-%s.png", dir, views[i]);
+      g_assert_true (fw_ui_save_png (win, path));
+      g_test_message ("wrote %s", path);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -290,6 +311,7 @@ main (int argc, char **argv)
   g_test_add_func ("/WeakPage/hand_labels_are_added_as_given", test_hand_labelling);
   g_test_add_func ("/WeakPage/calibration_plots_match_the_run", test_calibration);
   g_test_add_func ("/WeakPage/weak_recipe_opens_here", test_open_recipe);
+  g_test_add_func ("/WeakPage/renders_to_png", test_png);
   int ret = g_test_run ();
   gtk_window_destroy (GTK_WINDOW (win));
   fw_ui_spin_for (0.2);
