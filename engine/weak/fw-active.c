@@ -10,7 +10,7 @@
 #include "fw-features.h"
 #include "fw-gemm.h"
 #include "fw-loss.h"
-#include "fw-weak.h"
+#include "fw-weak-private.h"
 
 static const struct {
   const char *name, *title;
@@ -90,18 +90,6 @@ scored_cmp (const void *a, const void *b)
   return x->index - y->index;
 }
 
-static double
-sqdist (const float *a, const float *b, int d)
-{
-  double s = 0.0;
-  for (int j = 0; j < d; j++)
-    {
-      double e = (double) a[j] - b[j];
-      s += e * e;
-    }
-  return s;
-}
-
 int
 fw_query_select (FwQueryStrategy s, const float *probs, int n, int k, const float *emb, int d,
                  const float *centres, int n_centres, int batch, FwRng *rng, gint32 *picks)
@@ -133,7 +121,8 @@ fw_query_select (FwQueryStrategy s, const float *probs, int n, int k, const floa
         {
           dist[i] = INFINITY;
           for (int c = 0; c < n_centres; c++)
-            dist[i] = MIN (dist[i], sqdist (emb + (gsize) i * d, centres + (gsize) c * d, d));
+            dist[i] = MIN (dist[i], fw_weak_sqdist (emb + (gsize) i * d,
+                                                    centres + (gsize) c * d, d));
         }
       for (int t = 0; t < b; t++)
         {
@@ -143,7 +132,8 @@ fw_query_select (FwQueryStrategy s, const float *probs, int n, int k, const floa
               best = i;
           picks[t] = best;
           for (int i = 0; i < n; i++)
-            dist[i] = MIN (dist[i], sqdist (emb + (gsize) i * d, emb + (gsize) best * d, d));
+            dist[i] = MIN (dist[i], fw_weak_sqdist (emb + (gsize) i * d,
+                                                    emb + (gsize) best * d, d));
           dist[best] = -1.0;   /* never again */
         }
       return b;

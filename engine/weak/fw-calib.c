@@ -194,6 +194,20 @@ fw_calib_fit_temperature (const float *logits, int n, int k, const gint32 *label
   return TRUE;
 }
 
+/* out[k] <- p'(y|x): p(y|x) reweighted by prior / train_prior and renormalised */
+static void
+adjust_row (const float *p, int k, const double *prior, const double *train_prior, double *out)
+{
+  double s = 0.0;
+  for (int j = 0; j < k; j++)
+    {
+      out[j] = prior[j] / train_prior[j] * p[j];
+      s += out[j];
+    }
+  for (int j = 0; j < k; j++)
+    out[j] = s > 0.0 ? out[j] / s : 1.0 / k;
+}
+
 int
 fw_calib_prior_em (const float *probs, int n, int k, const double *train_prior, int max_iter,
                    double tol, double *prior_out, float *adjusted)
@@ -210,15 +224,9 @@ fw_calib_prior_em (const float *probs, int n, int k, const double *train_prior, 
         next[j] = 0.0;
       for (int i = 0; i < n; i++)
         {
-          const float *p = probs + (gsize) i * k;
-          double s = 0.0;
+          adjust_row (probs + (gsize) i * k, k, prior, train_prior, row);
           for (int j = 0; j < k; j++)
-            {
-              row[j] = prior[j] / train_prior[j] * p[j];
-              s += row[j];
-            }
-          for (int j = 0; j < k; j++)
-            next[j] += s > 0.0 ? row[j] / s : 1.0 / k;
+            next[j] += row[j];
         }
       double change = 0.0;
       for (int j = 0; j < k; j++)
@@ -236,15 +244,9 @@ fw_calib_prior_em (const float *probs, int n, int k, const double *train_prior, 
   if (adjusted != NULL)
     for (int i = 0; i < n; i++)
       {
-        const float *p = probs + (gsize) i * k;
-        double s = 0.0;
+        adjust_row (probs + (gsize) i * k, k, prior, train_prior, row);
         for (int j = 0; j < k; j++)
-          {
-            row[j] = prior[j] / train_prior[j] * p[j];
-            s += row[j];
-          }
-        for (int j = 0; j < k; j++)
-          adjusted[(gsize) i * k + j] = (float) (s > 0.0 ? row[j] / s : 1.0 / k);
+          adjusted[(gsize) i * k + j] = (float) row[j];
       }
   return it;
 }

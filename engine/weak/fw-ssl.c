@@ -279,24 +279,6 @@ views_clear (ViewState *st)
   g_free (st->center);
 }
 
-FwModel *
-fw_weak_pretrain_vicreg (const FwWeakConfig *c, const FwWeakData *d, FwWeakResult *r,
-                         const FwWeakHooks *hooks, GCancellable *cancellable, GError **error)
-{
-  g_autofree char *spec = g_strdup_printf ("%s,relu,dense:%d", d->enc_spec, c->proj_dim);
-  g_autoptr (FwModel) m = fw_weak_model_new (spec, d->labelled->shape, d->seed, d->mean,
-                                             d->std, error);
-  ViewState st;
-  if (m == NULL || !views_init (c, d, c->proj_dim, &st, error))
-    return NULL;
-  FwTrainConfig cfg = c->pre;
-  cfg.seed = d->seed;
-  gboolean ok = fw_weak_loop (m, &cfg, d->n_images, vicreg_step, NULL, &st, "VICReg", hooks,
-                              r->pretext_loss, cancellable, error);
-  views_clear (&st);
-  return ok ? g_steal_pointer (&m) : NULL;
-}
-
 static double
 dino_step (gpointer user, FwModel *m, const gint32 *idx, int nb, FwRng *rng)
 {
@@ -321,9 +303,10 @@ dino_after (gpointer user, FwModel *m)
   fw_ema_update (st->teacher, m, st->c->dino_ema);
 }
 
-FwModel *
-fw_weak_pretrain_dino (const FwWeakConfig *c, const FwWeakData *d, FwWeakResult *r,
-                       const FwWeakHooks *hooks, GCancellable *cancellable, GError **error)
+/* encoder + projector trained on two views; DINO keeps the EMA teacher */
+static FwModel *
+two_view_pretrain (const FwWeakConfig *c, const FwWeakData *d, gboolean dino, FwWeakResult *r,
+                   const FwWeakHooks *hooks, GCancellable *cancellable, GError **error)
 {
   g_autofree char *spec = g_strdup_printf ("%s,relu,dense:%d", d->enc_spec, c->proj_dim);
   g_autoptr (FwModel) m = fw_weak_model_new (spec, d->labelled->shape, d->seed, d->mean,
@@ -331,21 +314,38 @@ fw_weak_pretrain_dino (const FwWeakConfig *c, const FwWeakData *d, FwWeakResult 
   ViewState st;
   if (m == NULL || !views_init (c, d, c->proj_dim, &st, error))
     return NULL;
-  g_autoptr (FwModel) teacher = fw_model_copy (m);
+  g_autoptr (FwModel) teacher = dino ? fw_model_copy (m) : NULL;
   st.teacher = teacher;
   FwTrainConfig cfg = c->pre;
   cfg.seed = d->seed;
-  gboolean ok = fw_weak_loop (m, &cfg, d->n_images, dino_step, dino_after, &st, "DINO", hooks,
+  gboolean ok = fw_weak_loop (m, &cfg, d->n_images, dino ? dino_step : vicreg_step,
+                              dino ? dino_after : NULL, &st, dino ? "DINO" : "VICReg", hooks,
                               r->pretext_loss, cancellable, error);
   views_clear (&st);
+  if (!ok)
+    return NULL;
   /* the teacher is the network DINO keeps */
-  return ok ? g_steal_pointer (&teacher) : NULL;
+  return dino ? g_steal_pointer (&teacher) : g_steal_pointer (&m);
+}
+
+FwModel *
+fw_weak_pretrain_vicreg (const FwWeakConfig *c, const FwWeakData *d, FwWeakResult *r,
+                         const FwWeakHooks *hooks, GCancellable *cancellable, GError **error)
+{
+  return two_view_pretrain (c, d, FALSE, r, hooks, cancellable, error);
+}
+
+FwModel *
+fw_weak_pretrain_dino (const FwWeakConfig *c, const FwWeakData *d, FwWeakResult *r,
+                       const FwWeakHooks *hooks, GCancellable *cancellable, GError **error)
+{
+  return two_view_pretrain (c, d, TRUE, r, hooks, cancellable, error);
 }
 
 /* ---- k-means and ClusterFit ---- */
 
-static double
-sqdist (const float *a, const float *b, int d)
+double
+fw_weak_sqdist (const float *a, const float *b, int d)
 {
   double s = 0.0;
   for (int j = 0; j < d; j++)
@@ -368,7 +368,7 @@ fw_kmeans (const float *x, int n, int d, int k, int iters, guint64 seed, float *
   int first = (int) fw_rng_below (&rng, (guint32) n);
   memcpy (centres, x + (gsize) first * d, sizeof (float) * d);
   for (int i = 0; i < n; i++)
-    best[i] = sqdist (x + (gsize) i * d, centres, d);
+    best[i] = fw_weak_sqdist (x + (gsize) i * d, centres, d);
   for (int c = 1; c < k; c++)
     {
       double total = 0.0;
@@ -387,7 +387,8 @@ fw_kmeans (const float *x, int n, int d, int k, int iters, guint64 seed, float *
         }
       memcpy (centres + (gsize) c * d, x + (gsize) pick * d, sizeof (float) * d);
       for (int i = 0; i < n; i++)
-        best[i] = MIN (best[i], sqdist (x + (gsize) i * d, centres + (gsize) c * d, d));
+        best[i] = MIN (best[i],
+                       fw_weak_sqdist (x + (gsize) i * d, centres + (gsize) c * d, d));
     }
   g_autofree double *sum = g_new (double, (gsize) k * d);
   g_autofree int *count = g_new (int, k);
@@ -401,7 +402,7 @@ fw_kmeans (const float *x, int n, int d, int k, int iters, guint64 seed, float *
           double bd = INFINITY;
           for (int c = 0; c < k; c++)
             {
-              double dd = sqdist (x + (gsize) i * d, centres + (gsize) c * d, d);
+              double dd = fw_weak_sqdist (x + (gsize) i * d, centres + (gsize) c * d, d);
               if (dd < bd)
                 {
                   bd = dd;

@@ -46,6 +46,8 @@ double   fw_weak_test_acc     (FwModel *m, const FwDataset *test, GCancellable *
                                GError **error);
 /* Softmax probabilities of m on x [n x size]: probs [n x K]. */
 void     fw_weak_probs        (FwModel *m, const float *x, int n, float *probs);
+/* Squared Euclidean distance of two d-vectors (in double). */
+double   fw_weak_sqdist       (const float *a, const float *b, int d);
 /* Gathers images idx[0..nb) of d->images into out. */
 void     fw_weak_gather       (const FwWeakData *d, const gint32 *idx, int nb, float *out);
 
