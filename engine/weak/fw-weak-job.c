@@ -591,6 +591,20 @@ check_set (const FwDataset *pool, int size, int cls, double fraction, guint64 se
   return fw_dataset_subset (pool, idx, n, "check set");
 }
 
+typedef struct {
+  FwJob *job;
+  int epochs;
+} CalibTrain;
+
+static void
+calib_epoch (gpointer user, const FwEpochMetrics *m)
+{
+  CalibTrain *ct = user;
+  if (ct->job != NULL)
+    fw_job_progress (ct->job, 0.9 * m->epoch / ct->epochs, m->epoch, ct->epochs, 0, 0,
+                     m->train_loss, m->train_acc);
+}
+
 gboolean
 fw_calibrate_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
 {
@@ -642,11 +656,9 @@ fw_calibrate_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GErr
   cfg.epochs = epochs;
   cfg.batch = 32;
   cfg.seed = r->seed;
-  FwTrainHooks th;
-  if (job != NULL)
-    fw_job_train_hooks_init (&th, job);
-  if (!fw_train (m, &cfg, labelled, NULL, NULL, job != NULL ? &th : NULL, cancellable, NULL,
-                 error))
+  CalibTrain ct = { job, epochs };
+  FwTrainHooks th = { .epoch = calib_epoch, .user = &ct };
+  if (!fw_train (m, &cfg, labelled, NULL, NULL, &th, cancellable, NULL, error))
     return FALSE;
   g_autofree float *zv = all_logits (m, val);
   double t;

@@ -381,16 +381,21 @@ fw_weak_gather (const FwWeakData *d, const gint32 *idx, int nb, float *out)
 
 /* ---- one method ---- */
 
+/* Per-dimension std over up to 1000 pool samples of the output the pre-training loss acts on
+ * for VICReg and DINO (the projector, where collapse happens and the variance term works),
+ * else of the encoder's embedding. */
 static gboolean
 embedding_std (FwModel *pre, const FwWeakData *d, FwWeakResult *r, GCancellable *cancellable,
                GError **error)
 {
+  gboolean projector = r->method == FW_WEAK_VICREG || r->method == FW_WEAK_DINO;
+  int layer = projector ? pre->n_layers - 1 : d->n_enc - 1;
   int n = MIN (d->pool->n, 1000);
   g_autofree gint32 *idx = g_new (gint32, n);
   for (int i = 0; i < n; i++)
     idx[i] = i;
-  g_autoptr (FwFeatures) f = fw_features_layer (pre, d->n_enc - 1, d->pool, idx, n, 256,
-                                                cancellable, error);
+  g_autoptr (FwFeatures) f = fw_features_layer (pre, layer, d->pool, idx, n, 256, cancellable,
+                                                error);
   if (f == NULL)
     return FALSE;
   r->n_dims = f->d;

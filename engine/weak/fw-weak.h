@@ -184,7 +184,8 @@ typedef struct {
   double probe_acc;          /* linear probe test accuracy (NaN: no pre-training) */
   double fine_acc;           /* fine-tuned (or supervised / last self-training round) */
   GArray *pretext_loss;      /* double per pre-training epoch */
-  float *emb_std;            /* [n_dims] per-dimension std of the pre-trained output (NULL) */
+  float *emb_std;            /* [n_dims] per-dimension std of the pre-trained embedding (the
+                              * projector output for VICReg and DINO), NULL without one */
   int n_dims;
   GArray *rounds;            /* FwSelftrainRound (self-training), else empty */
   double seconds;
