@@ -84,6 +84,8 @@ panel_plot (const FwPanel *p, gpointer *plot)
         fw_line_plot_set_log_y (lp, p->log_y);
         if (!isnan (p->y_min) || !isnan (p->y_max))
           fw_line_plot_set_y_range (lp, p->y_min, p->y_max);
+        if (!isnan (p->x_min) || !isnan (p->x_max))
+          fw_line_plot_set_x_range (lp, p->x_min, p->x_max);
         fw_line_plot_set_empty_text (lp, "Running…");
         for (guint s = 0; s < p->series->len; s++)
           {

@@ -9,6 +9,7 @@
 #include "fw-lecture-figure.h"
 #include "fw-model-shelf.h"
 #include "fw-page-augment.h"
+#include "fw-recipe-ext.h"
 #include "fw-safetensors.h"
 #include "fw-window-private.h"
 
@@ -529,7 +530,9 @@ fw_page_lecture_open_page (FwPageLecture *self)
   if (win == NULL || l == NULL || !fw_page_lecture_is_available (self, l->name))
     return;
   GtkStack *stack = fw_window_get_stack (win);
-  if (strcmp (l->page, "train") == 0 && l->path != NULL)
+  /* the train page and the pages of features open the recipe itself (their recipe opener) */
+  if (l->path != NULL && (strcmp (l->page, "train") == 0
+                          || (l->recipe != NULL && fw_recipe_ext_of (l->recipe) != NULL)))
     {
       fw_window_open_recipe_file (win, l->path);
       return;

@@ -380,6 +380,36 @@ demo_train (Demo *d, GError **error)
   return TRUE;
 }
 
+/* The demo's file with overrides "group.key=value;..." applied, loaded as a recipe (errors
+ * name [lecture] `key`). */
+static FwRecipe *
+variant_recipe (Demo *d, const char *overrides, const char *name, const char *key,
+                GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  gsize len = 0;
+  g_autofree char *data = g_key_file_to_data (d->l->kf, &len, NULL);
+  g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, NULL);
+  g_auto (GStrv) ovs = g_strsplit (overrides, ";", -1);
+  for (int k = 0; ovs[k] != NULL; k++)
+    {
+      char *o = g_strstrip (ovs[k]);
+      const char *eq = strchr (o, '='), *dot = strchr (o, '.');
+      if (*o == '\0')
+        continue;
+      if (eq == NULL || dot == NULL || dot > eq)
+        return key_error (error, d, key, o, "is not group.key=value"), NULL;
+      g_autofree char *group = g_strstrip (g_strndup (o, dot - o));
+      g_autofree char *k2 = g_strstrip (g_strndup (dot + 1, eq - dot - 1));
+      g_autofree char *val = g_strstrip (g_strdup (eq + 1));
+      g_key_file_set_value (kf, group, k2, val);
+    }
+  g_free (data);
+  data = g_key_file_to_data (kf, &len, NULL);
+  g_autofree char *fname = g_strdup_printf ("%s.ini (%s)", d->l->name, name);
+  return fw_recipe_load_data (data, len, fname, error);
+}
+
 /* "NAME: group.key=value;... | NAME: ..." */
 static gboolean
 demo_compare (Demo *d, GError **error)
@@ -397,7 +427,9 @@ demo_compare (Demo *d, GError **error)
   if (ds == NULL)
     return FALSE;
   data_preview (d, ds);
-  FwPanel *ap = curves_panel (d, "curve", "Test accuracy per variant", "epoch", NULL,
+  FwPanel *ap = curves_panel (d, "curve", g_ascii_strcasecmp (d->r->test, "none") == 0
+                                          ? "Validation accuracy per variant"
+                                          : "Test accuracy per variant", "epoch", NULL,
                               "accuracy", "%");
   demo_emit (d, TRUE);
   GString *summary = g_string_new (NULL);
@@ -411,32 +443,7 @@ demo_compare (Demo *d, GError **error)
           return key_error (error, d, "variants", item, "is not NAME: group.key=value;...");
         }
       g_autofree char *name = g_strstrip (g_strndup (item, colon - item));
-      /* the variant = the demo's file with the overrides applied, loaded as a recipe */
-      g_autoptr (GKeyFile) kf = g_key_file_new ();
-      gsize len = 0;
-      g_autofree char *data = g_key_file_to_data (d->l->kf, &len, NULL);
-      g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, NULL);
-      g_auto (GStrv) ovs = g_strsplit (colon + 1, ";", -1);
-      for (int k = 0; ovs[k] != NULL; k++)
-        {
-          char *o = g_strstrip (ovs[k]);
-          const char *eq = strchr (o, '='), *dot = strchr (o, '.');
-          if (*o == '\0')
-            continue;
-          if (eq == NULL || dot == NULL || dot > eq)
-            {
-              g_string_free (summary, TRUE);
-              return key_error (error, d, "variants", o, "is not group.key=value");
-            }
-          g_autofree char *group = g_strstrip (g_strndup (o, dot - o));
-          g_autofree char *key = g_strstrip (g_strndup (dot + 1, eq - dot - 1));
-          g_autofree char *val = g_strstrip (g_strdup (eq + 1));
-          g_key_file_set_value (kf, group, key, val);
-        }
-      g_free (data);
-      data = g_key_file_to_data (kf, &len, NULL);
-      g_autofree char *fname = g_strdup_printf ("%s.ini (variant %s)", d->l->name, name);
-      g_autoptr (FwRecipe) r = fw_recipe_load_data (data, len, fname, error);
+      g_autoptr (FwRecipe) r = variant_recipe (d, colon + 1, name, "variants", error);
       if (r == NULL)
         {
           g_string_free (summary, TRUE);
@@ -1028,14 +1035,19 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
       return FALSE;
     }
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
-  g_auto (GStrv) head = g_strsplit (lines[0] != NULL ? lines[0] : "", ",", -1);
+  /* "# ..." lines are block titles: they name the series of the rows below them */
+  int first = 0;
+  while (lines[first] != NULL && lines[first][0] == '#')
+    first++;
+  g_auto (GStrv) head = g_strsplit (lines[first] != NULL ? lines[first] : "", ",", -1);
   int cx = column_of (head, ps->x), cy = column_of (head, ps->y);
   int cs = ps->series != NULL ? column_of (head, ps->series) : -1;
   if (cx < 0 || cy < 0 || (ps->series != NULL && cs < 0))
     {
       g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] plot: %s has no "
                    "column '%s' — its columns: %s", d->l->name, ps->file,
-                   cx < 0 ? ps->x : cy < 0 ? ps->y : ps->series, lines[0]);
+                   cx < 0 ? ps->x : cy < 0 ? ps->y : ps->series,
+                   lines[first] != NULL ? lines[first] : "");
       return FALSE;
     }
   /* series name -> (x key -> Acc), in first-seen order */
@@ -1044,10 +1056,17 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
   g_autoptr (GPtrArray) accs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
   g_autoptr (GPtrArray) cats = g_ptr_array_new_with_free_func (g_free);  /* categorical x */
   gboolean categorical = FALSE;
-  for (int i = 1; lines[i] != NULL; i++)
+  g_autofree char *block = first > 0 ? g_strstrip (g_strdup (lines[first - 1] + 1)) : NULL;
+  for (int i = first + 1; lines[i] != NULL; i++)
     {
       if (*g_strstrip (lines[i]) == '\0')
         continue;
+      if (lines[i][0] == '#')
+        {
+          g_free (block);
+          block = g_strstrip (g_strdup (lines[i] + 1));
+          continue;
+        }
       g_auto (GStrv) cells = g_strsplit (lines[i], ",", -1);
       int n = (int) g_strv_length (cells);
       if (cx >= n || cy >= n || cs >= n)
@@ -1060,7 +1079,7 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
       double x = g_ascii_strtod (xv, &end);
       if (end == xv || *end != '\0')
         categorical = TRUE;
-      const char *sname = cs >= 0 ? g_strstrip (cells[cs]) : ps->y;
+      const char *sname = cs >= 0 ? g_strstrip (cells[cs]) : block != NULL ? block : ps->y;
       if (categorical)
         {
           /* each category its own series at its position */
@@ -1107,11 +1126,17 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
   FwPanel *p = curves_panel (d, step, ps->title != NULL ? ps->title : ps->y,
                              categorical ? NULL : ps->x, NULL, ps->y, NULL);
   p->log_y = ps->log_y;
+  if (categorical)
+    {
+      /* one point per category at 1, 2, ...: room around them */
+      p->x_min = 0.5;
+      p->x_max = cats->len + 0.5;
+    }
   for (guint si = 0; si < names->len; si++)
     {
       FwPanelSeries *se = fw_panel_add_series (p, g_ptr_array_index (names, si), (int) si);
-      se->markers = TRUE;
       GArray *sx = g_ptr_array_index (xs, si), *sa = g_ptr_array_index (accs, si);
+      se->markers = sx->len <= 30;
       /* points in increasing x */
       g_autofree guint *order = g_new (guint, sx->len);
       for (guint j = 0; j < sx->len; j++)
@@ -1156,6 +1181,34 @@ demo_ext (Demo *d, GError **error)
   g_autoptr (FwRecipe) r = fw_recipe_copy (d->r);
   g_free (r->out_dir);
   r->out_dir = g_build_filename (d->run_dir, "work", NULL);
+  /* pretrain = GROUP.KEY: overrides — a model trained first from the base groups with the
+   * overrides (a teacher, say), its file given to the feature as GROUP.KEY */
+  g_autofree char *pre = g_key_file_get_string (d->l->kf, "lecture", "pretrain", NULL);
+  if (pre != NULL && *g_strstrip (pre) != '\0')
+    {
+      const char *colon = strchr (pre, ':');
+      g_autofree char *target = g_strstrip (g_strndup (pre, colon != NULL ? colon - pre
+                                                                      : (long) strlen (pre)));
+      const char *dot = strchr (target, '.');
+      if (dot == NULL || strncmp (target, ext->group, dot - target) != 0
+          || strlen (ext->group) != (gsize) (dot - target))
+        return key_error (error, d, "pretrain", pre, "must start with the feature's own key, "
+                          "e.g. distill.teacher: model.widths=512");
+      g_autoptr (FwRecipe) base = variant_recipe (d, colon != NULL ? colon + 1 : "",
+                                                  "pre-trained model", "pretrain", error);
+      if (base == NULL)
+        return FALSE;
+      g_autofree char *ptitle = g_strdup_printf ("Training the %s", dot + 1);
+      FwPanel *lp = curves_panel (d, d->l->steps[0], ptitle, "epoch", NULL, "accuracy", "%");
+      TrainHook h = { d, fw_panel_add_series (lp, "test", 0), NULL, NULL, 0, 0.0, 0.4 };
+      demo_log (d, "training the model for %s first", target);
+      g_autoptr (FwRunResult) run = train_run (d, base, "pretrained", &h, error);
+      if (run == NULL)
+        return FALSE;
+      g_autofree char *model = g_build_filename (run->run_dir, "model.safetensors", NULL);
+      fw_recipe_ext_set (r, ext->group, dot + 1, model);
+      g_ptr_array_set_size (d->res->models, 0);   /* the helper model stays off the shelf */
+    }
   demo_log (d, "%s: the feature's own job", ext->title);
   if (!ext->run (d->job, r, d->cancellable, error))
     return FALSE;

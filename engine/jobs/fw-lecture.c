@@ -15,7 +15,7 @@ static const char *const lecture_keys[] = {
   "requires",
   /* the demos' own keys (fw-lecture.h) */
   "variants", "pipeline", "samples", "sample", "labels", "seeds", "updates", "rates", "sizes",
-  "sigma", "ns", "trials", "points", "plot",
+  "sigma", "ns", "trials", "points", "plot", "pretrain",
   NULL
 };
 
@@ -509,6 +509,8 @@ fw_panel_new (FwLectureResult *r, FwPanelKind kind, const char *step, const char
   p->title = g_strdup (title);
   p->y_min = NAN;
   p->y_max = NAN;
+  p->x_min = NAN;
+  p->x_max = NAN;
   switch (kind)
     {
     case FW_PANEL_IMAGES:

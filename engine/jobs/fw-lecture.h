@@ -30,7 +30,9 @@
  *   ext              the recipe's feature group ([prune], [transfer] ...) runs its own job
  *                    (fw-recipe-ext.h) into <run folder>/work; the figure draws the tables it
  *                    wrote: plot = FILE: x=COL, y=COL[, series=COL][, title=TEXT][, log_y] | ...
- *                    (one panel per plot, mean +- std over rows sharing series and x)
+ *                    (one panel per plot, mean +- std over rows sharing series and x);
+ *                    pretrain = GROUP.KEY: overrides trains a model from the base groups
+ *                    first and hands its file to the feature (distill.teacher)
  *
  * [lecture] is registered as a recipe extension without a job (fw-recipe-ext.h): the base
  * loader accepts it and checks its key names; everything else about it is read here.
@@ -112,6 +114,7 @@ typedef struct {
   char *x_label, *x_unit, *y_label, *y_unit;
   gboolean log_y;
   double y_min, y_max; /* NAN = automatic */
+  double x_min, x_max; /* NAN = automatic */
   GPtrArray *series;   /* FwPanelSeries */
   /* POINTS */
   GArray *xy;          /* floats, 2 per point */

@@ -209,6 +209,8 @@ fw_lecture_result_to_bytes (const FwLectureResult *r)
           put_u32 (b, p->log_y);
           put_f64 (b, p->y_min);
           put_f64 (b, p->y_max);
+          put_f64 (b, p->x_min);
+          put_f64 (b, p->x_max);
           put_u32 (b, p->series->len);
           for (guint k = 0; k < p->series->len; k++)
             {
@@ -345,6 +347,8 @@ fw_lecture_result_from_bytes (const guint8 *data, gsize len, GError **error)
             p->log_y = get_uint (r, 4) != 0;
             p->y_min = get_f64 (r);
             p->y_max = get_f64 (r);
+            p->x_min = get_f64 (r);
+            p->x_max = get_f64 (r);
             guint32 ns = get_count (r, 28, 256);
             for (guint32 k = 0; k < ns && !r->bad; k++)
               {
