@@ -200,41 +200,114 @@ plot_view (FwLinePlot *lp, FwBarChart *bc, const char *export_name)
   return v;
 }
 
+/* What both panels hold: the layout's root, buttons, status line, the two plot views, the
+ * running job and what it started from. */
+typedef struct {
+  GtkWidget *root;
+  FwPageCompress *page;
+  GtkWidget *run_button, *cancel_button;
+  GtkLabel *status;
+  FwPlotView *views[2];
+  FwJob *job;
+  char *source_name;
+  guint n_results;
+} Panel;
+
+static void
+panel_set_running (Panel *p, gboolean running)
+{
+  gtk_widget_set_sensitive (p->run_button, !running);
+  gtk_widget_set_sensitive (p->cancel_button, running);
+}
+
+/* The end of a job (FINISHED, FAILED, CANCELLED): TRUE when ev was one. */
+static gboolean
+panel_job_ended (Panel *p, const FwEvent *ev, const char *what)
+{
+  if (ev->kind != FW_EVENT_FINISHED && ev->kind != FW_EVENT_FAILED
+      && ev->kind != FW_EVENT_CANCELLED)
+    return FALSE;
+  g_clear_pointer (&p->job, fw_job_unref);
+  panel_set_running (p, FALSE);
+  if (ev->kind == FW_EVENT_CANCELLED)
+    gtk_label_set_text (p->status, "Cancelled: nothing was added to the shelf.");
+  else if (ev->kind == FW_EVENT_FAILED)
+    {
+      g_autofree char *t = g_strdup_printf ("%s failed: see the message above.", what);
+      gtk_label_set_text (p->status, t);
+    }
+  return TRUE;
+}
+
+static void
+panel_cancel (Panel *p)
+{
+  if (p->job != NULL)
+    fw_job_cancel (p->job);
+}
+
+static void
+panel_font_scale (FwPageCompress *page, double scale, Panel *p)
+{
+  fw_plot_view_set_font_scale (p->views[0], scale);
+  fw_plot_view_set_font_scale (p->views[1], scale);
+}
+
+/* The viz column: the status line above the two views in a paned; then the panel layout,
+ * parented to self, with the buttons and the page's font scale connected. */
+static void
+panel_finish (Panel *p, GtkWidget *self, FwPageCompress *page, GtkWidget *controls,
+              const char *status, GCallback run)
+{
+  p->page = page;
+  GtkWidget *viz = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  p->status = status_label (status);
+  gtk_box_append (GTK_BOX (viz), GTK_WIDGET (p->status));
+  GtkWidget *paned = gtk_paned_new (GTK_ORIENTATION_VERTICAL);
+  gtk_widget_set_vexpand (paned, TRUE);
+  gtk_paned_set_start_child (GTK_PANED (paned), GTK_WIDGET (p->views[0]));
+  gtk_paned_set_end_child (GTK_PANED (paned), GTK_WIDGET (p->views[1]));
+  gtk_paned_set_position (GTK_PANED (paned), 310);
+  gtk_box_append (GTK_BOX (viz), paned);
+  p->root = fw_compress_panel_new (controls, viz);
+  gtk_widget_set_parent (p->root, self);
+  g_signal_connect_swapped (p->run_button, "clicked", run, self);
+  g_signal_connect_swapped (p->cancel_button, "clicked", G_CALLBACK (panel_cancel), p);
+  g_signal_connect (page, "font-scale-changed", G_CALLBACK (panel_font_scale), p);
+  panel_set_running (p, FALSE);
+}
+
+static void
+panel_dispose (Panel *p)
+{
+  if (p->page != NULL)
+    g_signal_handlers_disconnect_by_data (p->page, p);
+  p->page = NULL;
+  panel_cancel (p);
+  g_clear_pointer (&p->job, fw_job_unref);
+  g_clear_pointer (&p->root, gtk_widget_unparent);
+}
+
 /* ==== decompositions ==== */
 
 struct _FwDecompPanel {
   GtkWidget parent_instance;
-  GtkWidget *root;
-  FwPageCompress *page;
+  Panel p;
   FwDecompMethod methods[5];
   int n_methods;
 
   GtkDropDown *method;
   GtkSpinButton *rank, *energy, *epochs;
   GtkEntry *ranks;
-  GtkWidget *run_button, *cancel_button;
-  GtkLabel *status;
   FwLinePlot *err_plot, *acc_plot;
-  FwPlotView *err_view, *acc_view;
-
-  FwJob *job;
-  char *source_name;
-  guint n_results;
 };
 
 G_DEFINE_FINAL_TYPE (FwDecompPanel, fw_decomp_panel, GTK_TYPE_WIDGET)
 
 FwLinePlot *fw_decomp_panel_get_error_plot (FwDecompPanel *self) { return self->err_plot; }
 FwLinePlot *fw_decomp_panel_get_acc_plot (FwDecompPanel *self) { return self->acc_plot; }
-guint fw_decomp_panel_get_n_results (FwDecompPanel *self) { return self->n_results; }
-gboolean fw_decomp_panel_is_running (FwDecompPanel *self) { return self->job != NULL; }
-
-static void
-decomp_set_running (FwDecompPanel *self, gboolean running)
-{
-  gtk_widget_set_sensitive (self->run_button, !running);
-  gtk_widget_set_sensitive (self->cancel_button, running);
-}
+guint fw_decomp_panel_get_n_results (FwDecompPanel *self) { return self->p.n_results; }
+gboolean fw_decomp_panel_is_running (FwDecompPanel *self) { return self->p.job != NULL; }
 
 void
 fw_decomp_panel_set_form (FwDecompPanel *self, int rank, double energy, const char *ranks,
@@ -259,7 +332,7 @@ decomp_show_result (FwDecompPanel *self, FwDecompResult *res)
       for (int i = 0; i < cu->n; i++)
         fw_line_plot_append (self->err_plot, s, cu->ranks[i], 100 * cu->errs[i]);
     }
-  fw_plot_view_queue_update (self->err_view);
+  fw_plot_view_queue_update (self->p.views[0]);
   /* accuracy vs compression ratio (bytes on disk), before and after fine-tuning */
   fw_line_plot_clear (self->acc_plot);
   guint s0 = fw_line_plot_add_series (self->acc_plot, "decomposed", 0);
@@ -282,23 +355,23 @@ decomp_show_result (FwDecompPanel *self, FwDecompResult *res)
       g_autoptr (FwModel) m = fw_model_load (path, NULL, &error);
       if (m == NULL)
         continue;
-      g_autofree char *name = g_strdup_printf ("%s %s r%s", self->source_name,
+      g_autofree char *name = g_strdup_printf ("%s %s r%s", self->p.source_name,
                                                fw_decomp_method_name (res->method), pt->ranks);
-      fw_page_compress_add_result (self->page, name, fw_decomp_method_name (res->method), m,
+      fw_page_compress_add_result (self->p.page, name, fw_decomp_method_name (res->method), m,
                                    isnan (pt->acc_ft) ? pt->acc : pt->acc_ft, path,
                                    res->run_dir);
-      self->n_results++;
+      self->p.n_results++;
     }
-  fw_plot_view_queue_update (self->acc_view);
+  fw_plot_view_queue_update (self->p.views[1]);
   g_autofree char *summary = fw_decomp_result_summary (res);
-  gtk_label_set_text (self->status, summary);
+  gtk_label_set_text (self->p.status, summary);
 }
 
 static void
 decomp_event (FwJob *job, const FwEvent *ev, gpointer user_data)
 {
   FwDecompPanel *self = user_data;
-  if (job != self->job)
+  if (job != self->p.job)
     return;
   switch (ev->kind)
     {
@@ -307,19 +380,10 @@ decomp_event (FwJob *job, const FwEvent *ev, gpointer user_data)
         decomp_show_result (self, ev->payload);
       break;
     case FW_EVENT_STARTED:
-      gtk_label_set_text (self->status, "Decomposing: error curves, then each rank…");
-      break;
-    case FW_EVENT_FINISHED:
-    case FW_EVENT_FAILED:
-    case FW_EVENT_CANCELLED:
-      g_clear_pointer (&self->job, fw_job_unref);
-      decomp_set_running (self, FALSE);
-      if (ev->kind == FW_EVENT_CANCELLED)
-        gtk_label_set_text (self->status, "Cancelled: nothing was added to the shelf.");
-      else if (ev->kind == FW_EVENT_FAILED)
-        gtk_label_set_text (self->status, "Decomposition failed: see the message above.");
+      gtk_label_set_text (self->p.status, "Decomposing: error curves, then each rank…");
       break;
     default:
+      panel_job_ended (&self->p, ev, "Decomposition");
       break;
     }
 }
@@ -327,7 +391,7 @@ decomp_event (FwJob *job, const FwEvent *ev, gpointer user_data)
 gboolean
 fw_decomp_panel_run (FwDecompPanel *self)
 {
-  if (self->job != NULL)
+  if (self->p.job != NULL)
     return FALSE;
   FwRecipe *r = fw_recipe_new_default ();
   r->val_fraction = 0;
@@ -348,26 +412,12 @@ fw_decomp_panel_run (FwDecompPanel *self)
   const char *ranks = gtk_editable_get_text (GTK_EDITABLE (self->ranks));
   if (ranks != NULL && *ranks != '\0')
     fw_recipe_ext_set (r, "decompose", "ranks", ranks);
-  self->job = panel_submit (GTK_WIDGET (self), self->page, "decompose", "model", r,
-                            "Decomposing", decomp_event, &self->source_name);
-  if (self->job == NULL)
+  self->p.job = panel_submit (GTK_WIDGET (self), self->p.page, "decompose", "model", r,
+                            "Decomposing", decomp_event, &self->p.source_name);
+  if (self->p.job == NULL)
     return FALSE;
-  decomp_set_running (self, TRUE);
+  panel_set_running (&self->p, TRUE);
   return TRUE;
-}
-
-static void
-decomp_cancel (FwDecompPanel *self)
-{
-  if (self->job != NULL)
-    fw_job_cancel (self->job);
-}
-
-static void
-decomp_font_scale (FwPageCompress *page, double scale, FwDecompPanel *self)
-{
-  fw_plot_view_set_font_scale (self->err_view, scale);
-  fw_plot_view_set_font_scale (self->acc_view, scale);
 }
 
 static const char *
@@ -396,7 +446,6 @@ GtkWidget *
 fw_decomp_panel_new (FwPageCompress *page, const FwDecompMethod *methods, int n_methods)
 {
   FwDecompPanel *self = g_object_new (FW_TYPE_DECOMP_PANEL, NULL);
-  self->page = page;
   self->n_methods = CLAMP (n_methods, 1, 5);
   memcpy (self->methods, methods, sizeof (FwDecompMethod) * self->n_methods);
 
@@ -428,13 +477,8 @@ fw_decomp_panel_new (FwPageCompress *page, const FwDecompMethod *methods, int n_
   grid_field (g, 4, "Fine-tune epochs", GTK_WIDGET (self->epochs),
               "Train each decomposed model in its factored form afterwards");
   run_buttons (controls, "_Decompose", "Decompose the chosen shelf model on the current dataset",
-               &self->run_button, &self->cancel_button);
+               &self->p.run_button, &self->p.cancel_button);
 
-  GtkWidget *viz = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  self->status = status_label ("Pick a shelf model and press Decompose: the reconstruction "
-                               "error of each layer vs rank appears here (pick the rank where "
-                               "the curve flattens), then accuracy vs compression.");
-  gtk_box_append (GTK_BOX (viz), GTK_WIDGET (self->status));
   self->err_plot = fw_line_plot_new ();
   fw_line_plot_set_title (self->err_plot, "Reconstruction error per layer vs rank");
   fw_line_plot_set_x_label (self->err_plot, "rank", NULL);
@@ -448,32 +492,19 @@ fw_decomp_panel_new (FwPageCompress *page, const FwDecompMethod *methods, int n_
   fw_line_plot_set_y_label (self->acc_plot, "test accuracy", "%");
   fw_line_plot_set_log_x (self->acc_plot, TRUE);
   fw_line_plot_set_empty_text (self->acc_plot, "Give a rank sweep to see the trade-off");
-  GtkWidget *paned = gtk_paned_new (GTK_ORIENTATION_VERTICAL);
-  gtk_widget_set_vexpand (paned, TRUE);
-  self->err_view = plot_view (self->err_plot, NULL, "decomposition-error");
-  self->acc_view = plot_view (self->acc_plot, NULL, "decomposition-accuracy");
-  gtk_paned_set_start_child (GTK_PANED (paned), GTK_WIDGET (self->err_view));
-  gtk_paned_set_end_child (GTK_PANED (paned), GTK_WIDGET (self->acc_view));
-  gtk_paned_set_position (GTK_PANED (paned), 300);
-  gtk_box_append (GTK_BOX (viz), paned);
-
-  self->root = fw_compress_panel_new (controls, viz);
-  gtk_widget_set_parent (self->root, GTK_WIDGET (self));
-  g_signal_connect_swapped (self->run_button, "clicked", G_CALLBACK (fw_decomp_panel_run), self);
-  g_signal_connect_swapped (self->cancel_button, "clicked", G_CALLBACK (decomp_cancel), self);
-  g_signal_connect_object (page, "font-scale-changed", G_CALLBACK (decomp_font_scale), self, 0);
-  decomp_set_running (self, FALSE);
+  self->p.views[0] = plot_view (self->err_plot, NULL, "decomposition-error");
+  self->p.views[1] = plot_view (self->acc_plot, NULL, "decomposition-accuracy");
+  panel_finish (&self->p, GTK_WIDGET (self), page, controls,
+                "Pick a shelf model and press Decompose: the reconstruction error of each layer "
+                "vs rank appears here (pick the rank where the curve flattens), then accuracy "
+                "vs compression.", G_CALLBACK (fw_decomp_panel_run));
   return GTK_WIDGET (self);
 }
 
 static void
 fw_decomp_panel_dispose (GObject *object)
 {
-  FwDecompPanel *self = FW_DECOMP_PANEL (object);
-  if (self->job != NULL)
-    fw_job_cancel (self->job);
-  g_clear_pointer (&self->job, fw_job_unref);
-  g_clear_pointer (&self->root, gtk_widget_unparent);
+  panel_dispose (&FW_DECOMP_PANEL (object)->p);
   G_OBJECT_CLASS (fw_decomp_panel_parent_class)->dispose (object);
 }
 
@@ -483,7 +514,7 @@ fw_decomp_panel_finalize (GObject *object)
   FwDecompPanel *self = FW_DECOMP_PANEL (object);
   g_clear_pointer (&self->err_plot, fw_line_plot_unref);
   g_clear_pointer (&self->acc_plot, fw_line_plot_unref);
-  g_free (self->source_name);
+  g_free (self->p.source_name);
   G_OBJECT_CLASS (fw_decomp_panel_parent_class)->finalize (object);
 }
 
@@ -504,39 +535,24 @@ fw_decomp_panel_init (FwDecompPanel *self)
 
 struct _FwDistillPanel {
   GtkWidget parent_instance;
-  GtkWidget *root;
-  FwPageCompress *page;
+  Panel p;
 
   GtkDropDown *arch;
   GtkEntry *widths;
   GtkSpinButton *temperature, *alpha, *epochs, *seeds;
-  GtkWidget *run_button, *cancel_button;
-  GtkLabel *status;
   FwBarChart *soft_chart;
   FwLinePlot *seed_plot;
-  FwPlotView *soft_view, *seed_view;
-
-  FwJob *job;
-  char *source_name;
-  guint n_results;
 };
 
 G_DEFINE_FINAL_TYPE (FwDistillPanel, fw_distill_panel, GTK_TYPE_WIDGET)
 
 FwBarChart *fw_distill_panel_get_soft_chart (FwDistillPanel *self) { return self->soft_chart; }
-guint fw_distill_panel_get_n_results (FwDistillPanel *self) { return self->n_results; }
-gboolean fw_distill_panel_is_running (FwDistillPanel *self) { return self->job != NULL; }
+guint fw_distill_panel_get_n_results (FwDistillPanel *self) { return self->p.n_results; }
+gboolean fw_distill_panel_is_running (FwDistillPanel *self) { return self->p.job != NULL; }
 
 static const char *const student_archs[] = {
   "mlp", "lenet5", "cnn-small", "mobilenet-tiny", "squeezenet-tiny", NULL,
 };
-
-static void
-distill_set_running (FwDistillPanel *self, gboolean running)
-{
-  gtk_widget_set_sensitive (self->run_button, !running);
-  gtk_widget_set_sensitive (self->cancel_button, running);
-}
 
 void
 fw_distill_panel_set_form (FwDistillPanel *self, const char *arch, const char *widths,
@@ -581,7 +597,7 @@ distill_show_result (FwDistillPanel *self, FwDistillResult *res)
   g_autofree char *title = g_strdup_printf ("Teacher's soft targets, T = %g vs T = 1 "
                                             "(a test %s)", res->temperature, true_name);
   fw_bar_chart_set_title (self->soft_chart, title);
-  fw_plot_view_queue_update (self->soft_view);
+  fw_plot_view_queue_update (self->p.views[0]);
   /* accuracy per seed */
   fw_line_plot_clear (self->seed_plot);
   guint s0 = fw_line_plot_add_series (self->seed_plot, "distilled", 0);
@@ -598,17 +614,17 @@ distill_show_result (FwDistillPanel *self, FwDistillResult *res)
       fw_line_plot_append (self->seed_plot, s2, s + 1, 100 * res->teacher_acc);
     }
   fw_line_plot_set_x_range (self->seed_plot, 0.5, res->n_seeds + 0.5);
-  fw_plot_view_queue_update (self->seed_view);
+  fw_plot_view_queue_update (self->p.views[1]);
 
   g_autofree char *path = g_build_filename (res->run_dir, "student.safetensors", NULL);
   g_autoptr (FwModel) m = fw_model_load (path, NULL, NULL);
   if (m != NULL)
     {
-      g_autofree char *name = g_strdup_printf ("student of %s (T %g)", self->source_name,
+      g_autofree char *name = g_strdup_printf ("student of %s (T %g)", self->p.source_name,
                                                res->temperature);
-      fw_page_compress_add_result (self->page, name, "distilled", m, res->acc_distilled[0],
+      fw_page_compress_add_result (self->p.page, name, "distilled", m, res->acc_distilled[0],
                                    path, res->run_dir);
-      self->n_results++;
+      self->p.n_results++;
     }
   double md = 0, mh = 0;
   for (int s = 0; s < res->n_seeds; s++)
@@ -625,14 +641,14 @@ distill_show_result (FwDistillPanel *self, FwDistillResult *res)
       (double) res->teacher_params / MAX (res->student_params, 1), 100 * md,
       hard, res->n_seeds,
       100 * res->teacher_acc);
-  gtk_label_set_markup (self->status, markup);
+  gtk_label_set_markup (self->p.status, markup);
 }
 
 static void
 distill_event (FwJob *job, const FwEvent *ev, gpointer user_data)
 {
   FwDistillPanel *self = user_data;
-  if (job != self->job)
+  if (job != self->p.job)
     return;
   switch (ev->kind)
     {
@@ -641,20 +657,11 @@ distill_event (FwJob *job, const FwEvent *ev, gpointer user_data)
         distill_show_result (self, ev->payload);
       break;
     case FW_EVENT_STARTED:
-      gtk_label_set_text (self->status, "Distilling: the teacher labels the training set, "
+      gtk_label_set_text (self->p.status, "Distilling: the teacher labels the training set, "
                                         "then the students train…");
       break;
-    case FW_EVENT_FINISHED:
-    case FW_EVENT_FAILED:
-    case FW_EVENT_CANCELLED:
-      g_clear_pointer (&self->job, fw_job_unref);
-      distill_set_running (self, FALSE);
-      if (ev->kind == FW_EVENT_CANCELLED)
-        gtk_label_set_text (self->status, "Cancelled: nothing was added to the shelf.");
-      else if (ev->kind == FW_EVENT_FAILED)
-        gtk_label_set_text (self->status, "Distillation failed: see the message above.");
-      break;
     default:
+      panel_job_ended (&self->p, ev, "Distillation");
       break;
     }
 }
@@ -662,7 +669,7 @@ distill_event (FwJob *job, const FwEvent *ev, gpointer user_data)
 gboolean
 fw_distill_panel_run (FwDistillPanel *self)
 {
-  if (self->job != NULL)
+  if (self->p.job != NULL)
     return FALSE;
   FwRecipe *r = fw_recipe_new_default ();
   r->val_fraction = 0;
@@ -683,33 +690,18 @@ fw_distill_panel_run (FwDistillPanel *self)
                      g_ascii_dtostr (buf, sizeof buf, gtk_spin_button_get_value (self->alpha)));
   g_autofree char *seeds = g_strdup_printf ("%d", gtk_spin_button_get_value_as_int (self->seeds));
   fw_recipe_ext_set (r, "distill", "seeds", seeds);
-  self->job = panel_submit (GTK_WIDGET (self), self->page, "distill", "teacher", r,
-                            "Distilling", distill_event, &self->source_name);
-  if (self->job == NULL)
+  self->p.job = panel_submit (GTK_WIDGET (self), self->p.page, "distill", "teacher", r,
+                            "Distilling", distill_event, &self->p.source_name);
+  if (self->p.job == NULL)
     return FALSE;
-  distill_set_running (self, TRUE);
+  panel_set_running (&self->p, TRUE);
   return TRUE;
-}
-
-static void
-distill_cancel (FwDistillPanel *self)
-{
-  if (self->job != NULL)
-    fw_job_cancel (self->job);
-}
-
-static void
-distill_font_scale (FwPageCompress *page, double scale, FwDistillPanel *self)
-{
-  fw_plot_view_set_font_scale (self->soft_view, scale);
-  fw_plot_view_set_font_scale (self->seed_view, scale);
 }
 
 GtkWidget *
 fw_distill_panel_new (FwPageCompress *page)
 {
   FwDistillPanel *self = g_object_new (FW_TYPE_DISTILL_PANEL, NULL);
-  self->page = page;
   GtkGrid *g;
   GtkWidget *controls = controls_box (
       "Distillation",
@@ -734,11 +726,8 @@ fw_distill_panel_new (FwPageCompress *page)
   grid_field (g, 5, "Seeds", GTK_WIDGET (self->seeds),
               "Students per variant (distilled and hard-label, same seeds)");
   run_buttons (controls, "_Distill", "Train the student on the teacher's softened outputs and "
-               "the same student on hard labels", &self->run_button, &self->cancel_button);
+               "the same student on hard labels", &self->p.run_button, &self->p.cancel_button);
 
-  GtkWidget *viz = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
-  self->status = status_label ("Pick a trained teacher on the shelf and press Distill.");
-  gtk_box_append (GTK_BOX (viz), GTK_WIDGET (self->status));
   self->soft_chart = fw_bar_chart_new ();
   fw_bar_chart_set_title (self->soft_chart, "Teacher's softened outputs for a test sample");
   fw_bar_chart_set_format (self->soft_chart, FW_VALUE_PERCENT);
@@ -750,32 +739,18 @@ fw_distill_panel_new (FwPageCompress *page)
   fw_line_plot_set_x_label (self->seed_plot, "seed", NULL);
   fw_line_plot_set_y_label (self->seed_plot, "test accuracy", "%");
   fw_line_plot_set_empty_text (self->seed_plot, "Distilled vs hard-label students appear here");
-  GtkWidget *paned = gtk_paned_new (GTK_ORIENTATION_VERTICAL);
-  gtk_widget_set_vexpand (paned, TRUE);
-  self->soft_view = plot_view (NULL, self->soft_chart, "distillation-soft-targets");
-  self->seed_view = plot_view (self->seed_plot, NULL, "distillation-accuracy");
-  gtk_paned_set_start_child (GTK_PANED (paned), GTK_WIDGET (self->soft_view));
-  gtk_paned_set_end_child (GTK_PANED (paned), GTK_WIDGET (self->seed_view));
-  gtk_paned_set_position (GTK_PANED (paned), 320);
-  gtk_box_append (GTK_BOX (viz), paned);
-
-  self->root = fw_compress_panel_new (controls, viz);
-  gtk_widget_set_parent (self->root, GTK_WIDGET (self));
-  g_signal_connect_swapped (self->run_button, "clicked", G_CALLBACK (fw_distill_panel_run), self);
-  g_signal_connect_swapped (self->cancel_button, "clicked", G_CALLBACK (distill_cancel), self);
-  g_signal_connect_object (page, "font-scale-changed", G_CALLBACK (distill_font_scale), self, 0);
-  distill_set_running (self, FALSE);
+  self->p.views[0] = plot_view (NULL, self->soft_chart, "distillation-soft-targets");
+  self->p.views[1] = plot_view (self->seed_plot, NULL, "distillation-accuracy");
+  panel_finish (&self->p, GTK_WIDGET (self), page, controls,
+                "Pick a trained teacher on the shelf and press Distill.",
+                G_CALLBACK (fw_distill_panel_run));
   return GTK_WIDGET (self);
 }
 
 static void
 fw_distill_panel_dispose (GObject *object)
 {
-  FwDistillPanel *self = FW_DISTILL_PANEL (object);
-  if (self->job != NULL)
-    fw_job_cancel (self->job);
-  g_clear_pointer (&self->job, fw_job_unref);
-  g_clear_pointer (&self->root, gtk_widget_unparent);
+  panel_dispose (&FW_DISTILL_PANEL (object)->p);
   G_OBJECT_CLASS (fw_distill_panel_parent_class)->dispose (object);
 }
 
@@ -785,7 +760,7 @@ fw_distill_panel_finalize (GObject *object)
   FwDistillPanel *self = FW_DISTILL_PANEL (object);
   g_clear_pointer (&self->soft_chart, fw_bar_chart_unref);
   g_clear_pointer (&self->seed_plot, fw_line_plot_unref);
-  g_free (self->source_name);
+  g_free (self->p.source_name);
   G_OBJECT_CLASS (fw_distill_panel_parent_class)->finalize (object);
 }
 

@@ -87,41 +87,24 @@ fw_tt_reconstruct (int d, const int *dims, const int *ranks, double *const *core
 
 /* ---- hierarchical Tucker over {{0,1},{2,3}} ---- */
 
-/* x [dims] x_k U^T for mode k: u [dims[k] x r] */
+/* The mode-k product of a 4-way x [dims]: with transpose, x x_k U^T for u [dims[k] x r]
+ * (projection onto u's columns), else x x_k U for u [r x dims[k]]; mode k becomes r.
+ *   out[p][a][q] = sum_i u(a, i) x[p][i][q] */
 static void
-mode_product_t (const double *x, const int *dims, int k, const double *u, int r, double *out,
-                int *out_dims)
+mode_product (const double *x, const int *dims, int k, const double *u, int r,
+              gboolean transpose, double *out, int *out_dims)
 {
   gsize pre = 1, post = 1;
   for (int q = 0; q < k; q++)
     pre *= dims[q];
   for (int q = k + 1; q < 4; q++)
     post *= dims[q];
-  /* out[p][a][q] = sum_i u[i][a] x[p][i][q] */
   for (gsize p = 0; p < pre; p++)
-    fw_dgemm (TRUE, FALSE, r, (int) post, dims[k], u, x + p * dims[k] * post,
+    fw_dgemm (transpose, FALSE, r, (int) post, dims[k], u, x + p * dims[k] * post,
               out + p * r * post);
   for (int q = 0; q < 4; q++)
     out_dims[q] = dims[q];
   out_dims[k] = r;
-}
-
-/* x [dims] x_k U for mode k: u [n x dims[k]] -> mode k becomes n */
-static void
-mode_product (const double *x, const int *dims, int k, const double *u, int n, double *out,
-              int *out_dims)
-{
-  gsize pre = 1, post = 1;
-  for (int q = 0; q < k; q++)
-    pre *= dims[q];
-  for (int q = k + 1; q < 4; q++)
-    post *= dims[q];
-  for (gsize p = 0; p < pre; p++)
-    fw_dgemm (FALSE, FALSE, n, (int) post, dims[k], u, x + p * dims[k] * post,
-              out + p * n * post);
-  for (int q = 0; q < 4; q++)
-    out_dims[q] = dims[q];
-  out_dims[k] = n;
 }
 
 static gsize
@@ -175,7 +158,7 @@ fw_ht_decompose (const double *x, const int *dims, int rank, FwHT *ht, GError **
   for (int k = 0; k < 4; k++)
     {
       int nd[4];
-      mode_product_t (cur, cd, k, ht->u[k], ht->r[k], buf, nd);
+      mode_product (cur, cd, k, ht->u[k], ht->r[k], TRUE, buf, nd);
       memcpy (cd, nd, sizeof cd);
       memcpy (cur, buf, sizeof (double) * prod4 (cd));
     }
@@ -219,7 +202,7 @@ fw_ht_reconstruct (const FwHT *ht, double *out)
   for (int k = 0; k < 4; k++)
     {
       int nd[4];
-      mode_product (cur, cd, k, ht->u[k], ht->dims[k], buf, nd);
+      mode_product (cur, cd, k, ht->u[k], ht->dims[k], FALSE, buf, nd);
       memcpy (cd, nd, sizeof cd);
       memcpy (cur, buf, sizeof (double) * prod4 (cd));
     }
