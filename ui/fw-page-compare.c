@@ -60,6 +60,7 @@ struct _FwPageCompare {
   guint n_cols;
   FwJob *job;
   guint n_expected;          /* models in the running job */
+  char *skipped;             /* shelf models left out (another dataset), or NULL */
   gboolean updating_names;
 };
 
@@ -677,7 +678,10 @@ measure_event (FwJob *job, const FwEvent *ev, gpointer user_data)
           g_autofree char *markup = g_markup_printf_escaped (
               "<b>%u</b> models measured on %s (%d test images). ★ = on the Pareto frontier "
               "of accuracy vs bytes on disk. Latency: median of repeated batch-1 runs on this "
-              "machine.", self->table->rows->len, self->table->data_name, self->table->n_test);
+              "machine, the models timed side by side.%s%s%s", self->table->rows->len,
+              self->table->data_name, self->table->n_test,
+              self->skipped != NULL ? " Left out (made for other data): " : "",
+              self->skipped != NULL ? self->skipped : "", self->skipped != NULL ? "." : "");
           gtk_label_set_markup (self->summary_label, markup);
         }
       else if (ev->kind == FW_EVENT_CANCELLED)
@@ -703,11 +707,39 @@ fw_page_compare_measure (FwPageCompare *self)
       return FALSE;
     }
   const char *spec = fw_page_data_get_spec (fw_window_get_page_data (win));
-  if (self->test_override == NULL && spec == NULL)
+  FwDataset *ds = self->test_override != NULL ? self->test_override
+                                              : fw_page_data_get_dataset (fw_window_get_page_data (win));
+  if (ds == NULL || (self->test_override == NULL && spec == NULL))
     {
       fw_window_show_error (win, "No dataset yet: choose one on the Data page.");
       return FALSE;
     }
+  /* the models made for this dataset's images and classes; the others are left out (said) */
+  g_autoptr (GPtrArray) fit = g_ptr_array_new ();
+  g_autoptr (GString) skipped = g_string_new (NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      FwShelfItem *item = fw_model_shelf_get_item (self->shelf, i);
+      FwModel *m = fw_shelf_item_get_model (item);
+      if (m->input.c == ds->shape.c && m->input.h == ds->shape.h && m->input.w == ds->shape.w
+          && m->n_classes == ds->n_classes)
+        g_ptr_array_add (fit, item);
+      else
+        g_string_append_printf (skipped, "%s%s", skipped->len > 0 ? ", " : "",
+                                fw_shelf_item_get_name (item));
+    }
+  if (fit->len == 0)
+    {
+      g_autofree char *msg = g_strdup_printf (
+          "No shelf model fits %s (%dx%dx%d images, %d classes): choose the dataset the models "
+          "were trained on, on the Data page.", ds->name, ds->shape.c, ds->shape.h, ds->shape.w,
+          ds->n_classes);
+      fw_window_show_error (win, msg);
+      return FALSE;
+    }
+  n = fit->len;
+  g_free (self->skipped);
+  self->skipped = skipped->len > 0 ? g_strdup (skipped->str) : NULL;
   MeasureJob *mj = g_new0 (MeasureJob, 1);
   mj->models = g_array_new (FALSE, TRUE, sizeof (FwCompareInput));
   g_array_set_clear_func (mj->models, (GDestroyNotify) fw_compare_input_clear);
@@ -721,7 +753,7 @@ fw_page_compare_measure (FwPageCompare *self)
   g_ptr_array_set_size (self->measured, 0);
   for (guint i = 0; i < n; i++)
     {
-      FwShelfItem *item = fw_model_shelf_get_item (self->shelf, i);
+      FwShelfItem *item = g_ptr_array_index (fit, i);
       FwCompareInput m = {
         g_strdup (fw_shelf_item_get_name (item)), g_strdup (fw_shelf_item_get_method (item)),
         g_strdup (fw_shelf_item_get_file (item)), fw_model_copy (fw_shelf_item_get_model (item)),
@@ -840,6 +872,7 @@ fw_page_compare_finalize (GObject *object)
   g_clear_pointer (&self->measured, g_ptr_array_unref);
   g_clear_pointer (&self->cells, g_ptr_array_unref);
   g_clear_pointer (&self->test_override, fw_dataset_unref);
+  g_free (self->skipped);
   G_OBJECT_CLASS (fw_page_compare_parent_class)->finalize (object);
 }
 
