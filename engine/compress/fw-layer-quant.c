@@ -263,8 +263,8 @@ qdense_backward (FwLayer *l, const float *x, const float *y, const float *dy, fl
 /* rows of the unfolded quantized input: cols[P x kpad], row (oy, ox) holds the k x k windows
  * of every channel, read from xpad, the quantized input inside a border of the input's zero
  * point (real value 0) of width pad: plain k-byte copies, no bounds checks */
-static void
-qconv_im2row (const QLayer *q, const gint8 *xpad, gint8 *cols)
+static inline __attribute__ ((always_inline)) void
+im2row_k (const QLayer *q, const gint8 *xpad, gint8 *cols, const int k)
 {
   const int hp = q->h + 2 * q->p, wp = q->w + 2 * q->p;
   for (int oy = 0; oy < q->oh; oy++)
@@ -273,9 +273,22 @@ qconv_im2row (const QLayer *q, const gint8 *xpad, gint8 *cols)
         gint8 *r = cols + ((gsize) oy * q->ow + ox) * q->kpad;
         memset (r + q->kin, 0, q->kpad - q->kin); /* zeros times the zero padding of wpad */
         for (int c = 0; c < q->c; c++)
-          for (int ki = 0; ki < q->k; ki++, r += q->k)
-            memcpy (r, xpad + ((gsize) c * hp + oy * q->s + ki) * wp + (gsize) ox * q->s, q->k);
+          for (int ki = 0; ki < k; ki++, r += k)
+            memcpy (r, xpad + ((gsize) c * hp + oy * q->s + ki) * wp + (gsize) ox * q->s, k);
       }
+}
+
+/* the common kernel sizes with a constant k, so the row copies are inlined */
+static void
+qconv_im2row (const QLayer *q, const gint8 *xpad, gint8 *cols)
+{
+  switch (q->k)
+    {
+    case 1: im2row_k (q, xpad, cols, 1); break;
+    case 3: im2row_k (q, xpad, cols, 3); break;
+    case 5: im2row_k (q, xpad, cols, 5); break;
+    default: im2row_k (q, xpad, cols, q->k); break;
+    }
 }
 
 static gsize
