@@ -531,9 +531,13 @@ fw_window_get_session (FwWindow *self)
   for (guint i = 0; i < n; i++)
     {
       g_autoptr (FwShelfItem) item = g_list_model_get_item (G_LIST_MODEL (shelf), i);
-      fw_session_add_model (s, fw_shelf_item_get_name (item), fw_shelf_item_get_model (item),
-                            fw_shelf_item_get_accuracy (item), fw_shelf_item_get_metrics (item),
-                            fw_shelf_item_get_run_dir (item));
+      FwSessionModel *m = fw_session_add_model (s, fw_shelf_item_get_name (item),
+                                                fw_shelf_item_get_model (item),
+                                                fw_shelf_item_get_accuracy (item),
+                                                fw_shelf_item_get_metrics (item),
+                                                fw_shelf_item_get_run_dir (item));
+      m->method = g_strdup (fw_shelf_item_get_method (item));
+      m->file = g_strdup (fw_shelf_item_get_file (item));
     }
   fw_page_lecture_save_session (self->page_lecture, s);
   return s;
@@ -550,6 +554,10 @@ fw_window_apply_session (FwWindow *self, const FwSession *s)
       const FwSessionModel *m = g_ptr_array_index (s->models, i);
       g_autoptr (FwShelfItem) item = fw_shelf_item_new (m->name, m->model, m->accuracy,
                                                         m->metrics, m->run_dir);
+      if (m->method != NULL)
+        fw_shelf_item_set_method (item, m->method);
+      if (m->file != NULL)
+        fw_shelf_item_set_file (item, m->file);
       fw_model_shelf_add (shelf, item);
     }
   if (s->dataset != NULL && *s->dataset != '\0'

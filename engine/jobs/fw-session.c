@@ -427,6 +427,8 @@ model_free (FwSessionModel *m)
 {
   g_free (m->name);
   g_free (m->run_dir);
+  g_free (m->method);
+  g_free (m->file);
   g_clear_pointer (&m->model, fw_model_unref);
   g_clear_pointer (&m->metrics, g_array_unref);
   g_free (m);
@@ -634,6 +636,10 @@ fw_session_to_bytes (const FwSession *s, GError **error)
       g_key_file_set_double (kf, group, "accuracy", m->accuracy);
       if (m->run_dir != NULL)
         g_key_file_set_string (kf, group, "run_dir", m->run_dir);
+      if (m->method != NULL)
+        g_key_file_set_string (kf, group, "method", m->method);
+      if (m->file != NULL)
+        g_key_file_set_string (kf, group, "path", m->file);
       g_key_file_set_string (kf, group, "file", file);
       g_key_file_set_string (kf, group, "metrics", mfile);
     }
@@ -881,6 +887,10 @@ fw_session_load_data (const guint8 *data, gsize len, const char *name, GError **
                                                                     file, &ge) : NULL;
           g_autofree char *run_dir = mfile != NULL ? manifest_string (kf, gr, "run_dir", FALSE,
                                                                       file, &ge) : NULL;
+          g_autofree char *method = ge == NULL ? manifest_string (kf, gr, "method", FALSE, file,
+                                                                  &ge) : NULL;
+          g_autofree char *mpath = ge == NULL ? manifest_string (kf, gr, "path", FALSE, file,
+                                                                 &ge) : NULL;
           if (ge != NULL)
             {
               g_propagate_error (error, ge);
@@ -903,7 +913,9 @@ fw_session_load_data (const guint8 *data, gsize len, const char *name, GError **
                                                            ml);
           if (metrics == NULL)
             return fail (error, file, "entry %s: not a metrics table", mfile), NULL;
-          fw_session_add_model (s, mname, model, acc, metrics, run_dir);
+          FwSessionModel *sm = fw_session_add_model (s, mname, model, acc, metrics, run_dir);
+          sm->method = g_steal_pointer (&method);
+          sm->file = g_steal_pointer (&mpath);
         }
       else if (g_str_has_prefix (gr, "run "))
         {

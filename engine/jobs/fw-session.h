@@ -16,7 +16,7 @@
  *          ..  the entries' data, in table order, back to back, up to the end of the file
  *
  * Entry 0 is "manifest.ini" (a GKeyFile: [session] page, dataset, pipeline, presentation,
- * lecture, lecture_step; [model N] name, accuracy, run_dir, file, metrics; [run N] lecture,
+ * lecture, lecture_step; [model N] name, accuracy, run_dir, method, path, file, metrics; [run N] lecture,
  * title, steps, file). Models are .safetensors entries, metrics CSV entries, lecture results a
  * binary panel encoding. Reading validates everything (sizes, order, checksums, names, every
  * key, every model, every panel) and never trusts a length it has not checked against the
@@ -34,6 +34,8 @@ typedef struct {
   char *name;
   double accuracy;     /* [0, 1] or NaN */
   char *run_dir;       /* may be NULL */
+  char *method;        /* how it was made ("trained", "pruned" ...), may be NULL */
+  char *file;          /* the .safetensors it was saved as, may be NULL */
   FwModel *model;
   GArray *metrics;     /* FwEpochMetrics, may be empty */
 } FwSessionModel;

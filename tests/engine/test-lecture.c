@@ -191,7 +191,9 @@ some_session (void)
           g_array_append_val (metrics, em);
         }
       g_autofree char *name = g_strdup_printf ("model %d", k);
-      fw_session_add_model (s, name, m, 0.5 + k * 0.1, metrics, k ? "runs/x" : NULL);
+      FwSessionModel *sm = fw_session_add_model (s, name, m, 0.5 + k * 0.1, metrics,
+                                                 k ? "runs/x" : NULL);
+      sm->method = g_strdup (k ? "pruned" : "trained");
     }
   g_autoptr (FwLectureResult) r = some_result ();
   const char *steps[] = { "image", "curve", NULL };
@@ -221,6 +223,8 @@ test_session_round_trip (void)
       FwSessionModel *a = g_ptr_array_index (s->models, k), *b = g_ptr_array_index (t->models, k);
       g_assert_cmpstr (a->name, ==, b->name);
       g_assert_cmpstr (a->run_dir, ==, b->run_dir);
+      g_assert_cmpstr (a->method, ==, b->method);
+      g_assert_null (b->file);
       g_assert_cmpfloat (a->accuracy, ==, b->accuracy);
       g_assert_cmpuint (a->model->n_params, ==, b->model->n_params);
       g_assert_cmpmem (a->model->params, a->model->n_params * sizeof (float), b->model->params,

@@ -251,6 +251,7 @@ test_session_round_trip (void)
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (shelf)), ==, n);
   g_autoptr (FwShelfItem) again = g_list_model_get_item (G_LIST_MODEL (shelf), n - 1);
   g_assert_cmpstr (fw_shelf_item_get_name (again), ==, fw_shelf_item_get_name (last));
+  g_assert_cmpstr (fw_shelf_item_get_method (again), ==, fw_shelf_item_get_method (last));
   g_assert_cmpfloat (fw_shelf_item_get_accuracy (again), ==, acc);
   FwModel *m2 = fw_shelf_item_get_model (again);
   g_assert_cmpuint (m2->n_params, ==, model->n_params);
