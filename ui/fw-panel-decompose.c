@@ -551,7 +551,7 @@ guint fw_distill_panel_get_n_results (FwDistillPanel *self) { return self->p.n_r
 gboolean fw_distill_panel_is_running (FwDistillPanel *self) { return self->p.job != NULL; }
 
 static const char *const student_archs[] = {
-  "mlp", "lenet5", "cnn-small", "mobilenet-tiny", "squeezenet-tiny", NULL,
+  "mlp", "lenet5", "cnn-small", "mobilenet-tiny", "squeezenet-tiny", "efficientnet-tiny", NULL,
 };
 
 void

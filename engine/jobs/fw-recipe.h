@@ -9,7 +9,7 @@
  *              augment =                      on-the-fly augmentation pipeline (fw-augment.h),
  *                                             e.g. rotate:deg=15;translate:px=2;cutmix:p=0.5
  *   [model]    arch = mlp                     mlp | lenet5 | cnn-small | mobilenet-tiny |
- *                                             squeezenet-tiny | custom
+ *                                             squeezenet-tiny | efficientnet-tiny | custom
  *              widths = 256,128               mlp hidden widths
  *              spec =                         custom layer spec (arch = custom)
  *              init = ""                      a .safetensors to start from instead of random

@@ -14,6 +14,7 @@
  * so both see the same layout. */
 #include "fw-layer.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "fw-error.h"
@@ -381,5 +382,274 @@ const FwLayerClass fw_layer_fire = {
   .flops = fire_flops,
   .tensors = fire_tensors,
   .spec = fire_spec,
+  .finalize = block_finalize,
+};
+
+/* ---- mbconv:OUT:EXPAND[:STRIDE]; iarg[0] = OUT, iarg[1] = EXPAND, iarg[2] = stride ----
+ * EfficientNet's mobile inverted bottleneck with squeeze-excitation (Tan & Le 2019), tiny:
+ *   a = ReLU(conv 1x1 C -> E = EXPAND C)          expand
+ *   b = ReLU(dwconv 3x3 stride, pad 1)            depthwise
+ *   g = sigmoid(W2 ReLU(W1 mean_p(b) + b1) + b2)  squeeze-excitation, R = max(1, E / 4)
+ *   y = conv 1x1 (b * g) E -> OUT (+ x when stride 1 and OUT = C: the residual)
+ * Parameters: the three convolutions' (children), then W1 [R x E], b1 [R], W2 [E x R], b2 [E].
+ * Intermediates per sample (P_in, P planes in and out): a, da [E x P_in]; b, c = b g, dc
+ * [E x P]; s [E], h [R] (ReLU(W1 s + b1)), g [E], dg [E], dh [R]. */
+
+typedef struct {
+  int c, e, r, out, pin, p;
+  gboolean residual;
+  gsize se_off;
+} MbDims;
+
+static MbDims
+mb_dims (const FwLayer *l)
+{
+  const Block *bk = l->priv;
+  MbDims d = { .c = l->in.c, .e = bk->ch[0]->out.c, .out = l->iarg[0],
+               .pin = l->in.h * l->in.w, .p = l->out.h * l->out.w };
+  d.r = MAX (1, d.e / 4);
+  d.residual = l->iarg[2] == 1 && d.out == d.c;
+  d.se_off = bk->w_off[2] + bk->ch[2]->n_w;
+  return d;
+}
+
+static gboolean
+mbconv_setup (FwLayer *l, char **args, int n_args, GError **error)
+{
+  int out, ex, s;
+  if (!check_n_args (l, n_args, 3, error)
+      || !fw_layer_parse_int (l, args, n_args, 0, -1, 1, 1 << 16, &out, error)
+      || !fw_layer_parse_int (l, args, n_args, 1, 4, 1, 16, &ex, error)
+      || !fw_layer_parse_int (l, args, n_args, 2, 1, 1, 16, &s, error))
+    return FALSE;
+  l->iarg[0] = out;
+  l->iarg[1] = ex;
+  l->iarg[2] = s;
+  l->priv = g_new0 (Block, 1);
+  int e = l->in.c * ex;
+  g_autofree char *ex_args = g_strdup_printf ("%d:1", e);
+  g_autofree char *dw_args = g_strdup_printf ("3:%d:1", s);
+  g_autofree char *pw_args = g_strdup_printf ("%d:1", out);
+  FwLayer *xc = block_add_child (l, &fw_layer_conv, l->in, ex_args, error);
+  FwLayer *dw = xc != NULL ? block_add_child (l, &fw_layer_dwconv, xc->out, dw_args, error)
+                           : NULL;
+  FwLayer *pw = dw != NULL ? block_add_child (l, &fw_layer_conv, dw->out, pw_args, error)
+                           : NULL;
+  if (pw == NULL)
+    return FALSE;
+  l->out = pw->out;
+  int r = MAX (1, e / 4);
+  l->n_w += (gsize) r * e + r + (gsize) e * r + e;
+  gsize pin = (gsize) l->in.h * l->in.w, p = (gsize) l->out.h * l->out.w;
+  Block *b = l->priv;
+  b->inter = 2 * (gsize) e * pin + 3 * (gsize) e * p + 3 * (gsize) e + 2 * (gsize) r;
+  block_finish_setup (l);
+  return TRUE;
+}
+
+static void
+mbconv_init (FwLayer *l, FwRng *rng)
+{
+  block_init (l, rng);
+  MbDims d = mb_dims (l);
+  float *w = l->w + d.se_off;
+  fw_init_uniform_fan_in (w, (gsize) d.r * d.e + d.r, d.e, rng);
+  fw_init_uniform_fan_in (w + (gsize) d.r * d.e + d.r, (gsize) d.e * d.r + d.e, d.r, rng);
+}
+
+/* the intermediates of sample-batch n, in the order of the comment above */
+typedef struct {
+  float *a, *da, *b, *c, *dc, *s, *h, *g, *dg, *dh;
+} MbBufs;
+
+static MbBufs
+mb_bufs (FwLayer *l, const MbDims *d, int n)
+{
+  float *q = block_bind (l, n);
+  MbBufs m;
+  gsize ea = (gsize) n * d->e * d->pin, ep = (gsize) n * d->e * d->p;
+  m.a = q;
+  m.da = m.a + ea;
+  m.b = m.da + ea;
+  m.c = m.b + ep;
+  m.dc = m.c + ep;
+  m.s = m.dc + ep;
+  m.g = m.s + (gsize) n * d->e;
+  m.dg = m.g + (gsize) n * d->e;
+  m.h = m.dg + (gsize) n * d->e;
+  m.dh = m.h + (gsize) n * d->r;
+  return m;
+}
+
+static void
+mbconv_forward (FwLayer *l, const float *x, float *y, int n, gboolean train)
+{
+  Block *bk = l->priv;
+  MbDims d = mb_dims (l);
+  MbBufs m = mb_bufs (l, &d, n);
+  const float *W1 = l->w + d.se_off, *b1 = W1 + (gsize) d.r * d.e;
+  const float *W2 = b1 + d.r, *b2 = W2 + (gsize) d.e * d.r;
+  bk->ch[0]->klass->forward (bk->ch[0], x, m.a, n, train);
+  relu_inplace (m.a, (gsize) n * d.e * d.pin);
+  bk->ch[1]->klass->forward (bk->ch[1], m.a, m.b, n, train);
+  relu_inplace (m.b, (gsize) n * d.e * d.p);
+  for (int j = 0; j < n; j++)
+    {
+      float *s = m.s + (gsize) j * d.e, *h = m.h + (gsize) j * d.r, *g = m.g + (gsize) j * d.e;
+      const float *bj = m.b + (gsize) j * d.e * d.p;
+      float *cj = m.c + (gsize) j * d.e * d.p;
+      for (int e = 0; e < d.e; e++)
+        {
+          float t = 0;
+          for (int q = 0; q < d.p; q++)
+            t += bj[(gsize) e * d.p + q];
+          s[e] = t / d.p;
+        }
+      for (int r = 0; r < d.r; r++)
+        {
+          float t = b1[r];
+          for (int e = 0; e < d.e; e++)
+            t += W1[(gsize) r * d.e + e] * s[e];
+          h[r] = t > 0 ? t : 0;
+        }
+      for (int e = 0; e < d.e; e++)
+        {
+          float t = b2[e];
+          for (int r = 0; r < d.r; r++)
+            t += W2[(gsize) e * d.r + r] * h[r];
+          g[e] = 1.0f / (1.0f + expf (-t));
+          for (int q = 0; q < d.p; q++)
+            cj[(gsize) e * d.p + q] = bj[(gsize) e * d.p + q] * g[e];
+        }
+    }
+  bk->ch[2]->klass->forward (bk->ch[2], m.c, y, n, train);
+  if (d.residual)
+    for (gsize i = 0; i < (gsize) n * d.out * d.p; i++)
+      y[i] += x[i];
+}
+
+static void
+mbconv_backward (FwLayer *l, const float *x, const float *y, const float *dy, float *dx, int n)
+{
+  Block *bk = l->priv;
+  MbDims d = mb_dims (l);
+  MbBufs m = mb_bufs (l, &d, n);
+  const float *W1 = l->w + d.se_off, *b1 = W1 + (gsize) d.r * d.e;
+  const float *W2 = b1 + d.r;
+  float *gW1 = l->gw + d.se_off, *gb1 = gW1 + (gsize) d.r * d.e;
+  float *gW2 = gb1 + d.r, *gb2 = gW2 + (gsize) d.e * d.r;
+  memset (gW1, 0, sizeof (float) * ((gsize) 2 * d.r * d.e + d.r + d.e));
+  bk->ch[2]->klass->backward (bk->ch[2], m.c, y, dy, m.dc, n);
+  for (int j = 0; j < n; j++)
+    {
+      const float *s = m.s + (gsize) j * d.e, *h = m.h + (gsize) j * d.r;
+      const float *g = m.g + (gsize) j * d.e;
+      float *dg = m.dg + (gsize) j * d.e, *dh = m.dh + (gsize) j * d.r;
+      const float *bj = m.b + (gsize) j * d.e * d.p;
+      float *dcj = m.dc + (gsize) j * d.e * d.p;
+      /* c = b g: dg = sum_p dc b; then dc becomes db (direct part) = dc g */
+      for (int e = 0; e < d.e; e++)
+        {
+          float t = 0;
+          for (int q = 0; q < d.p; q++)
+            {
+              t += dcj[(gsize) e * d.p + q] * bj[(gsize) e * d.p + q];
+              dcj[(gsize) e * d.p + q] *= g[e];
+            }
+          /* through the sigmoid */
+          dg[e] = t * g[e] * (1 - g[e]);
+          gb2[e] += dg[e];
+          for (int r = 0; r < d.r; r++)
+            gW2[(gsize) e * d.r + r] += dg[e] * h[r];
+        }
+      for (int r = 0; r < d.r; r++)
+        {
+          float t = 0;
+          for (int e = 0; e < d.e; e++)
+            t += W2[(gsize) e * d.r + r] * dg[e];
+          dh[r] = h[r] > 0 ? t : 0;
+          gb1[r] += dh[r];
+          for (int e = 0; e < d.e; e++)
+            gW1[(gsize) r * d.e + e] += dh[r] * s[e];
+        }
+      /* s = mean_p b: every b[e][p] gets ds[e] / P; then through the ReLU (b is its output) */
+      for (int e = 0; e < d.e; e++)
+        {
+          float ds = 0;
+          for (int r = 0; r < d.r; r++)
+            ds += W1[(gsize) r * d.e + e] * dh[r];
+          ds /= d.p;
+          for (int q = 0; q < d.p; q++)
+            {
+              gsize i = (gsize) e * d.p + q;
+              dcj[i] = bj[i] > 0 ? dcj[i] + ds : 0;
+            }
+        }
+    }
+  bk->ch[1]->klass->backward (bk->ch[1], m.a, m.b, m.dc, m.da, n);
+  for (gsize i = 0; i < (gsize) n * d.e * d.pin; i++)
+    m.da[i] = m.a[i] > 0 ? m.da[i] : 0;
+  bk->ch[0]->klass->backward (bk->ch[0], x, m.a, m.da, dx, n);
+  if (dx != NULL && d.residual)
+    for (gsize i = 0; i < (gsize) n * d.c * d.pin; i++)
+      dx[i] += dy[i];
+}
+
+static double
+mbconv_flops (const FwLayer *l)
+{
+  MbDims d = mb_dims (l);
+  return block_child_flops (l) + 4.0 * d.r * d.e + 2.0 * d.e * d.p;
+}
+
+static int
+mbconv_tensors (const FwLayer *l, FwTensorInfo *t)
+{
+  const Block *b = l->priv;
+  MbDims d = mb_dims (l);
+  static const char *const names[3][2] = {
+    { "expand.weight", "expand.bias" }, { "dw.weight", "dw.bias" },
+    { "project.weight", "project.bias" },
+  };
+  int n = 0;
+  for (int i = 0; i < 3; i++)
+    {
+      FwTensorInfo ct[2];
+      b->ch[i]->klass->tensors (b->ch[i], ct);
+      for (int q = 0; q < 2; q++)
+        {
+          t[n] = ct[q];
+          t[n].name = names[i][q];
+          t[n].offset += b->w_off[i];
+          n++;
+        }
+    }
+  gsize o = d.se_off;
+  t[n++] = (FwTensorInfo) { "se.w1", TRUE, o, 2, { d.r, d.e } };
+  t[n++] = (FwTensorInfo) { "se.b1", TRUE, o + (gsize) d.r * d.e, 1, { d.r } };
+  t[n++] = (FwTensorInfo) { "se.w2", TRUE, o + (gsize) d.r * d.e + d.r, 2, { d.e, d.r } };
+  t[n++] = (FwTensorInfo) { "se.b2", TRUE, o + (gsize) 2 * d.r * d.e + d.r, 1, { d.e } };
+  return n;
+}
+
+static char *
+mbconv_spec (const FwLayer *l)
+{
+  if (l->iarg[2] != 1)
+    return g_strdup_printf ("mbconv:%d:%d:%d", l->iarg[0], l->iarg[1], l->iarg[2]);
+  return g_strdup_printf ("mbconv:%d:%d", l->iarg[0], l->iarg[1]);
+}
+
+const FwLayerClass fw_layer_mbconv = {
+  .name = "mbconv",
+  .help = "mbconv:OUT[:EXPAND[:STRIDE]]  EfficientNet MBConv: 1x1 expand (x4) + ReLU, "
+          "depthwise 3x3 + ReLU, squeeze-excitation, 1x1 project (+ residual)",
+  .setup = mbconv_setup,
+  .init = mbconv_init,
+  .forward = mbconv_forward,
+  .backward = mbconv_backward,
+  .flops = mbconv_flops,
+  .tensors = mbconv_tensors,
+  .spec = mbconv_spec,
   .finalize = block_finalize,
 };

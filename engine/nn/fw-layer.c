@@ -36,6 +36,7 @@ static const FwLayerClass *const registry[] = {
   &fw_layer_qconv,
   &fw_layer_f16,
   &fw_layer_cluster,
+  &fw_layer_mbconv,
   &fw_layer_dwrect,
   &fw_layer_tt,
   &fw_layer_ht,

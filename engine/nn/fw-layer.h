@@ -183,6 +183,7 @@ extern const FwLayerClass fw_layer_qdense;   /* engine/compress/fw-layer-quant.c
 extern const FwLayerClass fw_layer_qconv;
 extern const FwLayerClass fw_layer_f16;
 extern const FwLayerClass fw_layer_cluster;
+extern const FwLayerClass fw_layer_mbconv;   /* fw-layer-blocks.c */
 extern const FwLayerClass fw_layer_dwrect;   /* engine/compress/fw-layer-factored.c */
 extern const FwLayerClass fw_layer_tt;
 extern const FwLayerClass fw_layer_ht;

@@ -10,7 +10,7 @@
 #include "fw-util.h"
 
 static const char *const arch_names[] = {
-  "mlp", "lenet5", "cnn-small", "mobilenet-tiny", "squeezenet-tiny", NULL,
+  "mlp", "lenet5", "cnn-small", "mobilenet-tiny", "squeezenet-tiny", "efficientnet-tiny", NULL,
 };
 
 const char *const *
@@ -62,9 +62,12 @@ fw_model_arch_spec (const char *arch, const char *widths, FwShape input, int n_c
   if (g_strcmp0 (arch, "squeezenet-tiny") == 0)
     return g_strdup_printf ("conv:32:3:1:1,relu,maxpool:2,fire:8:32,fire:8:32,maxpool:2,"
                             "fire:16:64,gap,flatten,dense:%d", n_classes);
+  if (g_strcmp0 (arch, "efficientnet-tiny") == 0)
+    return g_strdup_printf ("conv:16:3:1:1,bn,relu,mbconv:16:2,mbconv:24:4:2,mbconv:32:4:2,gap,"
+                            "flatten,dense:%d", n_classes);
   g_set_error (error, FW_ERROR, FW_ERROR_INVALID,
                "unknown architecture '%s' (choose mlp, lenet5, cnn-small, mobilenet-tiny, "
-               "squeezenet-tiny, or give a layer spec)", arch ? arch : "(null)");
+               "squeezenet-tiny, efficientnet-tiny, or give a layer spec)", arch ? arch : "(null)");
   return NULL;
 }
 

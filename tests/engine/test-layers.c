@@ -55,6 +55,8 @@ static const GradCase grad_cases[] = {
   { "dwsep", "conv:3:1,dwsep:4:2,flatten,dense:3", { 2, 7, 7 }, 3, 1e-4 },
   { "dwsep_stride1", "conv:3:1,dwsep:2,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
   { "fire", "conv:3:1,fire:2:3,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
+  { "mbconv", "conv:3:1,mbconv:3:2,flatten,dense:3", { 2, 5, 5 }, 3, 1e-4 },
+  { "mbconv_stride2", "conv:3:1,mbconv:4:2:2,flatten,dense:3", { 2, 6, 5 }, 3, 1e-4 },
   /* 3x3 stride-1 pad-1 between 8 or more channels: Winograd F(2x2, 3x3), odd plane sides */
   { "conv_winograd", "conv:8:1,conv:8:3:1:1,flatten,dense:3", { 2, 5, 6 }, 8 },
   /* factored kinds of engine/compress (the decompositions run and fine-tune in them) */
@@ -504,6 +506,15 @@ test_arch_param_counts (void)
   gsize squeeze = conv_params (1, 32, 3) + FIRE (32, 8, 32) + FIRE (64, 8, 32)
                   + FIRE (64, 16, 64) + dense_params (128, 10);
 #undef FIRE
+  /* efficientnet-tiny: conv 1->16, bn, relu, mbconv 16->16 (x2), 16->24 (x4, s2),
+   * 24->32 (x4, s2), gap, dense 32->10; an mbconv on C channels expanding to E = x C with
+   * squeeze-excitation R = E / 4: expand 1x1, depthwise 3x3, project 1x1, two dense SE layers */
+#define MB(c, out, x) (conv_params (c, (x) * (c), 1) + 10 * (x) * (c) \
+                       + conv_params ((x) * (c), out, 1) + 2 * ((x) * (c) / 4) * (x) * (c) \
+                       + ((x) * (c) / 4) + (x) * (c))
+  gsize effnet = conv_params (1, 16, 3) + 2 * 16 + MB (16, 16, 2) + MB (16, 24, 4)
+                 + MB (24, 32, 4) + dense_params (32, 10);
+#undef MB
   const struct {
     const char *arch;
     gsize n_w, n_st;
@@ -515,6 +526,7 @@ test_arch_param_counts (void)
     { "cnn-small", cnn, 0, { 64, 7, 7 }, 5 },
     { "mobilenet-tiny", mobile_w, mobile_st, { 64, 7, 7 }, 5 },
     { "squeezenet-tiny", squeeze, 0, { 128, 7, 7 }, 6 },
+    { "efficientnet-tiny", effnet, 2 * 16, { 32, 7, 7 }, 5 },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
