@@ -874,26 +874,11 @@ demo_noise_embed (Demo *d, GError **error)
     return FALSE;
   demo_log (d, "%d of %d training labels flipped", nl->n_flipped, nl->n);
 
-  /* a model trained on the noisy labels (no validation split: every sample is embedded) */
-  g_autoptr (GError) local = NULL;
-  g_autofree char *spec = g_strcmp0 (d->r->arch, "custom") == 0
-                            ? g_strdup (d->r->spec)
-                            : fw_model_arch_spec (d->r->arch, d->r->widths, train->shape,
-                                                  train->n_classes, &local);
-  if (spec == NULL)
-    {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [model]: %s", d->l->name,
-                   local != NULL ? local->message : "no spec");
-      return FALSE;
-    }
-  g_autoptr (FwModel) m = fw_model_new (d->r->arch, spec, train->shape, error);
+  /* a model trained on the noisy labels (no validation split: every sample is embedded),
+   * built as the training job builds it */
+  g_autoptr (FwModel) m = fw_recipe_build_model (d->r, d->job, nl->noisy, error);
   if (m == NULL)
     return FALSE;
-  fw_model_init (m, d->r->seed);
-  float mean = 0, std = 1;
-  fw_dataset_stats (nl->noisy, &mean, &std);
-  m->in_mean = mean;
-  m->in_std = std > 1e-6f ? std : 1.0f;
   FwTrainConfig cfg = d->r->train;
   cfg.seed = d->r->seed;
   FwPanel *lp = curves_panel (d, "train", "Training on noisy labels", "epoch", NULL,
