@@ -243,8 +243,23 @@ fw_multitask_demo (const FwTransferConfig *c, int epochs, FwJob *job,
         }
     }
   for (int v = 0; v < 3; v++)
-    mean_sd (acc[v], res->seeds, &res->mean[v], &res->sd[v]);
+    {
+      mean_sd (acc[v], res->seeds, &res->mean[v], &res->sd[v]);
+      memcpy (res->acc[v], acc[v], sizeof (double) * res->seeds);
+    }
   return res;
+}
+
+char *
+fw_multitask_result_csv (const FwMultiTaskResult *r)
+{
+  static const char *const setups[3] = { "task 1 alone", "+ similar task 2",
+                                         "+ dissimilar task 2" };
+  GString *s = g_string_new ("setup,seed,task1_accuracy\n");
+  for (int v = 0; v < 3; v++)
+    for (int k = 0; k < r->seeds; k++)
+      g_string_append_printf (s, "%s,%d,%.6f\n", setups[v], k + 1, r->acc[v][k]);
+  return g_string_free (s, FALSE);
 }
 
 char *
@@ -304,7 +319,9 @@ transfer_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError *
       if (res != NULL && (rd = fw_run_dir_begin (r, error)) != NULL)
         {
           g_autofree char *t = fw_multitask_result_table (res);
+          g_autofree char *csv = fw_multitask_result_csv (res);
           if (fw_run_dir_write (rd, "multitask.txt", t, -1, error)
+              && fw_run_dir_write (rd, "multitask.csv", csv, -1, error)
               && fw_run_dir_write_recipe (rd, r, error))
             {
               g_autofree char *dir = fw_run_dir_commit (g_steal_pointer (&rd), error);

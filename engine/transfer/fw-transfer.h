@@ -269,7 +269,10 @@ typedef struct {
   double mean[3], sd[3];   /* task 1 accuracy: alone, + similar task 2, + dissimilar task 2 */
   double task2_acc[3];     /* task 2's own accuracy ([1], [2]) */
   double seconds[3];       /* mean training seconds */
+  double acc[3][FW_MULTITASK_MAX_SEEDS];   /* task 1 accuracy per setup and seed */
 } FwMultiTaskResult;
+/* multitask.csv: setup,seed,task1_accuracy (setups: alone, similar, dissimilar) */
+char     *fw_multitask_result_csv   (const FwMultiTaskResult *r);
 void      fw_multitask_result_free  (FwMultiTaskResult *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwMultiTaskResult, fw_multitask_result_free)
 /* Task 1 = c->target with c->task1_per_class labels per class; task 2 = up to c->task2_limit
