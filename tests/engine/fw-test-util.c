@@ -128,3 +128,67 @@ fw_test_tmpdir (void)
   g_test_queue_destroy (tmpdir_free, d);
   return d;
 }
+
+static int
+fw_test_cmp_strv (const char *const *a, const char *const *b, gpointer unused)
+{
+  return strcmp (*a, *b);
+}
+
+FwRecipe *
+fw_test_small_example_recipe (const char *group, const char *out_dir)
+{
+  const char *root = g_getenv ("FW_SOURCE_ROOT");
+  static const char *const dirs[] = { "resources/recipes", "resources/recipes/lecture" };
+  for (guint i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *dir = g_build_filename (root ? root : ".", dirs[i], NULL);
+      g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+      g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      const char *e;
+      while (d && (e = g_dir_read_name (d)))
+        if (g_str_has_suffix (e, ".ini"))
+          g_ptr_array_add (names, g_strdup (e));
+      /* a stable choice: the first name in sorted order */
+      g_ptr_array_sort_with_data (names, (GCompareDataFunc) fw_test_cmp_strv, NULL);
+      for (guint k = 0; k < names->len; k++)
+        {
+          const char *name = g_ptr_array_index (names, k);
+          g_autofree char *p = g_build_filename (dir, name, NULL);
+          g_autoptr (GKeyFile) kf = g_key_file_new ();
+          if (!g_key_file_load_from_file (kf, p, G_KEY_FILE_KEEP_COMMENTS, NULL))
+            continue;
+          gboolean plain = strcmp (group, "train") == 0;
+          if (plain)
+            {
+              /* a plain training recipe: [train] and no extension group */
+              g_auto (GStrv) groups = g_key_file_get_groups (kf, NULL);
+              gboolean base_only = g_key_file_has_group (kf, "train");
+              for (int j = 0; groups[j]; j++)
+                if (!g_strv_contains ((const char *const[]) { "data", "model", "train", "noise",
+                                                              "output", "run", NULL }, groups[j]))
+                  base_only = FALSE;
+              if (!base_only)
+                continue;
+            }
+          else if (!g_key_file_has_group (kf, group))
+            continue;
+          if (g_key_file_has_key (kf, "data", "dataset", NULL))
+            g_key_file_set_string (kf, "data", "dataset", "sim:300:20");
+          if (g_key_file_has_key (kf, "data", "test", NULL))
+            g_key_file_set_string (kf, "data", "test", "auto");
+          if (g_key_file_has_key (kf, "train", "epochs", NULL))
+            g_key_file_set_integer (kf, "train", "epochs", 1);
+          g_key_file_set_string (kf, "output", "dir", out_dir);
+          g_key_file_set_integer (kf, "run", "threads", 1);
+          g_test_message ("[%s] from %s", group, name);
+          gsize len;
+          g_autofree char *text = g_key_file_to_data (kf, &len, NULL);
+          g_autoptr (GError) error = NULL;
+          FwRecipe *r = fw_recipe_load_data (text, len, name, &error);
+          g_assert_no_error (error);
+          return r;
+        }
+    }
+  return NULL;
+}
