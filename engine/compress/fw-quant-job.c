@@ -85,6 +85,8 @@ typedef struct {
   FwClustering *clustering;  /* cluster job: the live centres */
   FwTrainHooks job_hooks;
   FwModel *training;         /* the model being fine-tuned */
+  char *base_dir;            /* <target>/base trained by this job: removed unless it commits */
+  gboolean target_created;   /* <target> did not exist before the base was trained */
 } QJob;
 
 static void
@@ -96,6 +98,10 @@ qjob_clear (QJob *q)
   g_clear_pointer (&q->h_before, g_free);
   g_clear_pointer (&q->h_title, g_free);
   g_clear_pointer (&q->last_hist, fw_weight_hist_free);
+  /* failed or cancelled after the base model was trained: no folder is left behind */
+  if (q->base_dir != NULL)
+    fw_run_dir_remove_committed (q->base_dir, q->target_created);
+  g_clear_pointer (&q->base_dir, g_free);
 }
 
 static void G_GNUC_PRINTF (2, 3)
@@ -184,10 +190,17 @@ base_model (QJob *q, const char *target, GCancellable *cancellable, GError **err
   g_autoptr (FwRecipe) rb = fw_recipe_copy (r);
   g_free (rb->out_dir);
   rb->out_dir = g_build_filename (target, "base", NULL);
+  gboolean target_existed = g_file_test (target, G_FILE_TEST_EXISTS);
+  gboolean base_existed = g_file_test (rb->out_dir, G_FILE_TEST_EXISTS);
   g_autoptr (FwRunResult) res = fw_recipe_run_sync (rb, q->job != NULL ? &q->job_hooks : NULL,
                                                     cancellable, error);
   if (res == NULL)
     return FALSE;
+  if (!base_existed)
+    {
+      q->base_dir = g_strdup (rb->out_dir);
+      q->target_created = !target_existed;
+    }
   q->base = fw_model_ref (res->model);
   return TRUE;
 }
@@ -481,6 +494,7 @@ finish (QJob *q, FwModel *compressed, const char *method, const char *name, GArr
   g_autofree char *dir = fw_run_dir_commit (g_steal_pointer (&rd), error);
   if (dir == NULL)
     return FALSE;
+  g_clear_pointer (&q->base_dir, g_free); /* committed: the base folder is part of the run */
   FwQuantResult *res = g_new0 (FwQuantResult, 1);
   res->method = g_strdup (method);
   res->name = g_strdup (name);

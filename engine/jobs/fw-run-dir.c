@@ -152,6 +152,33 @@ remove_partial (FwRunDir *rd)
   g_rmdir (rd->partial);
 }
 
+static void
+remove_files (const char *dir, int depth)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *e;
+  while (d != NULL && (e = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (dir, e, NULL);
+      if (depth > 0 && g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
+        remove_files (p, depth - 1);
+      else
+        g_unlink (p);
+    }
+  g_rmdir (dir);
+}
+
+void
+fw_run_dir_remove_committed (const char *dir, gboolean parent_created)
+{
+  remove_files (dir, 1);
+  if (parent_created)
+    {
+      g_autofree char *parent = g_path_get_dirname (dir);
+      g_rmdir (parent); /* only when empty */
+    }
+}
+
 static char *commit (FwRunDir *rd, GError **error);
 
 char *

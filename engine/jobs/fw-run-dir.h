@@ -42,4 +42,9 @@ char       *fw_run_dir_commit       (FwRunDir *rd, GError **error);
 void        fw_run_dir_free         (FwRunDir *rd);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwRunDir, fw_run_dir_free)
 
+/* Undoes a committed sub-run (a job that trained a base model into <target>/base and then
+ * failed or was cancelled): removes the folder dir and its files (one level of sub-folders),
+ * then its parent when that is left empty and parent_created. */
+void        fw_run_dir_remove_committed (const char *dir, gboolean parent_created);
+
 G_END_DECLS

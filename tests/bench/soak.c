@@ -59,24 +59,6 @@ on_event (FwJob *job, const FwEvent *ev, gpointer user_data)
     g_printerr ("job %s failed: %s\n", fw_job_get_name (job), ev->error->message);
 }
 
-static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-      const char *e;
-      while (d && (e = g_dir_read_name (d)))
-        {
-          g_autofree char *p = g_build_filename (path, e, NULL);
-          remove_tree (p);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -150,7 +132,7 @@ main (int argc, char **argv)
       while (g_main_context_iteration (NULL, FALSE))
         ;
       double secs = (g_get_monotonic_time () - t0) / 1e6;
-      remove_tree (out);
+      fw_test_rm_rf (out);
       s[i] = sample ();
       const char *what = o.final == FW_EVENT_FINISHED ? "finished" :
                          o.final == FW_EVENT_CANCELLED ? "cancelled" : "FAILED";
@@ -193,6 +175,6 @@ main (int argc, char **argv)
   g_free (recipes);
   g_free (runs);
   g_free (s);
-  remove_tree (tmp);
+  fw_test_rm_rf (tmp);
   return ok ? 0 : 1;
 }

@@ -92,8 +92,8 @@ fw_test_gradcheck_model (FwModel *m, int n, float lo, float hi, double h, int ma
   return worst;
 }
 
-static void
-rm_rf (const char *path)
+void
+fw_test_rm_rf (const char *path)
 {
   if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
     {
@@ -102,7 +102,7 @@ rm_rf (const char *path)
       while (d != NULL && (e = g_dir_read_name (d)) != NULL)
         {
           g_autofree char *p = g_build_filename (path, e, NULL);
-          rm_rf (p);
+          fw_test_rm_rf (p);
         }
       if (d != NULL)
         g_dir_close (d);
@@ -115,7 +115,7 @@ rm_rf (const char *path)
 static void
 tmpdir_free (gpointer p)
 {
-  rm_rf (p);
+  fw_test_rm_rf (p);
   g_free (p);
 }
 
@@ -174,7 +174,7 @@ fw_test_small_example_recipe (const char *group, const char *out_dir)
           else if (!g_key_file_has_group (kf, group))
             continue;
           if (g_key_file_has_key (kf, "data", "dataset", NULL))
-            g_key_file_set_string (kf, "data", "dataset", "sim:300:20");
+            g_key_file_set_string (kf, "data", "dataset", "sim:1600:20");
           if (g_key_file_has_key (kf, "data", "test", NULL))
             g_key_file_set_string (kf, "data", "test", "auto");
           if (g_key_file_has_key (kf, "train", "epochs", NULL))

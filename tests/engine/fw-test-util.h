@@ -28,9 +28,11 @@ double fw_test_gradcheck_model (FwModel *m, int n, float lo, float hi, double h,
 /* A temporary directory removed (recursively) at the end of the test. Returns a path owned
  * by the test framework's queue (valid until the test ends). */
 const char *fw_test_tmpdir (void);
+/* Removes path and everything under it (no error when missing). */
+void        fw_test_rm_rf  (const char *path);
 
 /* The project's first example recipe (resources/recipes, then resources/recipes/lecture; from
- * $FW_SOURCE_ROOT) that has the group, made small: [data] dataset = sim:300:20, [train]
+ * $FW_SOURCE_ROOT) that has the group, made small: [data] dataset = sim:1600:20, [train]
  * epochs = 1 (where the keys exist), [output] dir = out_dir, [run] threads = 1. "train" finds
  * a plain training recipe. NULL when none has the group. */
 FwRecipe *fw_test_small_example_recipe (const char *group, const char *out_dir);
