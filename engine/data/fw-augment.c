@@ -24,7 +24,7 @@
 #endif
 
 /* as in fw-trainer.c: an AVX2/FMA copy of the smoothing loops next to the x86-64-v2 one */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11 && !defined(FW_NO_IFUNC)
 #define FW_VECTOR_CLONES __attribute__ ((target_clones ("arch=x86-64-v3", "default")))
 #else
 #define FW_VECTOR_CLONES
