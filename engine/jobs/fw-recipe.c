@@ -569,9 +569,27 @@ FwRecipe *
 fw_recipe_load_data (const char *data, gsize len, const char *name, GError **error)
 {
   const char *file = name != NULL && *name ? name : "recipe";
+  if (len == (gsize) -1)
+    len = strlen (data);
+  /* a recipe is text: control characters (a NUL, a lone CR) would not survive being written
+   * back (found by tests/fuzz/fuzz-recipe) */
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = (guchar) data[i];
+      if ((c < 0x20 && c != '\t' && c != '\n' && !(c == '\r' && i + 1 < len && data[i + 1] == '\n'))
+          || c == 0x7f)
+        {
+          int line = 1;
+          for (gsize j = 0; j < i; j++)
+            line += data[j] == '\n';
+          g_set_error (error, FW_ERROR, FW_ERROR_FORMAT, "%s: line %d: control character 0x%02x: "
+                       "a recipe is a text file (is this the right file?)", file, line, c);
+          return NULL;
+        }
+    }
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autoptr (GError) local = NULL;
-  if (!g_key_file_load_from_data (kf, data, len == (gsize) -1 ? strlen (data) : len,
+  if (!g_key_file_load_from_data (kf, data, len,
                                   G_KEY_FILE_NONE, &local))
     {
       g_set_error (error, FW_ERROR, FW_ERROR_FORMAT, "%s: %s — write [group] lines and "
@@ -654,7 +672,14 @@ fw_recipe_to_data (const FwRecipe *r)
         case KEY_STRING:
           {
             const char *s = *CFIELD (r, def, char *);
-            g_key_file_set_string (kf, def->group, def->key, s != NULL ? s : "");
+            gsize n = s != NULL ? strlen (s) : 0;
+            /* a value that is itself quoted ('x' or "x") gets a pair of the other quotes,
+             * which the loader strips (found by tests/fuzz/fuzz-recipe) */
+            g_autofree char *quoted = NULL;
+            if (n >= 2 && (s[0] == '"' || s[0] == '\'') && s[n - 1] == s[0])
+              quoted = g_strdup_printf (s[0] == '"' ? "'%s'" : "\"%s\"", s);
+            g_key_file_set_string (kf, def->group, def->key,
+                                   quoted != NULL ? quoted : s != NULL ? s : "");
             break;
           }
         case KEY_INT:

@@ -24,7 +24,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   if (!fw_recipe_equal (r, r2))
     {
-      fprintf (stderr, "written recipe loads into a different recipe\n---\n%s\n---\n", text);
+      g_autofree char *text2 = fw_recipe_to_data (r2);
+      fprintf (stderr, "written recipe loads into a different recipe\n---\n%s\n--- written again:\n%s\n---\n",
+               text, text2);
       abort ();
     }
   return 0;
