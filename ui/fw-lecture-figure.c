@@ -93,6 +93,10 @@ panel_plot (const FwPanel *p, gpointer *plot)
             guint k = fw_line_plot_add_series (lp, se->name, se->color);
             fw_line_plot_series_set_dashed (lp, k, se->dashed);
             fw_line_plot_series_set_markers (lp, k, se->markers);
+            /* a series of one point (a category: "distilled", "hard labels"): a large dot with
+             * its spread over the seeds as an error bar */
+            if (se->x->len == 1)
+              fw_line_plot_series_set_points_only (lp, k, TRUE);
             for (guint j = 0; j < se->x->len; j++)
               {
                 double lo = g_array_index (se->lo, double, j);
