@@ -739,6 +739,50 @@ test_open_recipe_file (void)
   g_assert_null (fw_window_get_error_text (win));
 }
 
+/* a CSV file dropped on the Data page is loaded as a dataset (what a user dragging a file
+ * from the file manager gets: the page's GtkDropTarget receives a GFile) */
+static void
+test_drop_csv_file (void)
+{
+  FwPageData *data = fw_window_get_page_data (win);
+  g_autofree char *csv = g_build_filename (runs_dir, ".data", "dropped.csv", NULL);
+  g_autoptr (GString) text = g_string_new ("a,b,c,d,label\n");
+  for (int i = 0; i < 40; i++)
+    g_string_append_printf (text, "%d,%d,%g,%g,%d\n", i % 7, i % 3, 0.5 * i, 1.0 / (i + 1),
+                            i % 2);
+  g_assert_true (g_file_set_contents (csv, text->str, -1, NULL));
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
+
+  GtkDropTarget *drop = NULL;
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (data));
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GObject) c = g_list_model_get_item (controllers, i);
+      if (GTK_IS_DROP_TARGET (c))
+        drop = GTK_DROP_TARGET (c);
+    }
+  g_assert_nonnull (drop);
+  g_autoptr (GFile) file = g_file_new_for_path (csv);
+  GValue v = G_VALUE_INIT;
+  g_value_init (&v, G_TYPE_FILE);
+  g_value_set_object (&v, file);
+  gboolean accepted = FALSE;
+  g_signal_emit_by_name (drop, "drop", &v, 10.0, 10.0, &accepted);
+  g_value_unset (&v);
+  g_assert_true (accepted);
+  g_autofree char *spec = g_strdup_printf ("csv:%s", csv);
+  g_assert_true (fw_ui_wait_until (sim_loaded, spec, 30));
+  FwDataset *ds = fw_page_data_get_dataset (data);
+  g_assert_nonnull (ds);
+  g_assert_cmpint (ds->n, ==, 40);
+  g_assert_cmpint (ds->n_classes, ==, 2);
+  g_assert_null (fw_window_get_error_text (win));
+
+  /* back to the tests' dataset */
+  fw_page_data_load (data, train_spec);
+  g_assert_true (fw_ui_wait_until (sim_loaded, train_spec, 30));
+}
+
 static void
 test_screenshots (void)
 {
@@ -830,6 +874,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Window/about_and_shortcuts_windows_open", test_about_and_shortcuts);
   g_test_add_func ("/Window/open_recipe_dialog_opens_and_cancels", test_recipe_dialog_opens);
   g_test_add_func ("/Window/opens_a_recipe_file_given_to_the_app", test_open_recipe_file);
+  g_test_add_func ("/Window/dropped_csv_file_is_loaded", test_drop_csv_file);
   g_test_add_func ("/Window/renders_each_page_to_png", test_screenshots);
   g_test_add_func ("/SampleItem/thumbnail_pixels_match_the_dataset", test_thumbnail_pixels);
   ret = g_test_run ();
