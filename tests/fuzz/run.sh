@@ -35,7 +35,7 @@ done
 wait
 printf '%-12s %12s %8s %8s %9s\n' target executions cov corpus findings
 for t in $targets; do
-  last=$(grep -E '^#[0-9]+' "$b/fuzz-out/$t.log" | tail -1)
+  last=$(grep -aE '^#[0-9]+' "$b/fuzz-out/$t.log" | tail -1)
   execs=$(echo "$last" | sed -E 's/^#([0-9]+).*/\1/')
   cov=$(echo "$last" | sed -E 's/.*cov: ([0-9]+).*/\1/')
   corp=$(ls "$b/fuzz-corpus/$t" | wc -l)
