@@ -435,6 +435,46 @@ test_bad_dataset (void)
                     (guint) before->n);
 }
 
+/* A job that fails on the worker (its dataset file is missing: found out when the worker
+ * loads it) shows its message; the window stays up, back to idle, and the next job runs to the
+ * end on the same worker. */
+static void
+test_failing_worker_keeps_the_window (void)
+{
+  FwPageTrain *page = fw_window_get_page_train (win);
+  g_autoptr (GError) error = NULL;
+  const char *bad = "[data]\ndataset = csv:/nonexistent/fw-missing.csv\ntest = none\n"
+                    "[model]\narch = mlp\nwidths = 16\n"
+                    "[train]\nepochs = 1\nbatch = 32\n[run]\nseed = 1\nthreads = 1\n";
+  g_assert_true (fw_ui_wait_until (not_loading, NULL, 30));
+  fw_window_clear_error (win);
+  gboolean set = fw_page_train_set_recipe_data (page, bad, &error);
+  g_assert_no_error (error);
+  g_assert_true (set);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_true (fw_ui_wait_until (error_shown, NULL, 120));
+  g_assert_true (fw_ui_wait_until (train_idle, NULL, 30));
+  const char *err = fw_window_get_error_text (win);
+  g_test_message ("error shown: %s", err);
+  g_assert_nonnull (strstr (err, "fw-missing.csv"));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (win)));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (win), "train-start"));
+
+  /* the worker is still there: a sane job runs to the end */
+  fw_window_clear_error (win);
+  g_autofree char *ok = g_strdup_printf ("[data]\ndataset = %s\ntest = none\n"
+                                         "[model]\narch = mlp\nwidths = 8\n"
+                                         "[train]\nepochs = 1\nbatch = 32\nlr = 0.05\n"
+                                         "[run]\nseed = 1\nthreads = 1\n", train_spec);
+  g_assert_true (fw_page_train_set_recipe_data (page, ok, &error));
+  g_assert_no_error (error);
+  guint runs_before = fw_page_train_get_n_runs (page);
+  g_action_group_activate_action (G_ACTION_GROUP (win), "train-start", NULL);
+  g_assert_true (fw_ui_wait_until (train_idle, NULL, 120));
+  g_assert_null (fw_window_get_error_text (win));
+  g_assert_cmpuint (fw_page_train_get_n_runs (page), ==, runs_before + 1);
+}
+
 /* Renders widget to a PNG; returns the number of distinct colours (a blank image has 1). */
 static guint
 render_png (GtkWidget *widget, const char *path)
@@ -868,6 +908,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Window/history_reloads_run_curves", test_history_reload);
   g_test_add_func ("/Window/cancel_returns_to_idle_within_a_second", test_cancel);
   g_test_add_func ("/Window/bad_dataset_shows_an_error", test_bad_dataset);
+  g_test_add_func ("/Window/failing_worker_keeps_the_window", test_failing_worker_keeps_the_window);
   g_test_add_func ("/Window/dropdown_loads_handwritten_digits", test_dropdown_loads_digits);
   g_test_add_func ("/Window/second_job_queues_and_pause_holds_it",
                    test_queue_and_pause);
