@@ -160,14 +160,14 @@ check_model_save_fault (DiskFault fault)
 {
   if (!g_test_subprocess ())
     {
-      g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDOUT);
+      g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
       g_test_trap_assert_passed ();
       return;
     }
   g_autofree char *dir = g_build_filename (fw_test_tmpdir (), "models", NULL);
   g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
   gboolean tmpfs = private_tmpfs (dir, "64k");
-  g_test_message ("fault on %s", tmpfs ? "a 64 KB tmpfs" : "a plain folder (not root)");
+  g_printerr ("# fault on %s\n", tmpfs ? "a 64 KB tmpfs" : "a plain folder (not root)");
   g_autofree char *path = g_build_filename (dir, "model.safetensors", NULL);
 
   g_autoptr (FwModel) v1 = tiny_model (4, 1);
@@ -179,7 +179,7 @@ check_model_save_fault (DiskFault fault)
   g_autoptr (FwModel) v2 = tiny_model (600, 2); /* 16*600 floats: 38 KB, more than is free */
   g_assert_false (fw_model_save (v2, path, NULL, &error));
   g_assert_nonnull (error);
-  g_test_message ("user sees: %s", error->message);
+  g_printerr ("# user sees: %s\n", error->message);
   g_assert_nonnull (strstr (error->message, "model.safetensors"));
 
   /* the previous model is intact and still loads; no temporary file is left behind */
@@ -227,7 +227,7 @@ check_run_dir_fault (DiskFault fault)
 {
   if (!g_test_subprocess ())
     {
-      g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDOUT);
+      g_test_trap_subprocess (NULL, 120 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
       g_test_trap_assert_passed ();
       return;
     }
@@ -251,7 +251,7 @@ check_run_dir_fault (DiskFault fault)
   g_autoptr (FwRunResult) second = fw_recipe_run_sync (big, NULL, NULL, &error);
   g_assert_null (second);
   g_assert_nonnull (error);
-  g_test_message ("user sees: %s", error->message);
+  g_printerr ("# user sees: %s\n", error->message);
 
   g_autoptr (GBytes) after = read_bytes (model);
   g_assert_true (g_bytes_equal (before, after));
