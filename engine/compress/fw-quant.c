@@ -131,7 +131,9 @@ fw_quantize_i8 (const float *x, gsize n, FwQParams p, gint8 *q)
     {
       float v = rintf (x[i] * inv) + (float) p.zero;
       v = v < lo ? lo : (v > 127.0f ? 127.0f : v);
-      q[i] = (gint8) v;
+      /* a NaN input (NaN weights in a loaded file upstream) quantizes to the zero point: a
+       * float-to-int conversion of NaN is undefined (found by tests/fuzz/fuzz-safetensors) */
+      q[i] = v == v ? (gint8) v : (gint8) p.zero;
     }
 }
 
