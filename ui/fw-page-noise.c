@@ -137,7 +137,7 @@ update_regression (FwPageNoise *self)
         if (d * mult[j] <= nmax)
           ns[m++] = (int) (d * mult[j]);
     }
-  if (ns[m - 1] != nmax)
+  if (m == 0 || ns[m - 1] != nmax)
     ns[m++] = nmax;
   for (int i = 0; i < m; i++)
     work += ns[i];

@@ -817,7 +817,7 @@ on_run_snapshot (FwPageTrain *self, const FwRunResult *r)
   self->last_train_seconds = r->train_seconds;
 
   name = g_strdup_printf ("%s %s", r->model->arch, pct);
-  if (shelf != NULL && r->model != NULL)
+  if (shelf != NULL)  /* a finished run always has its model (used just above) */
     {
       g_autoptr (FwShelfItem) item = fw_shelf_item_new (name, r->model, acc, r->metrics,
                                                         r->run_dir);
