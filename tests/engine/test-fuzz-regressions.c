@@ -64,6 +64,14 @@ run_case (gconstpointer data)
   g_test_trap_assert_passed ();
 }
 
+static void
+case_free (gpointer p)
+{
+  Case *c = p;
+  g_free (c->path);
+  g_free (c);
+}
+
 static int
 cmp_names (gconstpointer a, gconstpointer b)
 {
@@ -78,6 +86,7 @@ main (int argc, char **argv)
   const char *root = g_getenv ("FW_SOURCE_ROOT");
   g_autofree char *base = g_build_filename (root ? root : ".", "tests", "fuzz", "regressions", NULL);
   int n = 0;
+  g_autoptr (GPtrArray) cases = g_ptr_array_new_with_free_func (case_free);
   for (guint t = 0; t < G_N_ELEMENTS (harnesses); t++)
     {
       g_autofree char *dir = g_build_filename (base, harnesses[t].target, NULL);
@@ -97,6 +106,7 @@ main (int argc, char **argv)
           c->path = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
           g_autofree char *tp = g_strdup_printf ("/fuzz-regressions/%s/%s", harnesses[t].target,
                                                  (const char *) g_ptr_array_index (names, i));
+          g_ptr_array_add (cases, c);
           g_test_add_data_func (tp, c, run_case);
           n++;
         }
