@@ -59,9 +59,10 @@ on_point (gpointer user, const FwNoisePoint *p)
 int
 frugal_cmd_noise_curve (int argc, char **argv)
 {
-  g_autofree char *data = g_strdup ("fashion-mnist"), *rates_s = NULL, *sizes_s = NULL;
-  g_autofree char *out_dir = NULL, *kind_s = g_strdup ("symmetric"), *loss_s = NULL;
-  g_autofree char *arch = g_strdup ("mlp"), *widths = g_strdup ("256,128");
+  /* string options start NULL: GOption does not free a default it overwrites */
+  g_autofree char *data = NULL, *rates_s = NULL, *sizes_s = NULL;
+  g_autofree char *out_dir = NULL, *kind_s = NULL, *loss_s = NULL;
+  g_autofree char *arch = NULL, *widths = NULL;
   int seeds = 3, epochs = 3, threads = 1, batch = 128;
   double lr = 0.05, gce_q = 0.7, smoothing = 0;
   gboolean coteaching = FALSE;
@@ -102,6 +103,14 @@ frugal_cmd_noise_curve (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!frugal_parse_options (ctx, "noise-curve", &argc, &argv))
     return FRUGAL_EXIT_USAGE;
+  if (data == NULL)
+    data = g_strdup ("fashion-mnist");
+  if (kind_s == NULL)
+    kind_s = g_strdup ("symmetric");
+  if (arch == NULL)
+    arch = g_strdup ("mlp");
+  if (widths == NULL)
+    widths = g_strdup ("256,128");
   if (argc != 1)
     return frugal_usage_error ("noise-curve", "unexpected argument '%s'", argv[1]);
   if (out_dir == NULL)
