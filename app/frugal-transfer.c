@@ -33,8 +33,13 @@ run_recipe_text (const char *name, const char *text)
   g_autoptr (FwRecipe) r = fw_recipe_load (path, &error);
   FwTransferConfig c;
   int code;
-  if (r == NULL || !fw_transfer_config_from_recipe (r, &c, &error))
+  if (r == NULL)
     code = frugal_fail (error);
+  else if (!fw_transfer_config_from_recipe (r, &c, &error))
+    {
+      fw_transfer_config_clear (&c); /* filled in part: the caller frees it either way */
+      code = frugal_fail (error);
+    }
   else
     {
       fw_transfer_config_clear (&c);
