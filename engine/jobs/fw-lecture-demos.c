@@ -742,9 +742,11 @@ demo_noise_curve (Demo *d, gboolean compensate, GError **error)
   g_autoptr (FwNoiseCurveConfig) cfg = fw_noise_curve_config_new (train, test);
   int R = (int) rates->len, S = (int) sizes->len;
   cfg->n_rates = R;
+  g_free (cfg->rates); /* the defaults of fw_noise_curve_config_new */
   cfg->rates = g_new (double, R);
   memcpy (cfg->rates, rates->data, R * sizeof (double));
   cfg->n_sizes = S;
+  g_free (cfg->sizes);
   cfg->sizes = g_new (int, S);
   for (int i = 0; i < S; i++)
     cfg->sizes[i] = (int) g_array_index (sizes, double, i);
