@@ -416,7 +416,8 @@ fw_panel_quant_run (FwPanelQuant *self)
   r->train_limit = self->train_limit;
   int epochs = gtk_spin_button_get_value_as_int (self->epochs_spin);
   g_autofree char *ep = g_strdup_printf ("%d", epochs);
-  g_autofree char *stamp = g_date_time_format (g_date_time_new_now_local (), "%Y%m%d-%H%M%S");
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%d-%H%M%S");
   const char *group;
   if (self->cluster)
     {
