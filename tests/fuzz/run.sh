@@ -31,7 +31,7 @@ for t in $targets; do
   [ -d "tests/fuzz/regressions/$t" ] && cp -n "tests/fuzz/regressions/$t/"* "$b/fuzz-corpus/$t/" 2>/dev/null || true
   # one scratch folder per target (not one per fork child under /dev/shm)
   mkdir -p "$b/fuzz-tmp/$t"
-  FW_FUZZ_DIR="$PWD/$b/fuzz-tmp/$t" nice -n 10 "$b/tests/fuzz/fuzz-$t" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
+  FW_FUZZ_DIR="$(cd "$b/fuzz-tmp/$t" && pwd)" nice -n 10 "$b/tests/fuzz/fuzz-$t" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
     -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1100 -max_len=8192 \
     -artifact_prefix="$b/fuzz-out/$t/" "$b/fuzz-corpus/$t" >"$b/fuzz-out/$t.log" 2>&1 &
 done
