@@ -1043,17 +1043,6 @@ fw_page_augment_class_init (FwPageAugmentClass *klass)
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
 
-static FwPlotView *
-add_view (GtkBox *box, const char *export_name)
-{
-  FwPlotView *view = FW_PLOT_VIEW (fw_plot_view_new ());
-  gtk_widget_set_hexpand (GTK_WIDGET (view), TRUE);
-  gtk_widget_set_vexpand (GTK_WIDGET (view), TRUE);
-  fw_plot_view_set_export_name (view, export_name);
-  gtk_box_append (box, GTK_WIDGET (view));
-  return view;
-}
-
 static void
 fw_page_augment_init (FwPageAugment *self)
 {
@@ -1072,11 +1061,11 @@ fw_page_augment_init (FwPageAugment *self)
   self->grid = fw_image_grid_new (1, 1, 1);
   self->steps_grid = fw_image_grid_new (1, 1, 1);
   self->mix_grid = fw_image_grid_new (1, 1, 1);
-  self->grid_view = add_view (self->variants_box, "augmented-variants");
-  self->steps_view = add_view (self->steps_view_box, "augmentation-steps");
-  self->mix_view = add_view (self->mix_box, "cutmix-mixup");
+  self->grid_view = fw_plot_view_new_in_box (self->variants_box, "augmented-variants");
+  self->steps_view = fw_plot_view_new_in_box (self->steps_view_box, "augmentation-steps");
+  self->mix_view = fw_plot_view_new_in_box (self->mix_box, "cutmix-mixup");
   self->field_grid = fw_image_grid_new (1, 1, 3);
-  self->field_view = add_view (self->steps_view_box, "elastic-field");
+  self->field_view = fw_plot_view_new_in_box (self->steps_view_box, "elastic-field");
   fw_plot_view_set_image_grid (self->field_view, self->field_grid);
   gtk_widget_set_visible (GTK_WIDGET (self->field_view), FALSE);
   fw_image_grid_set_empty_text (self->grid, "No dataset yet: load one on the Data page");
@@ -1108,7 +1097,7 @@ fw_page_augment_init (FwPageAugment *self)
       guint sidx = fw_line_plot_add_series (self->sweep_plot, fw_aug_sweep_name (i), i);
       fw_line_plot_series_set_markers (self->sweep_plot, sidx, TRUE);
     }
-  self->sweep_view = add_view (self->sweep_box, "augmentation-sweep");
+  self->sweep_view = fw_plot_view_new_in_box (self->sweep_box, "augmentation-sweep");
   fw_plot_view_set_line_plot (self->sweep_view, self->sweep_plot);
   g_signal_connect_swapped (self->sweep_button, "clicked", G_CALLBACK (fw_page_augment_run_sweep),
                             self);

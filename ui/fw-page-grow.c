@@ -510,17 +510,6 @@ clear_clicked (FwPageGrow *self)
 
 /* ---- life cycle ---- */
 
-static FwPlotView *
-add_view (GtkBox *box, const char *export_name)
-{
-  FwPlotView *view = FW_PLOT_VIEW (fw_plot_view_new ());
-  gtk_widget_set_hexpand (GTK_WIDGET (view), TRUE);
-  gtk_widget_set_vexpand (GTK_WIDGET (view), TRUE);
-  fw_plot_view_set_export_name (view, export_name);
-  gtk_box_append (box, GTK_WIDGET (view));
-  return view;
-}
-
 static void
 fw_page_grow_dispose (GObject *object)
 {
@@ -600,7 +589,7 @@ fw_page_grow_init (FwPageGrow *self)
   fw_line_plot_set_y_label (self->acc, "test accuracy", "%");
   fw_line_plot_set_x_range (self->acc, 0, NAN);
   fw_line_plot_set_empty_text (self->acc, "Accuracy against parameters appears here");
-  self->acc_view = add_view (self->curves_box, "grow-accuracy");
+  self->acc_view = fw_plot_view_new_in_box (self->curves_box, "grow-accuracy");
   fw_plot_view_set_line_plot (self->acc_view, self->acc);
 
   self->loss = fw_line_plot_new ();
@@ -609,7 +598,7 @@ fw_page_grow_init (FwPageGrow *self)
   fw_line_plot_set_y_label (self->loss, "test loss", "cross-entropy");
   fw_line_plot_set_x_range (self->loss, 0, NAN);
   fw_line_plot_set_empty_text (self->loss, "Loss against parameters appears here");
-  self->loss_view = add_view (self->curves_box, "grow-loss");
+  self->loss_view = fw_plot_view_new_in_box (self->curves_box, "grow-loss");
   fw_plot_view_set_line_plot (self->loss_view, self->loss);
   clear_clicked (self);
 
@@ -621,7 +610,7 @@ fw_page_grow_init (FwPageGrow *self)
                                            "express appears here");
   fw_bar_chart_set_format (self->bars, FW_VALUE_PERCENT);
   fw_bar_chart_set_range (self->bars, 0, 1);
-  self->bars_view = add_view (self->bars_box, "grow-bottleneck");
+  self->bars_view = fw_plot_view_new_in_box (self->bars_box, "grow-bottleneck");
   gtk_widget_set_hexpand (GTK_WIDGET (self->bars_view), FALSE);
   fw_plot_view_set_bars (self->bars_view, self->bars);
 

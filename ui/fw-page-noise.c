@@ -726,17 +726,6 @@ cancel_clicked (FwPageNoise *self)
 
 /* ---- life cycle ---- */
 
-static FwPlotView *
-add_view (GtkBox *box, const char *export_name)
-{
-  FwPlotView *view = FW_PLOT_VIEW (fw_plot_view_new ());
-  gtk_widget_set_hexpand (GTK_WIDGET (view), TRUE);
-  gtk_widget_set_vexpand (GTK_WIDGET (view), TRUE);
-  fw_plot_view_set_export_name (view, export_name);
-  gtk_box_append (box, GTK_WIDGET (view));
-  return view;
-}
-
 static void
 fw_page_noise_dispose (GObject *object)
 {
@@ -820,7 +809,7 @@ fw_page_noise_init (FwPageNoise *self)
   guint s1 = fw_line_plot_add_series (self->regression, "σ²/N", 1);
   fw_line_plot_series_set_markers (self->regression, s0, TRUE);
   fw_line_plot_series_set_dashed (self->regression, s1, TRUE);
-  self->regression_view = add_view (self->regression_box, "same-sample-regression");
+  self->regression_view = fw_plot_view_new_in_box (self->regression_box, "same-sample-regression");
   fw_plot_view_set_line_plot (self->regression_view, self->regression);
 
   self->curves = fw_line_plot_new ();
@@ -831,7 +820,7 @@ fw_page_noise_init (FwPageNoise *self)
   fw_line_plot_set_y_range (self->curves, 0, 100);
   fw_line_plot_set_empty_text (self->curves, "Run a noise curve: one small model per noise "
                                              "rate, size and seed on the current dataset");
-  self->curves_view = add_view (self->curves_box, "label-noise-curves");
+  self->curves_view = fw_plot_view_new_in_box (self->curves_box, "label-noise-curves");
   fw_plot_view_set_line_plot (self->curves_view, self->curves);
 
   self->size_plot = fw_line_plot_new ();
@@ -847,7 +836,7 @@ fw_page_noise_init (FwPageNoise *self)
                                                        "n₀ / (1 − rate)", 1);
   fw_line_plot_series_set_markers (self->size_plot, z0, TRUE);
   fw_line_plot_series_set_dashed (self->size_plot, z1, TRUE);
-  self->size_view = add_view (self->size_box, "size-needed");
+  self->size_view = fw_plot_view_new_in_box (self->size_box, "size-needed");
   fw_plot_view_set_line_plot (self->size_view, self->size_plot);
 
   self->detect_label = GTK_LABEL (gtk_label_new (NULL));
@@ -858,7 +847,7 @@ fw_page_noise_init (FwPageNoise *self)
   gtk_box_append (self->detect_box, GTK_WIDGET (self->detect_label));
   self->grid = fw_image_grid_new (1, 1, 1);
   fw_image_grid_set_empty_text (self->grid, "No detection yet");
-  self->grid_view = add_view (self->detect_box, "mislabelled-samples");
+  self->grid_view = fw_plot_view_new_in_box (self->detect_box, "mislabelled-samples");
   fw_plot_view_set_image_grid (self->grid_view, self->grid);
 
   g_signal_connect_swapped (self->sigma_scale, "value-changed",

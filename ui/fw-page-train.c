@@ -395,18 +395,6 @@ fw_page_train_set_font_scale (FwPageTrain *self, double scale)
 
 /* ---- plots ---- */
 
-static FwPlotView *
-add_view (GtkBox *box, const char *export_name)
-{
-  FwPlotView *view = FW_PLOT_VIEW (fw_plot_view_new ());
-
-  gtk_widget_set_hexpand (GTK_WIDGET (view), TRUE);
-  gtk_widget_set_vexpand (GTK_WIDGET (view), TRUE);
-  fw_plot_view_set_export_name (view, export_name);
-  gtk_box_append (box, GTK_WIDGET (view));
-  return view;
-}
-
 static void
 set_epoch_range (FwPageTrain *self, int n_epochs)
 {
@@ -1201,11 +1189,11 @@ fw_page_train_init (FwPageTrain *self)
   self->mistakes = fw_image_grid_new (1, 1, 1);
   fw_image_grid_set_empty_text (self->mistakes, "Train a model (Ctrl+Return): the test images "
                                                 "it gets wrong appear here");
-  self->loss_view = add_view (self->loss_box, "loss");
-  self->acc_view = add_view (self->acc_box, "accuracy");
-  self->confusion_view = add_view (self->confusion_box, "confusion-matrix");
-  self->per_class_view = add_view (self->per_class_box, "per-class-accuracy");
-  self->mistakes_view = add_view (self->mistakes_box, "mistakes");
+  self->loss_view = fw_plot_view_new_in_box (self->loss_box, "loss");
+  self->acc_view = fw_plot_view_new_in_box (self->acc_box, "accuracy");
+  self->confusion_view = fw_plot_view_new_in_box (self->confusion_box, "confusion-matrix");
+  self->per_class_view = fw_plot_view_new_in_box (self->per_class_box, "per-class-accuracy");
+  self->mistakes_view = fw_plot_view_new_in_box (self->mistakes_box, "mistakes");
   fw_plot_view_set_line_plot (self->loss_view, self->loss);
   fw_plot_view_set_line_plot (self->acc_view, self->acc);
   fw_plot_view_set_heatmap (self->confusion_view, self->confusion);
@@ -1213,7 +1201,7 @@ fw_page_train_init (FwPageTrain *self)
   fw_plot_view_set_image_grid (self->mistakes_view, self->mistakes);
   self->embed = fw_scatter_plot_new ();
   fw_scatter_plot_set_title (self->embed, "Test samples, last hidden layer (t-SNE)");
-  self->embed_view = add_view (self->embed_box, "training-embedding");
+  self->embed_view = fw_plot_view_new_in_box (self->embed_box, "training-embedding");
   fw_plot_view_set_scatter (self->embed_view, self->embed);
   setup_curves (self);
 

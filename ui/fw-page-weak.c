@@ -944,17 +944,6 @@ open_recipe (GtkWidget *page, const FwRecipe *recipe)
 
 /* ---- life cycle ---- */
 
-static FwPlotView *
-add_view (GtkBox *box, const char *export_name)
-{
-  FwPlotView *view = FW_PLOT_VIEW (fw_plot_view_new ());
-  gtk_widget_set_hexpand (GTK_WIDGET (view), TRUE);
-  gtk_widget_set_vexpand (GTK_WIDGET (view), TRUE);
-  fw_plot_view_set_export_name (view, export_name);
-  gtk_box_append (box, GTK_WIDGET (view));
-  return view;
-}
-
 static void
 fw_page_weak_dispose (GObject *object)
 {
@@ -1056,14 +1045,14 @@ fw_page_weak_init (FwPageWeak *self)
   fw_bar_chart_set_y_label (self->methods_bars, "test accuracy", "%");
   fw_bar_chart_set_empty_text (self->methods_bars, "Run the few-label comparison: each method "
                                                    "pre-trains, then fine-tunes on the labels");
-  self->methods_view = add_view (self->methods_box, "few-label-accuracy");
+  self->methods_view = fw_plot_view_new_in_box (self->methods_box, "few-label-accuracy");
   fw_plot_view_set_bars (self->methods_view, self->methods_bars);
   self->pretext = fw_line_plot_new ();
   fw_line_plot_set_title (self->pretext, "Pre-training loss (seed 1), relative to epoch 1");
   fw_line_plot_set_x_label (self->pretext, "epoch", NULL);
   fw_line_plot_set_y_label (self->pretext, "loss / loss at epoch 1", NULL);
   fw_line_plot_set_empty_text (self->pretext, "Pre-training curves appear here live");
-  self->pretext_view = add_view (self->methods_box, "pretext-loss");
+  self->pretext_view = fw_plot_view_new_in_box (self->methods_box, "pretext-loss");
   fw_plot_view_set_line_plot (self->pretext_view, self->pretext);
 
   self->st_bars = fw_bar_chart_new ();
@@ -1072,13 +1061,13 @@ fw_page_weak_init (FwPageWeak *self)
   fw_bar_chart_set_format (self->st_bars, FW_VALUE_COUNT);
   fw_bar_chart_set_y_label (self->st_bars, "pseudo-labels", NULL);
   fw_bar_chart_set_empty_text (self->st_bars, "Run the comparison with self-training");
-  self->st_view = add_view (self->selftrain_box, "pseudo-labels");
+  self->st_view = fw_plot_view_new_in_box (self->selftrain_box, "pseudo-labels");
   fw_plot_view_set_bars (self->st_view, self->st_bars);
   self->st_acc = fw_line_plot_new ();
   fw_line_plot_set_title (self->st_acc, "Test accuracy per self-training round");
   fw_line_plot_set_x_label (self->st_acc, "round (0 = labels only)", NULL);
   fw_line_plot_set_y_label (self->st_acc, "test accuracy", "%");
-  self->st_acc_view = add_view (self->selftrain_box, "self-training-accuracy");
+  self->st_acc_view = fw_plot_view_new_in_box (self->selftrain_box, "self-training-accuracy");
   fw_plot_view_set_line_plot (self->st_acc_view, self->st_acc);
 
   self->var_bars = fw_bar_chart_new ();
@@ -1089,7 +1078,7 @@ fw_page_weak_init (FwPageWeak *self)
   fw_bar_chart_set_empty_text (self->var_bars, "Pre-train a method: a collapsed embedding "
                                                "has every bar near zero (try VICReg without "
                                                "its variance term)");
-  self->var_view = add_view (self->variance_box, "embedding-variance");
+  self->var_view = fw_plot_view_new_in_box (self->variance_box, "embedding-variance");
   fw_plot_view_set_bars (self->var_view, self->var_bars);
 
   self->active_plot = fw_line_plot_new ();
@@ -1098,11 +1087,11 @@ fw_page_weak_init (FwPageWeak *self)
   fw_line_plot_set_y_label (self->active_plot, "test accuracy", "%");
   fw_line_plot_set_empty_text (self->active_plot, "Run the oracle curves, or query samples "
                                                   "and label them yourself");
-  self->active_view = add_view (self->active_box, "active-learning");
+  self->active_view = fw_plot_view_new_in_box (self->active_box, "active-learning");
   fw_plot_view_set_line_plot (self->active_view, self->active_plot);
   self->query_grid = fw_image_grid_new (1, 1, 1);
   fw_image_grid_set_empty_text (self->query_grid, "Query samples to label them by hand");
-  self->query_view = add_view (self->active_box, "queried-samples");
+  self->query_view = fw_plot_view_new_in_box (self->active_box, "queried-samples");
   gtk_widget_set_size_request (GTK_WIDGET (self->query_view), -1, 180);
   gtk_widget_set_vexpand (GTK_WIDGET (self->query_view), FALSE);
   fw_plot_view_set_image_grid (self->query_view, self->query_grid);
@@ -1117,13 +1106,13 @@ fw_page_weak_init (FwPageWeak *self)
   fw_line_plot_set_x_range (self->rel_plot, 0, 100);
   fw_line_plot_set_y_range (self->rel_plot, 0, 100);
   fw_line_plot_set_empty_text (self->rel_plot, "Run the calibration");
-  self->rel_view = add_view (self->calib_box, "reliability-diagram");
+  self->rel_view = fw_plot_view_new_in_box (self->calib_box, "reliability-diagram");
   fw_plot_view_set_line_plot (self->rel_view, self->rel_plot);
   self->props = fw_heatmap_new (4, 10);
   fw_heatmap_set_title (self->props, "Class proportions on the check set (%)");
   fw_heatmap_set_show_values (self->props, TRUE, "%.0f");
   fw_heatmap_set_colorbar_label (self->props, "%");
-  self->props_view = add_view (self->calib_box, "class-proportions");
+  self->props_view = fw_plot_view_new_in_box (self->calib_box, "class-proportions");
   gtk_widget_set_size_request (GTK_WIDGET (self->props_view), -1, 200);
   gtk_widget_set_vexpand (GTK_WIDGET (self->props_view), FALSE);
   fw_plot_view_set_heatmap (self->props_view, self->props);

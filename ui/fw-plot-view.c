@@ -143,6 +143,17 @@ fw_plot_view_get_plot (FwPlotView *self)
   return self->plot;
 }
 
+FwPlotView *
+fw_plot_view_new_in_box (GtkBox *box, const char *export_name)
+{
+  FwPlotView *view = FW_PLOT_VIEW (fw_plot_view_new ());
+  gtk_widget_set_hexpand (GTK_WIDGET (view), TRUE);
+  gtk_widget_set_vexpand (GTK_WIDGET (view), TRUE);
+  fw_plot_view_set_export_name (view, export_name);
+  gtk_box_append (box, GTK_WIDGET (view));
+  return view;
+}
+
 void
 fw_plot_view_queue_update (FwPlotView *self)
 {

@@ -37,6 +37,8 @@ GtkWidget  *fw_plot_view_new             (void);
 
 /* Each takes a new reference on @plot (NULL shows only the empty background) and redraws. */
 void        fw_plot_view_set_line_plot   (FwPlotView *self, FwLinePlot *plot);
+/* A new view that fills its share of box (expands both ways), exported as export_name. */
+FwPlotView *fw_plot_view_new_in_box (GtkBox *box, const char *export_name);
 void        fw_plot_view_set_scatter     (FwPlotView *self, FwScatterPlot *plot);
 void        fw_plot_view_set_heatmap     (FwPlotView *self, FwHeatmap *plot);
 void        fw_plot_view_set_bars        (FwPlotView *self, FwBarChart *plot);
