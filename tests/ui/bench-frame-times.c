@@ -22,6 +22,30 @@
 #include "fw-window-private.h"
 
 static GArray *frame_times;   /* gint64 microseconds of each after-paint */
+static GArray *phase_times;   /* Phases per frame: where a long frame's time went */
+static gint64 t_update, t_layout, t_paint;
+
+typedef struct {
+  double update_ms, layout_ms, paint_ms;  /* update -> layout -> paint -> after-paint */
+} Phases;
+
+static void
+phase_update (GdkFrameClock *clock, gpointer unused)
+{
+  t_update = g_get_monotonic_time ();
+}
+
+static void
+phase_layout (GdkFrameClock *clock, gpointer unused)
+{
+  t_layout = g_get_monotonic_time ();
+}
+
+static void
+phase_paint (GdkFrameClock *clock, gpointer unused)
+{
+  t_paint = g_get_monotonic_time ();
+}
 static gboolean recording;
 static const char *shot_name; /* take this screenshot right after the next paint */
 static const char *shot_dir;
@@ -34,7 +58,16 @@ after_paint (GdkFrameClock *clock, gpointer user_data)
   if (recording)
     {
       gint64 t = g_get_monotonic_time ();
+      Phases ph = { (t_layout - t_update) / 1000.0, (t_paint - t_layout) / 1000.0,
+                    (t - t_paint) / 1000.0 };
       g_array_append_val (frame_times, t);
+      /* a frame that began before recording started has stale phase stamps */
+      if (t_update != 0 && t_update <= t_layout && t_layout <= t_paint)
+        g_array_append_val (phase_times, ph);
+      t_update = t_layout = t_paint = 0;
+      if (g_getenv ("FW_BENCH_VERBOSE") != NULL && ph.update_ms + ph.layout_ms + ph.paint_ms > 8)
+        g_print ("  long frame at %.3f s: update %.1f, layout %.1f, paint %.1f ms\n",
+                 fw_now (), ph.update_ms, ph.layout_ms, ph.paint_ms);
     }
   if (shot_name != NULL)
     {
@@ -164,6 +197,26 @@ print_intervals (const char *what, guint first, double seconds)
   g_print ("%s: %u frames in %.1f s (%.1f fps); interval p50 %.1f ms, p99 %.1f ms, "
            "max %.1f ms\n", what, n + 1, seconds, (n + 1) / seconds, iv[n / 2],
            iv[MIN (n - 1, (guint) floor (0.99 * n))], iv[n - 1]);
+  /* the main thread's own share of each frame: the three phases' and their sum's
+   * p50 / p99 / max */
+  {
+    const char *names[] = { "update", "layout", "paint", "whole" };
+    for (int k = 0; k < 4; k++)
+      {
+        guint m = phase_times->len > first ? phase_times->len - first : 0;
+        g_autofree double *v = g_new (double, MAX (m, 1));
+        for (guint i = 0; i < m; i++)
+          {
+            const Phases *ph = &g_array_index (phase_times, Phases, first + i);
+            v[i] = k == 0 ? ph->update_ms : k == 1 ? ph->layout_ms : k == 2 ? ph->paint_ms
+                 : ph->update_ms + ph->layout_ms + ph->paint_ms;
+          }
+        qsort (v, m, sizeof (double), cmp_double);
+        if (m > 0)
+          g_print ("  %-6s %s: p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", names[k], k < 3 ? "phase" : "frame",
+                   v[m / 2], v[MIN (m - 1, (guint) floor (0.99 * m))], v[m - 1]);
+      }
+  }
 }
 
 static double
@@ -277,20 +330,31 @@ main (int argc, char **argv)
 
   /* scrolling through every sample of the dataset */
   frame_times = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_signal_connect (gtk_widget_get_frame_clock (GTK_WIDGET (win)), "after-paint",
-                    G_CALLBACK (after_paint), win);
+  phase_times = g_array_new (FALSE, FALSE, sizeof (Phases));
+  {
+    GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (win));
+    /* connected first, so each handler runs before GTK's own work of that phase */
+    g_signal_connect (clock, "update", G_CALLBACK (phase_update), NULL);
+    g_signal_connect (clock, "layout", G_CALLBACK (phase_layout), NULL);
+    g_signal_connect (clock, "paint", G_CALLBACK (phase_paint), NULL);
+    g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint), win);
+  }
   {
     GtkGridView *grid = fw_page_data_get_grid_view (fw_window_get_page_data (win));
     GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (grid));
     guint id;
     double until;
 
+    /* the window opens on the Lecture page: an unmapped grid gets no frame ticks */
+    g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                    g_variant_new_string ("data"));
     recording = TRUE;
     t0 = fw_now ();
     id = gtk_widget_add_tick_callback (GTK_WIDGET (grid), scroll_tick, adj, NULL);
     until = fw_now () + 3;
     while (fw_now () < until)
-      g_main_context_iteration (NULL, TRUE);
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (500);
     gtk_widget_remove_tick_callback (GTK_WIDGET (grid), id);
     recording = FALSE;
     g_print ("scrolled past sample %.0f of %.0f\n",
@@ -299,6 +363,7 @@ main (int argc, char **argv)
              (double) fw_page_data_get_dataset (fw_window_get_page_data (win))->n);
     print_intervals ("frames while scrolling the sample grid", 0, fw_now () - t0);
     g_array_set_size (frame_times, 0);
+    g_array_set_size (phase_times, 0);
   }
 
   if (g_getenv ("FW_BENCH_PRESENTATION") != NULL)
@@ -314,6 +379,22 @@ main (int argc, char **argv)
   fw_page_train_set_recipe (page, recipe);
 
   gtk_widget_add_tick_callback (GTK_WIDGET (win), tick, NULL, NULL);
+  {
+    /* switching pages (the crossfade and the first layout of the Train page), then idle */
+    double until = fw_now () + 1;
+
+    recording = TRUE;
+    t0 = fw_now ();
+    g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                    g_variant_new_string ("train"));
+    while (fw_now () < until)
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (500);
+    recording = FALSE;
+    print_intervals ("frames while switching to the Train page", 0, fw_now () - t0);
+    g_array_set_size (frame_times, 0);
+    g_array_set_size (phase_times, 0);
+  }
 
   recording = TRUE;
   t0 = fw_now ();
@@ -374,6 +455,7 @@ main (int argc, char **argv)
            head_epoch, gui_epoch / head_epoch);
 
   g_array_unref (frame_times);
+  g_array_unref (phase_times);
   {
     g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", runs_dir);
     if (system (cmd) != 0)
