@@ -754,58 +754,49 @@ gauss_kernel (double sigma, float *k)
 typedef float fw_v8f __attribute__ ((vector_size (32)));
 typedef float fw_v4f __attribute__ ((vector_size (16)));
 
-/* out[x] = sum_t k[t] src_t[x + t * step] for x in [0, w), src_t = rows[t]: blocks of 8 (then
- * 4, then 1) outputs accumulate in vector registers tap by tap, t = 0, 1 ... (GCC vector
- * extensions: AVX in the x86-64-v3 clone, pairs of SSE registers otherwise) */
+/* out[x] = sum_t k[t] src_t[x + t * step] for x in [0, w), src_t = rows[t], for a symmetric
+ * kernel (k[t] = k[nt-1-t], nt odd): mirrored taps are added first, so each output takes
+ * (nt+1)/2 multiplies. Blocks of 8 (then 4, then 1) outputs accumulate in vector registers
+ * (GCC vector extensions: AVX in the x86-64-v3 clone, pairs of SSE registers otherwise). */
+#define TAPS_BLOCK(V, X)                                                                    \
+  do                                                                                        \
+    {                                                                                       \
+      V acc, sa, sb;                                                                        \
+      memcpy (&sa, rows[half] + half * step + (X), sizeof sa);                              \
+      acc = k[half] * sa;                                                                   \
+      for (int t = 0; t < half; t++)                                                        \
+        {                                                                                   \
+          memcpy (&sa, rows[t] + t * step + (X), sizeof sa);                                \
+          memcpy (&sb, rows[nt - 1 - t] + (nt - 1 - t) * step + (X), sizeof sb);            \
+          acc += k[t] * (sa + sb);                                                          \
+        }                                                                                   \
+      memcpy (out + (X), &acc, sizeof acc);                                                 \
+    }                                                                                       \
+  while (0)
+
 static inline __attribute__ ((always_inline)) void
 taps_row (float *out, int w, const float *k, int nt, const float *const *rows, int step)
 {
+  const int half = nt / 2;
   int x = 0;
   for (; x + 16 <= w; x += 16)
     {
-      fw_v8f a0 = { 0 }, a1 = { 0 };
-      for (int t = 0; t < nt; t++)
-        {
-          const float *src = rows[t] + t * step + x;
-          fw_v8f s0, s1;
-          memcpy (&s0, src, sizeof s0);
-          memcpy (&s1, src + 8, sizeof s1);
-          a0 += k[t] * s0;
-          a1 += k[t] * s1;
-        }
-      memcpy (out + x, &a0, sizeof a0);
-      memcpy (out + x + 8, &a1, sizeof a1);
+      TAPS_BLOCK (fw_v8f, x);
+      TAPS_BLOCK (fw_v8f, x + 8);
     }
   for (; x + 8 <= w; x += 8)
-    {
-      fw_v8f a0 = { 0 };
-      for (int t = 0; t < nt; t++)
-        {
-          fw_v8f s0;
-          memcpy (&s0, rows[t] + t * step + x, sizeof s0);
-          a0 += k[t] * s0;
-        }
-      memcpy (out + x, &a0, sizeof a0);
-    }
+    TAPS_BLOCK (fw_v8f, x);
   for (; x + 4 <= w; x += 4)
-    {
-      fw_v4f a0 = { 0 };
-      for (int t = 0; t < nt; t++)
-        {
-          fw_v4f s0;
-          memcpy (&s0, rows[t] + t * step + x, sizeof s0);
-          a0 += k[t] * s0;
-        }
-      memcpy (out + x, &a0, sizeof a0);
-    }
+    TAPS_BLOCK (fw_v4f, x);
   for (; x < w; x++)
     {
-      float acc = 0;
-      for (int t = 0; t < nt; t++)
-        acc += k[t] * rows[t][t * step + x];
+      float acc = k[half] * rows[half][half * step + x];
+      for (int t = 0; t < half; t++)
+        acc += k[t] * (rows[t][t * step + x] + rows[nt - 1 - t][(nt - 1 - t) * step + x]);
       out[x] = acc;
     }
 }
+#undef TAPS_BLOCK
 
 /* f[h*w] <- f smoothed by the kernel k[2r+1] (edge border); tmp[h*w]; pad: w + 2r floats.
  * Rows: out[x] = sum_t k[t] pad[x + t] with pad the row extended by its edge values; columns:

@@ -15,6 +15,7 @@
 #include "fw-train.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "fw-error.h"
@@ -168,39 +169,132 @@ set_nonfinite_error (FwModel *m, gboolean loss_finite, int epoch, int batch, GEr
                  batch);
 }
 
-/* One augmented minibatch: gather samples idx[s .. s+nb) into x, y, run the per-sample steps
- * on each, then CutMix/Mixup into soft targets. Runs on a helper thread while the model trains
- * on the previous batch; batches are prepared strictly in order, so the augmentation stream
- * (rng) is the same as without the thread. */
+/* ---- on-the-fly augmentation: a prefetch helper ----
+ *
+ * While the model trains on batch b, a helper thread (one per fw_train call) augments batch
+ * b + 1 into the other buffer; when the main thread is done with b it claims the images the
+ * helper has not started yet, so slow pipelines are split between both cores. Each image gets
+ * its own random stream, split from the epoch's augmentation stream by its position in the
+ * epoch, so the result does not depend on which thread augmented it (or how many there are).
+ * CutMix/Mixup then run on the whole batch on the main thread, from a stream split by batch.
+ * Plain pthread locking (not GMutex): ThreadSanitizer sees it. */
 typedef struct {
   const FwAugPipeline *aug;
   const FwDataset *train;
   const gint32 *idx;
-  int s, nb, c, h, w, k;
-  gboolean mixing;
-  float *x, *soft;         /* [nb x c*h*w], [nb x k] */
+  const FwRng *epoch_rng;  /* the epoch's augmentation stream (read only) */
+  int c, h, w;
+  int s, nb;               /* the batch: positions s .. s+nb of the epoch's permutation */
+  float *x;                /* [nb x c*h*w] */
   gint32 *y;               /* [nb] */
-  FwRng *rng;
-  float *scratch, *mix_scratch;
 } AugBatch;
 
-static gpointer
-aug_batch_prepare (gpointer data)
+typedef struct {
+  pthread_mutex_t lock;
+  pthread_cond_t work, finished;
+  pthread_t thread;
+  gboolean started, quit;
+  AugBatch batch;          /* under lock: the batch being prepared */
+  int next, done;          /* under lock: images claimed, images finished */
+  float *scratch;          /* the helper's own fw_aug_apply scratch */
+} AugPrefetch;
+
+static void
+aug_one (const AugBatch *b, int i, float *scratch)
 {
-  AugBatch *j = data;
-  const gsize in = (gsize) j->c * j->h * j->w;
-  for (int i = 0; i < j->nb; i++)
+  const gsize in = (gsize) b->c * b->h * b->w;
+  gint32 t = b->idx[b->s + i];
+  FwRng rng;
+
+  memcpy (b->x + (gsize) i * in, b->train->x + (gsize) t * in, sizeof (float) * in);
+  b->y[i] = b->train->y[t];
+  fw_rng_split (b->epoch_rng, (guint64) (b->s + i), &rng);
+  fw_aug_apply (b->aug, b->x + (gsize) i * in, b->c, b->h, b->w, &rng, scratch, NULL);
+}
+
+/* Claims and augments images of the posted batch until none is left. Called with the lock
+ * held; returns with it held. */
+static void
+aug_work_locked (AugPrefetch *p, float *scratch)
+{
+  while (p->next < p->batch.nb)
     {
-      gint32 t = j->idx[j->s + i];
-      memcpy (j->x + (gsize) i * in, j->train->x + (gsize) t * in, sizeof (float) * in);
-      j->y[i] = j->train->y[t];
+      int i = p->next++;
+      AugBatch b = p->batch;
+      pthread_mutex_unlock (&p->lock);
+      aug_one (&b, i, scratch);
+      pthread_mutex_lock (&p->lock);
+      if (++p->done == p->batch.nb)
+        pthread_cond_broadcast (&p->finished);
     }
-  for (int i = 0; i < j->nb; i++)
-    fw_aug_apply (j->aug, j->x + (gsize) i * in, j->c, j->h, j->w, j->rng, j->scratch, NULL);
-  if (j->mixing)
-    fw_aug_apply_batch (j->aug, j->x, j->y, j->nb, j->c, j->h, j->w, j->k, j->rng,
-                        j->mix_scratch, j->soft);
+}
+
+static void *
+aug_helper_main (void *data)
+{
+  AugPrefetch *p = data;
+  pthread_mutex_lock (&p->lock);
+  for (;;)
+    {
+      while (!p->quit && p->next >= p->batch.nb)
+        pthread_cond_wait (&p->work, &p->lock);
+      if (p->next >= p->batch.nb)  /* quit, and nothing left to do */
+        break;
+      aug_work_locked (p, p->scratch);
+    }
+  pthread_mutex_unlock (&p->lock);
   return NULL;
+}
+
+static void
+aug_prefetch_init (AugPrefetch *p, int c, int h, int w)
+{
+  memset (p, 0, sizeof *p);
+  pthread_mutex_init (&p->lock, NULL);
+  pthread_cond_init (&p->work, NULL);
+  pthread_cond_init (&p->finished, NULL);
+  p->scratch = g_new (float, fw_aug_scratch_floats (c, h, w));
+  /* without a helper thread the main thread augments every image itself */
+  p->started = pthread_create (&p->thread, NULL, aug_helper_main, p) == 0;
+}
+
+/* Hands batch b to the helper (it starts at once). The previous batch must be collected. */
+static void
+aug_prefetch_post (AugPrefetch *p, const AugBatch *b)
+{
+  pthread_mutex_lock (&p->lock);
+  g_assert (p->done == p->batch.nb);
+  p->batch = *b;
+  p->next = p->done = 0;
+  pthread_cond_signal (&p->work);
+  pthread_mutex_unlock (&p->lock);
+}
+
+/* Helps with the posted batch, then waits until every image of it is done. */
+static void
+aug_prefetch_collect (AugPrefetch *p, float *scratch)
+{
+  pthread_mutex_lock (&p->lock);
+  aug_work_locked (p, scratch);
+  while (p->done < p->batch.nb)
+    pthread_cond_wait (&p->finished, &p->lock);
+  pthread_mutex_unlock (&p->lock);
+}
+
+/* Finishes what was posted, stops the helper. */
+static void
+aug_prefetch_clear (AugPrefetch *p)
+{
+  pthread_mutex_lock (&p->lock);
+  p->quit = TRUE;
+  pthread_cond_signal (&p->work);
+  pthread_mutex_unlock (&p->lock);
+  if (p->started)
+    pthread_join (p->thread, NULL);
+  pthread_cond_destroy (&p->work);
+  pthread_cond_destroy (&p->finished);
+  pthread_mutex_destroy (&p->lock);
+  g_free (p->scratch);
 }
 
 gboolean
@@ -273,8 +367,10 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
   g_autofree float *soft2 = mixing ? g_new (float, (gsize) batch * k) : NULL;
   float *bx[2] = { xb, xb2 }, *bs[2] = { soft, soft2 };
   gint32 *by[2] = { yb, yb2 };
-  AugBatch jobs[2];
   int cur = 0;
+  AugPrefetch prefetch;
+  if (aug != NULL)
+    aug_prefetch_init (&prefetch, ac, ah, aw);
   g_autofree float *mix_scratch = mixing
     ? g_new (float, fw_aug_batch_scratch_floats (batch, ac, ah, aw, k)) : NULL;
 
@@ -315,7 +411,6 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
           int s = b * batch, nb = MIN (batch, n - s);
           float *xcur = xb, *scur = soft;
           gint32 *ycur = yb;
-          GThread *helper = NULL;
           if (aug == NULL)
             {
               /* gather: xb[i] <- train->x[idx[s + i]] */
@@ -329,27 +424,31 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
             }
           else
             {
-              for (int q = 0; q < 2; q++)
-                jobs[q] = (AugBatch) { aug, train, idx, 0, 0, ac, ah, aw, k, mixing, bx[q],
-                                       bs[q], by[q], &arng, aug_scratch, mix_scratch };
               if (b == 0)
                 {
+                  /* the epoch's first batch: both threads on it */
                   cur = 0;
-                  jobs[cur].s = s;
-                  jobs[cur].nb = nb;
-                  aug_batch_prepare (&jobs[cur]);
+                  aug_prefetch_post (&prefetch, &(AugBatch) { aug, train, idx, &arng, ac, ah,
+                                                              aw, s, nb, bx[cur], by[cur] });
+                  aug_prefetch_collect (&prefetch, aug_scratch);
                 }
-              /* the next batch is augmented on a helper thread meanwhile */
-              if (b + 1 < n_batches)
+              if (mixing)
                 {
-                  jobs[1 - cur].s = s + batch;
-                  jobs[1 - cur].nb = MIN (batch, n - s - batch);
-                  helper = g_thread_new ("fw-augment", aug_batch_prepare, &jobs[1 - cur]);
+                  FwRng mrng;
+                  fw_rng_split (&arng, (guint64) n + (guint64) b, &mrng);
+                  fw_aug_apply_batch (aug, bx[cur], by[cur], nb, ac, ah, aw, k, &mrng,
+                                      mix_scratch, bs[cur]);
                 }
               xcur = bx[cur];
               ycur = by[cur];
               scur = bs[cur];
               cur = 1 - cur;
+              /* the next batch is augmented on the helper thread meanwhile */
+              if (b + 1 < n_batches)
+                aug_prefetch_post (&prefetch,
+                                   &(AugBatch) { aug, train, idx, &arng, ac, ah, aw, s + batch,
+                                                 MIN (batch, n - s - batch), bx[cur],
+                                                 by[cur] });
             }
           const float *logits = fw_model_forward (m, xcur, nb, TRUE);
           /* CutMix/Mixup train on soft targets with cross-entropy (checked above) */
@@ -369,8 +468,8 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
               bc += best == ycur[i];
             }
           fw_model_backward (m, dlogits, nb);
-          if (helper != NULL)
-            g_thread_join (helper);
+          if (aug != NULL && b + 1 < n_batches)
+            aug_prefetch_collect (&prefetch, aug_scratch);
           /* a NaN can hide from the loss (ReLU maps NaN to 0): the gradients are checked
            * too, before they reach the parameters */
           if (!isfinite (loss) || !gradients_finite (m))
@@ -451,6 +550,8 @@ fw_train (FwModel *m, const FwTrainConfig *cfg, FwDataset *train, FwDataset *val
       memcpy (m->params, best_params, sizeof (float) * m->n_params);
       memcpy (m->state, best_state, sizeof (float) * m->n_state);
     }
+  if (aug != NULL)
+    aug_prefetch_clear (&prefetch);
   fw_free_aligned (xb);
   fw_free_aligned (xb2);
   fw_free_aligned (dlogits);
