@@ -2,6 +2,8 @@
 /* fw-job-indicator.c: the header bar's view of the running job. */
 #include "fw-job-indicator.h"
 
+#include <math.h>
+
 #include "fw-util.h"
 
 struct _FwJobIndicator {
@@ -55,6 +57,15 @@ fw_job_indicator_get_fraction (FwJobIndicator *self)
   return gtk_progress_bar_get_fraction (self->progress_bar);
 }
 
+/* Progress arrives many times a second: a label whose text really changes makes GTK lay the
+ * whole window out again, so unchanged text is not set. */
+static void
+set_label_text (GtkLabel *label, const char *text)
+{
+  if (g_strcmp0 (gtk_label_get_text (label), text) != 0)
+    gtk_label_set_text (label, text);
+}
+
 static void
 set_name_text (FwJobIndicator *self, const char *state)
 {
@@ -65,7 +76,7 @@ set_name_text (FwJobIndicator *self, const char *state)
     g_string_append_printf (s, " — %s", state);
   if (self->jobs->len > 1)
     g_string_append_printf (s, "  (+%u queued)", self->jobs->len - 1);
-  gtk_label_set_text (self->name_label, s->str);
+  set_label_text (self->name_label, s->str);
 }
 
 static void
@@ -141,12 +152,17 @@ fw_job_indicator_update (FwJobIndicator *self, FwJob *job, const FwEvent *ev)
               state = g_strdup ("paused");
             }
           set_name_text (self, state);
-          if (ev->eta_s >= 0)
+          /* whole seconds: the text changes about once a second, not with every batch */
+          if (ev->eta_s >= 60)
             {
               g_autofree char *t = fw_format_seconds (ev->eta_s);
               eta = g_strdup_printf ("%s left", t);
             }
-          gtk_label_set_text (self->eta_label, eta != NULL ? eta : "");
+          else if (ev->eta_s >= 1)
+            eta = g_strdup_printf ("%.0f s left", ceil (ev->eta_s));
+          else if (ev->eta_s >= 0)
+            eta = g_strdup ("< 1 s left");
+          set_label_text (self->eta_label, eta != NULL ? eta : "");
         }
       break;
 

@@ -23,11 +23,23 @@
 
 static GArray *frame_times;   /* gint64 microseconds of each after-paint */
 static GArray *phase_times;   /* Phases per frame: where a long frame's time went */
-static gint64 t_update, t_layout, t_paint;
+/* The window's own handlers of the frame clock's phases were connected when it was realized,
+ * before ours, so ours mark the end of GTK's work in each phase: */
+static gint64 t_begin;    /* before-paint: the frame starts */
+static gint64 t_update;   /* end of "update" (tick callbacks added before the bench's handler;
+                           * later ones, like the scrolling below, count in "layout") */
+static gint64 t_layout;   /* end of "layout" (size requests and allocation) */
+static gint64 t_paint;    /* end of "paint" (snapshots and rendering) */
 
 typedef struct {
-  double update_ms, layout_ms, paint_ms;  /* update -> layout -> paint -> after-paint */
+  double update_ms, layout_ms, paint_ms;
 } Phases;
+
+static void
+phase_begin (GdkFrameClock *clock, gpointer unused)
+{
+  t_begin = g_get_monotonic_time ();
+}
 
 static void
 phase_update (GdkFrameClock *clock, gpointer unused)
@@ -58,13 +70,14 @@ after_paint (GdkFrameClock *clock, gpointer user_data)
   if (recording)
     {
       gint64 t = g_get_monotonic_time ();
-      Phases ph = { (t_layout - t_update) / 1000.0, (t_paint - t_layout) / 1000.0,
-                    (t - t_paint) / 1000.0 };
+      /* a phase GTK skipped this frame takes no time */
+      gint64 tu = MAX (t_update, t_begin), tl = MAX (t_layout, tu), tp = MAX (t_paint, tl);
+      Phases ph = { (tu - t_begin) / 1000.0, (tl - tu) / 1000.0, (tp - tl) / 1000.0 };
       g_array_append_val (frame_times, t);
-      /* a frame that began before recording started has stale phase stamps */
-      if (t_update != 0 && t_update <= t_layout && t_layout <= t_paint)
+      /* a frame that began before recording started has no start stamp */
+      if (t_begin != 0)
         g_array_append_val (phase_times, ph);
-      t_update = t_layout = t_paint = 0;
+      t_begin = t_update = t_layout = t_paint = 0;
       if (g_getenv ("FW_BENCH_VERBOSE") != NULL && ph.update_ms + ph.layout_ms + ph.paint_ms > 8)
         g_print ("  long frame at %.3f s: update %.1f, layout %.1f, paint %.1f ms\n",
                  fw_now (), ph.update_ms, ph.layout_ms, ph.paint_ms);
@@ -333,7 +346,7 @@ main (int argc, char **argv)
   phase_times = g_array_new (FALSE, FALSE, sizeof (Phases));
   {
     GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (win));
-    /* connected first, so each handler runs before GTK's own work of that phase */
+    g_signal_connect (clock, "before-paint", G_CALLBACK (phase_begin), NULL);
     g_signal_connect (clock, "update", G_CALLBACK (phase_update), NULL);
     g_signal_connect (clock, "layout", G_CALLBACK (phase_layout), NULL);
     g_signal_connect (clock, "paint", G_CALLBACK (phase_paint), NULL);
@@ -392,6 +405,19 @@ main (int argc, char **argv)
         g_usleep (500);
     recording = FALSE;
     print_intervals ("frames while switching to the Train page", 0, fw_now () - t0);
+    g_array_set_size (frame_times, 0);
+    g_array_set_size (phase_times, 0);
+
+    /* the idle window: what the frame clock gives with nothing to do (the baseline jitter
+     * of the display server and the scheduler) */
+    recording = TRUE;
+    t0 = fw_now ();
+    until = t0 + 2;
+    while (fw_now () < until)
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (500);
+    recording = FALSE;
+    print_intervals ("frames while idle on the Train page", 0, fw_now () - t0);
     g_array_set_size (frame_times, 0);
     g_array_set_size (phase_times, 0);
   }
