@@ -73,7 +73,7 @@ frugal_cmd_grow (int argc, char **argv)
 {
   g_autofree char *method = NULL, *dataset = NULL, *arch = NULL, *out = NULL;
   int start = 0, budget = 0, steps = -1, per = 0, max_new = 0, train_limit = -1,
-      test_limit = -1, threads = 0, stat = 0;
+      test_limit = -1, threads = 0, stat = 0, final = -1;
   gint64 seed = -1;
   gboolean no_fixed = FALSE, csv = FALSE, quiet = FALSE;
   GOptionEntry entries[] = {
@@ -89,6 +89,9 @@ frugal_cmd_grow (int argc, char **argv)
     { "steps", 0, 0, G_OPTION_ARG_INT, &steps, "At most this many growth steps", "N" },
     { "epochs-per-step", 'e', 0, G_OPTION_ARG_INT, &per,
       "Training epochs after every growth step", "E" },
+    { "final-epochs", 0, 0, G_OPTION_ARG_INT, &final,
+      "Then train the grown network this many more epochs, the learning rate decaying to 0 "
+      "(the fixed-size baseline gets the same epochs, also decaying)", "E" },
     { "max-new", 0, 0, G_OPTION_ARG_INT, &max_new, "Neurons added per step at most", "K" },
     { "stat-samples", 0, 0, G_OPTION_ARG_INT, &stat,
       "Samples for the statistics and the line search", "N" },
@@ -126,7 +129,7 @@ frugal_cmd_grow (int argc, char **argv)
   if (arch != NULL && g_strcmp0 (arch, "mlp") != 0 && g_strcmp0 (arch, "cnn") != 0)
     return frugal_usage_error ("grow", "--arch %s: choose mlp or cnn", arch);
   if (start < 0 || budget < 0 || per < 0 || max_new < 0 || threads < 0 || stat < 0
-      || (steps < -1) || seed < -1)
+      || (steps < -1) || final < -1 || seed < -1)
     return frugal_usage_error ("grow", "numbers must not be negative");
 
   g_autoptr (GError) error = NULL;
@@ -188,6 +191,7 @@ frugal_cmd_grow (int argc, char **argv)
   SET_INT ("budget", budget, budget > 0);
   SET_INT ("max_steps", steps, steps >= 0);
   SET_INT ("epochs_per_step", per, per > 0);
+  SET_INT ("final_epochs", final, final >= 0);
   SET_INT ("max_new", max_new, max_new > 0);
   SET_INT ("stat_samples", stat, stat > 0);
   SET_INT ("test_limit", test_limit, test_limit >= 0);

@@ -31,6 +31,7 @@ struct _FwPageGrow {
   GtkSpinButton *budget_spin;
   GtkSpinButton *steps_spin;
   GtkSpinButton *epochs_spin;
+  GtkSpinButton *final_spin;
   GtkSpinButton *max_new_spin;
   GtkSpinButton *limit_spin;
   GtkCheckButton *fixed_check;
@@ -90,6 +91,13 @@ fw_page_grow_set_form (FwPageGrow *self, const char *method, gboolean cnn, int s
   gtk_spin_button_set_value (self->steps_spin, steps);
   gtk_spin_button_set_value (self->epochs_spin, epochs);
   gtk_spin_button_set_value (self->limit_spin, train_limit);
+}
+
+void
+fw_page_grow_set_final_epochs (FwPageGrow *self, int epochs)
+{
+  g_return_if_fail (FW_IS_PAGE_GROW (self));
+  gtk_spin_button_set_value (self->final_spin, epochs);
 }
 
 void
@@ -354,6 +362,7 @@ recipe_from_form (FwPageGrow *self, const char *spec, int n_classes)
   SET ("budget", self->budget_spin);
   SET ("max_steps", self->steps_spin);
   SET ("epochs_per_step", self->epochs_spin);
+  SET ("final_epochs", self->final_spin);
   SET ("max_new", self->max_new_spin);
 #undef SET
   fw_recipe_ext_set (r, "grow", "fixed_baseline",
@@ -559,6 +568,7 @@ fw_page_grow_class_init (FwPageGrowClass *klass)
   BIND (budget_spin);
   BIND (steps_spin);
   BIND (epochs_spin);
+  BIND (final_spin);
   BIND (max_new_spin);
   BIND (limit_spin);
   BIND (fixed_check);

@@ -18,6 +18,8 @@ G_DECLARE_FINAL_TYPE (FwPageGrow, fw_page_grow, FW, PAGE_GROW, GtkWidget)
 void         fw_page_grow_set_form       (FwPageGrow *self, const char *method, gboolean cnn,
                                           int start, int budget, int steps, int epochs,
                                           int train_limit);
+/* The form's "Final epochs": epochs after the last growth step, learning rate decaying. */
+void         fw_page_grow_set_final_epochs (FwPageGrow *self, int epochs);
 /* Use this dataset spec instead of the Data page's (tests, demos); NULL = the Data page's. */
 void         fw_page_grow_set_dataset_spec (FwPageGrow *self, const char *spec);
 /* Where run folders go (default: the window's runs folder). */

@@ -8,6 +8,7 @@
  *           budget = 20000           stop once the model has this many parameters
  *           max_steps = 20           growth steps at most
  *           epochs_per_step = 1      training epochs after each step (and before the first)
+ *           final_epochs = 0         then this many more, the learning rate decaying to 0
  *           max_new = 4              neurons added per step at most
  *           lambda_rel = 0.1         TINY: keep lambda_k >= lambda_rel lambda_1
  *           stat_samples = 512       samples for the statistics and the line search
@@ -30,8 +31,8 @@
 #include "fw-util.h"
 
 static const char *const grow_keys[] = {
-  "method", "budget", "max_steps", "epochs_per_step", "max_new", "lambda_rel", "stat_samples",
-  "min_rel_drop", "fixed_baseline", "test_limit", NULL,
+  "method", "budget", "max_steps", "epochs_per_step", "final_epochs", "max_new", "lambda_rel",
+  "stat_samples", "min_rel_drop", "fixed_baseline", "test_limit", NULL,
 };
 
 const FwRecipeExt fw_grow_recipe_ext = {
@@ -57,6 +58,7 @@ fw_grow_config_from_recipe (const FwRecipe *r, FwGrowConfig *c, int *test_limit,
     && fw_recipe_ext_get_int (r, "grow", "budget", 20000, 10, 100000000, &budget, error)
     && fw_recipe_ext_get_int (r, "grow", "max_steps", 20, 0, 10000, &c->max_steps, error)
     && fw_recipe_ext_get_int (r, "grow", "epochs_per_step", 1, 1, 1000, &per, error)
+    && fw_recipe_ext_get_int (r, "grow", "final_epochs", 0, 0, 1000, &c->final_epochs, error)
     && fw_recipe_ext_get_int (r, "grow", "max_new", 4, 1, 4096, &c->opt.max_new, error)
     && fw_recipe_ext_get_double (r, "grow", "lambda_rel", 0.1, 0.0, 1.0, &c->opt.lambda_rel,
                                  error)
@@ -240,8 +242,9 @@ summary_json (const FwRecipe *r, const FwGrowResult *res)
   STR ("spec", res->model->spec);
   INT ("params_start", (gint64) first->params);
   INT ("params", (gint64) last->params);
-  INT ("steps", last->step);
+  INT ("steps", last->step - (res->final_epochs > 0 ? 1 : 0));
   INT ("epochs", res->total_epochs);
+  INT ("final_epochs", res->final_epochs);
   NUM ("test_accuracy", last->test_acc);
   NUM ("test_loss", last->test_loss);
   NUM ("fixed_test_accuracy", res->fixed != NULL ? res->fixed_acc : NAN);

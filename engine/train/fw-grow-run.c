@@ -78,12 +78,18 @@ progress_batch (gpointer user, int epoch, int n_epochs, int batch, int n_batches
                    batch + 1, n_batches, loss, acc);
 }
 
-/* Trains for `epochs` epochs with the given shuffling seed. */
+/* Trains for `epochs` epochs with the given shuffling seed (decay: a cosine schedule over
+ * them, else the recipe's). */
 static gboolean
-train_phase (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, FwDataset *train,
-             Progress *pr, GCancellable *cancellable, GError **error)
+train_phase (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, gboolean decay,
+             FwDataset *train, Progress *pr, GCancellable *cancellable, GError **error)
 {
   FwTrainConfig tc = cfg->train;
+  if (decay)
+    {
+      tc.schedule = FW_SCHED_COSINE;
+      tc.min_lr = 0;
+    }
   tc.epochs = epochs;
   tc.seed = seed;
   tc.patience = 0;
@@ -183,10 +189,11 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                    "flatten between them, e.g. mlp with widths = 2,2", start->spec);
       return NULL;
     }
-  if (cfg->epochs_per_step < 1 || cfg->stat_samples < 2 || cfg->max_steps < 0)
+  if (cfg->epochs_per_step < 1 || cfg->stat_samples < 2 || cfg->max_steps < 0
+      || cfg->final_epochs < 0)
     {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "growth: epochs_per_step >= 1 and "
-                   "stat_samples >= 2 are needed");
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "growth: epochs_per_step >= 1, "
+                   "final_epochs >= 0 and stat_samples >= 2 are needed");
       return NULL;
     }
   g_autoptr (FwGrowResult) res = g_new0 (FwGrowResult, 1);
@@ -210,7 +217,8 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   float *lx = bx + (gsize) ns * ss;
   gint32 *ly = by + ns;
   int total_steps = cfg->max_steps + 1;
-  Progress pr = { job, 0, total_steps + (cfg->fixed_baseline ? 1 : 0) };
+  Progress pr = { job, 0, total_steps + (cfg->final_epochs > 0 ? 1 : 0)
+                             + (cfg->fixed_baseline ? 1 : 0) };
 
   for (int step = 0; step <= cfg->max_steps; step++)
     {
@@ -311,7 +319,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
         }
       pr.done = step;
       if (!train_phase (m, cfg, cfg->epochs_per_step, cfg->seed * 1000003u + (guint64) step,
-                        train, &pr, cancellable, error))
+                        FALSE, train, &pr, cancellable, error))
         return NULL;
       res->total_epochs += cfg->epochs_per_step;
       pt.params = fw_model_param_count (m);
@@ -329,6 +337,33 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
     }
+  if (cfg->final_epochs > 0 && res->points->len > 0)
+    {
+      /* the final training: the architecture stays, the learning rate decays */
+      FwGrowPoint pt = g_array_index (res->points, FwGrowPoint, res->points->len - 1);
+      pt.step++;
+      pt.site = -1;
+      pt.added = 0;
+      pt.gamma = pt.loss_before = pt.loss_after = pt.first_order = NAN;
+      memset (pt.added_at, 0, sizeof pt.added_at);
+      grow_log (job, "final training: %d epochs, learning rate decaying to 0",
+                cfg->final_epochs);
+      pr.done = pr.total - 1 - (cfg->fixed_baseline ? 1 : 0);
+      if (!train_phase (m, cfg, cfg->final_epochs, cfg->seed * 1000003u + (guint64) pt.step,
+                        TRUE, train, &pr, cancellable, error))
+        return NULL;
+      res->total_epochs += cfg->final_epochs;
+      res->final_epochs = cfg->final_epochs;
+      pt.train_loss = fw_grow_loss (m, lx, ly, ns);
+      evaluate (m, test, &pt.test_acc, &pt.test_loss);
+      pt.seconds = fw_now () - t0;
+      g_array_append_val (res->points, pt);
+      if (job != NULL)
+        fw_job_emit_snapshot (job, "grow-step", g_memdup2 (&pt, sizeof pt), g_free);
+      grow_log (job, "after the final training: test accuracy %.2f%%", 100 * pt.test_acc);
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        return NULL;
+    }
   res->model = fw_model_ref (m);
 
   if (cfg->fixed_baseline)
@@ -343,7 +378,8 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       grow_log (job, "fixed-size baseline: %s from scratch, %d epochs", m->spec,
                 res->total_epochs);
       pr.done = pr.total - 1;
-      if (!train_phase (f, cfg, res->total_epochs, cfg->seed, train, &pr, cancellable, error))
+      if (!train_phase (f, cfg, res->total_epochs, cfg->seed, cfg->final_epochs > 0, train, &pr,
+                        cancellable, error))
         return NULL;
       evaluate (f, test, &res->fixed_acc, &res->fixed_loss);
       res->fixed = g_steal_pointer (&f);

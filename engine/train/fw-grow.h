@@ -130,6 +130,10 @@ typedef struct {
   int epochs_per_step;      /* training epochs after each growth step and at first (1) */
   int stat_samples;         /* samples for the statistics and the line search (512) */
   double min_rel_drop;      /* TINY: reject a step whose best relative loss drop is below */
+  int final_epochs;         /* after the last step: train the grown network this many more
+                             * epochs, the learning rate decaying to 0 (cosine); 0 = none.
+                             * The fixed-size baseline then gets a cosine schedule over all
+                             * its epochs, so both end on a decayed learning rate (0) */
   gboolean fixed_baseline;  /* also train the final architecture from scratch, same epochs */
   FwTrainConfig train;      /* epochs is ignored (epochs_per_step) */
   guint64 seed;
@@ -142,7 +146,7 @@ void fw_grow_config_defaults (FwGrowConfig *c);
 
 /* One point of the run: after the initial training and after every growth step's training. */
 typedef struct {
-  int step;                 /* 0 = the initial network */
+  int step;                 /* 0 = the initial network; the final training is one more */
   int site;                 /* grown site (index into the run's sites), -1 for none */
   int added;                /* neurons added at this step */
   double gamma;             /* the amplitude chosen (TINY) */
@@ -171,6 +175,7 @@ typedef struct {
   FwModel *fixed;           /* NULL unless run */
   double fixed_acc, fixed_loss;
   int total_epochs;
+  int final_epochs;         /* of them, after the last growth step (its own last point) */
   char *run_dir;            /* NULL when not written */
 } FwGrowResult;
 

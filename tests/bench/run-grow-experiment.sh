@@ -8,7 +8,10 @@
 # Usage: run-grow-experiment.sh FRUGAL_BIN
 # Environment: OUT_DIR (a temp dir), SEEDS ("1 2 3"), DATASETS ("fashion-mnist digits"),
 #   ARCHS ("mlp cnn"), TRAIN_LIMIT (5000: Fashion-MNIST training samples, for speed),
-#   TEST_LIMIT (2000), EPOCHS_PER_STEP (1).
+#   TEST_LIMIT (2000), EPOCHS_PER_STEP (1), FINAL_EPOCHS (5: after the last growth step the
+#   grown network trains this many more epochs with a cosine-decaying learning rate; every
+#   fixed-size network gets the same total epochs, its learning rate decaying over the last
+#   all-but-one; 0 = the session-2 protocol, constant learning rate throughout).
 # Reduced so that it fits in minutes on a loaded 2-core machine: 5000 Fashion-MNIST training
 # samples (the digits: its 4000), 2000 test samples, one epoch per growth step, Adam 3e-3.
 # Writes OUT_DIR/grow-experiment.csv (every growth point of every run), and prints a summary:
@@ -28,6 +31,7 @@ ARCHS=${ARCHS:-"mlp cnn"}
 TRAIN_LIMIT=${TRAIN_LIMIT:-5000}
 TEST_LIMIT=${TEST_LIMIT:-2000}
 EPS=${EPOCHS_PER_STEP:-1}
+FE=${FINAL_EPOCHS:-5}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/grow-experiment-XXXXXX)}
 mkdir -p "$OUT_DIR"
 ALL="$OUT_DIR/grow-experiment.csv"
@@ -53,7 +57,7 @@ run () {   # label dataset arch seed args...
   dir="$OUT_DIR/$ds-$arch-$label-s$seed"
   rm -rf "$dir"
   if ! "$FRUGAL" grow --quiet --data "$ds" --arch "$arch" --seed "$seed" --threads 1 \
-         --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT" --epochs-per-step "$EPS" \
+         --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT" \
          --out "$dir" --csv "$@" > "$dir.csv" 2> "$dir.log"; then
     echo "FAILED: $label $ds $arch seed $seed (see $dir.log)" >&2
     return 1
@@ -73,15 +77,23 @@ for ds in $DATASETS; do
   for arch in $ARCHS; do
     b=$(budget "$ds" "$arch")
     for seed in $SEEDS; do
-      run tiny "$ds" "$arch" "$seed" --method tiny --budget "$b"
-      # total epochs of the TINY run = its points
-      n=$(tail -n +2 "$OUT_DIR/$ds-$arch-tiny-s$seed.csv" | wc -l)
-      run gradmax "$ds" "$arch" "$seed" --method gradmax --budget "$b" --no-fixed
-      run random "$ds" "$arch" "$seed" --method random --budget "$b" --no-fixed
+      run tiny "$ds" "$arch" "$seed" --method tiny --budget "$b" --epochs-per-step "$EPS" \
+          --final-epochs "$FE"
+      # total epochs of the TINY run
+      n=$(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$OUT_DIR/$ds-$arch-tiny-s$seed/summary.json")
+      run gradmax "$ds" "$arch" "$seed" --method gradmax --budget "$b" --no-fixed \
+          --epochs-per-step "$EPS" --final-epochs "$FE"
+      run random "$ds" "$arch" "$seed" --method random --budget "$b" --no-fixed \
+          --epochs-per-step "$EPS" --final-epochs "$FE"
       for w in $(fixed_widths "$arch"); do
         # a fixed network: no growth step, trained for the TINY run's number of epochs
-        run "fixed-w$w" "$ds" "$arch" "$seed" --start "$w" --steps 0 --no-fixed \
-            --epochs-per-step $((n * EPS))
+        if [ "$FE" -gt 0 ]; then
+          run "fixed-w$w" "$ds" "$arch" "$seed" --start "$w" --steps 0 --no-fixed \
+              --epochs-per-step 1 --final-epochs $((n - 1))
+        else
+          run "fixed-w$w" "$ds" "$arch" "$seed" --start "$w" --steps 0 --no-fixed \
+              --epochs-per-step "$n"
+        fi
       done
       echo "$ds $arch seed $seed done ($(( $(date +%s) - t0 )) s)" >&2
     done

@@ -329,6 +329,63 @@ test_run_deterministic (void)
     }
 }
 
+/* final_epochs: the grown network trained further, architecture unchanged, exactly as
+ * fw_train with a cosine schedule would train the run without it; the fixed baseline gets the
+ * extra epochs too */
+static void
+test_final_epochs (void)
+{
+  g_autoptr (FwDataset) train = sim_data (200, 10);
+  g_autoptr (FwDataset) test = sim_data (100, 10);
+  g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
+                                      train->shape, 3);
+  FwGrowConfig cfg;
+  fw_grow_config_defaults (&cfg);
+  cfg.seed = 3;
+  cfg.max_steps = 2;
+  cfg.budget = 100000;
+  cfg.stat_samples = 100;
+  cfg.train.batch = 32;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwGrowResult) a = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_no_error (error);
+  cfg.final_epochs = 3;
+  g_autoptr (FwGrowResult) b = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (b->points->len, ==, a->points->len + 1);
+  g_assert_cmpint (b->total_epochs, ==, a->total_epochs + 3);
+  g_assert_cmpstr (b->model->spec, ==, a->model->spec);
+  const FwGrowPoint *pa = &g_array_index (a->points, FwGrowPoint, a->points->len - 1);
+  const FwGrowPoint *pb = &g_array_index (b->points, FwGrowPoint, b->points->len - 1);
+  g_assert_cmpint (pb->step, ==, pa->step + 1);
+  g_assert_cmpint (pb->site, ==, -1);
+  g_assert_cmpint (pb->added, ==, 0);
+  g_assert_cmpuint (pb->params, ==, pa->params);
+
+  /* the same training by hand: the run's grown model, 3 epochs, cosine to 0, the phase seed */
+  g_autoptr (FwModel) ref = fw_model_copy (a->model);
+  FwTrainConfig tc = cfg.train;
+  tc.epochs = 3;
+  tc.schedule = FW_SCHED_COSINE;
+  tc.min_lr = 0;
+  tc.patience = 0;
+  tc.seed = cfg.seed * 1000003u + (guint64) pb->step;
+  g_assert_true (fw_train (ref, &tc, train, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpmem (ref->params, sizeof (float) * ref->n_params, b->model->params,
+                   sizeof (float) * b->model->n_params);
+  g_autoptr (FwEvalResult) ev = fw_evaluate (ref, test, 256, NULL, &error);
+  g_assert_cmpfloat (ev->accuracy, ==, pb->test_acc);
+
+  /* a negative count is refused with the key's name */
+  cfg.final_epochs = -1;
+  g_autoptr (FwGrowResult) c = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_null (c);
+  g_assert_error (error, FW_ERROR, FW_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "final_epochs"));
+}
+
 static void
 test_no_site_is_an_error (void)
 {
@@ -415,6 +472,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Grow/gamma_zero_keeps_outputs", test_gamma_zero_keeps_outputs);
   g_test_add_func ("/Grow/first_order_gain_matches_finite_differences", test_first_order_gain);
   g_test_add_func ("/Grow/run_is_deterministic_by_seed", test_run_deterministic);
+  g_test_add_func ("/Grow/final_epochs_train_the_grown_network", test_final_epochs);
   g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
   g_test_add_func ("/Grow/recipes_parse_and_bad_values_are_named", test_recipes);
   return g_test_run ();

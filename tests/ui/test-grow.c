@@ -122,6 +122,34 @@ test_tiny_run (void)
   g_assert_cmpfloat (fw_shelf_item_get_accuracy (grown), ==, last->test_acc);
 }
 
+/* "Final epochs" in the form: one more point at the final size, no neurons added, and its
+ * accuracy is the grown model's on the shelf */
+static void
+test_final_epochs (void)
+{
+  GListModel *shelf = G_LIST_MODEL (fw_window_get_shelf (win));
+  guint shelf_before = g_list_model_get_n_items (shelf);
+  fw_page_grow_set_form (page, "tiny", FALSE, 2, 1200, 2, 1, 0);
+  fw_page_grow_set_final_epochs (page, 2);
+  g_assert_true (fw_page_grow_start (page));
+  g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
+  fw_page_grow_set_final_epochs (page, 0);
+  g_assert_null (fw_window_get_error_text (win));
+  guint n = fw_page_grow_get_n_points (page);
+  g_assert_cmpuint (n, >=, 2);
+  const FwGrowPoint *last = fw_page_grow_get_last_point (page);
+  g_assert_cmpint (last->site, ==, -1);
+  g_assert_cmpint (last->added, ==, 0);
+  g_assert_cmpint ((long) last->params, ==, mlp_params (last));
+  g_autoptr (FwShelfItem) grown = g_list_model_get_item (shelf, shelf_before);
+  g_assert_cmpfloat (fw_shelf_item_get_accuracy (grown), ==, last->test_acc);
+  /* the recipe in the run folder carries the key */
+  g_autofree char *ini = g_build_filename (fw_page_grow_get_run_dir (page), "recipe.ini", NULL);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_assert_true (g_key_file_load_from_file (kf, ini, G_KEY_FILE_NONE, NULL));
+  g_assert_cmpint (g_key_file_get_integer (kf, "grow", "final_epochs", NULL), ==, 2);
+}
+
 static void
 test_export (void)
 {
@@ -274,6 +302,7 @@ main (int argc, char **argv)
   g_test_add_func ("/GrowPage/shown_by_its_action", test_show_page);
   g_test_add_func ("/GrowPage/tiny_run_fills_diagram_bars_curves_and_shelf", test_tiny_run);
   g_test_add_func ("/GrowPage/exports_figures", test_export);
+  g_test_add_func ("/GrowPage/final_epochs_add_a_last_point", test_final_epochs);
   g_test_add_func ("/GrowPage/cancel_stops_the_run", test_cancel);
   g_test_add_func ("/GrowPage/diagram_highlights_new_neurons", test_diagram_colours);
   g_test_add_func ("/GrowPage/opening_a_grow_recipe_runs_it", test_open_recipe);
