@@ -75,7 +75,7 @@ frugal_cmd_grow (int argc, char **argv)
   int start = 0, budget = 0, steps = -1, per = 0, max_new = 0, train_limit = -1,
       test_limit = -1, threads = 0, stat = 0, final = -1;
   gint64 seed = -1;
-  gboolean no_fixed = FALSE, csv = FALSE, quiet = FALSE;
+  gboolean no_fixed = FALSE, csv = FALSE, quiet = FALSE, neurons_only = FALSE;
   GOptionEntry entries[] = {
     { "method", 'm', 0, G_OPTION_ARG_STRING, &method, "tiny (default), gradmax or random",
       "METHOD" },
@@ -99,6 +99,8 @@ frugal_cmd_grow (int argc, char **argv)
       "Use at most this many training samples (0 = all)", "N" },
     { "test-limit", 0, 0, G_OPTION_ARG_INT, &test_limit,
       "Evaluate on at most this many test samples (0 = all)", "N" },
+    { "neurons-only", 0, 0, G_OPTION_ARG_NONE, &neurons_only,
+      "TINY: add the new neurons only, without the update dW* of the existing weights", NULL },
     { "no-fixed", 0, 0, G_OPTION_ARG_NONE, &no_fixed,
       "Do not train the fixed-size baseline", NULL },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Random seed", "S" },
@@ -198,6 +200,8 @@ frugal_cmd_grow (int argc, char **argv)
 #undef SET_INT
   if (no_fixed)
     fw_recipe_ext_set (r, "grow", "fixed_baseline", "false");
+  if (neurons_only)
+    fw_recipe_ext_set (r, "grow", "update_existing", "false");
 
   GrowState s = { .exit_code = FRUGAL_EXIT_ERROR, .quiet = quiet };
   s.loop = g_main_loop_new (NULL, FALSE);

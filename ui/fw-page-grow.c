@@ -32,6 +32,7 @@ struct _FwPageGrow {
   GtkSpinButton *steps_spin;
   GtkSpinButton *epochs_spin;
   GtkSpinButton *final_spin;
+  GtkCheckButton *update_check;
   GtkSpinButton *max_new_spin;
   GtkSpinButton *limit_spin;
   GtkCheckButton *fixed_check;
@@ -98,6 +99,13 @@ fw_page_grow_set_final_epochs (FwPageGrow *self, int epochs)
 {
   g_return_if_fail (FW_IS_PAGE_GROW (self));
   gtk_spin_button_set_value (self->final_spin, epochs);
+}
+
+void
+fw_page_grow_set_update_existing (FwPageGrow *self, gboolean update)
+{
+  g_return_if_fail (FW_IS_PAGE_GROW (self));
+  gtk_check_button_set_active (self->update_check, update);
 }
 
 void
@@ -365,6 +373,8 @@ recipe_from_form (FwPageGrow *self, const char *spec, int n_classes)
   SET ("final_epochs", self->final_spin);
   SET ("max_new", self->max_new_spin);
 #undef SET
+  fw_recipe_ext_set (r, "grow", "update_existing",
+                     gtk_check_button_get_active (self->update_check) ? "true" : "false");
   fw_recipe_ext_set (r, "grow", "fixed_baseline",
                      gtk_check_button_get_active (self->fixed_check) ? "true" : "false");
   fw_recipe_ext_set (r, "grow", "test_limit", "5000");
@@ -569,6 +579,7 @@ fw_page_grow_class_init (FwPageGrowClass *klass)
   BIND (steps_spin);
   BIND (epochs_spin);
   BIND (final_spin);
+  BIND (update_check);
   BIND (max_new_spin);
   BIND (limit_spin);
   BIND (fixed_check);

@@ -20,6 +20,8 @@ void         fw_page_grow_set_form       (FwPageGrow *self, const char *method, 
                                           int train_limit);
 /* The form's "Final epochs": epochs after the last growth step, learning rate decaying. */
 void         fw_page_grow_set_final_epochs (FwPageGrow *self, int epochs);
+/* The form's "Update existing weights" (TINY's gamma dW*; off = neurons only). */
+void         fw_page_grow_set_update_existing (FwPageGrow *self, gboolean update);
 /* Use this dataset spec instead of the Data page's (tests, demos); NULL = the Data page's. */
 void         fw_page_grow_set_dataset_spec (FwPageGrow *self, const char *spec);
 /* Where run folders go (default: the window's runs folder). */

@@ -13,6 +13,7 @@
  *           lambda_rel = 0.1         TINY: keep lambda_k >= lambda_rel lambda_1
  *           stat_samples = 512       samples for the statistics and the line search
  *           min_rel_drop = 0.001     TINY: reject a step whose relative loss drop is below
+ *           update_existing = true   TINY: also update the existing weights by gamma dW*
  *           fixed_baseline = true    also train the final architecture from scratch
  *           test_limit = 0           evaluate on at most this many test samples (0 = all)
  */
@@ -32,7 +33,7 @@
 
 static const char *const grow_keys[] = {
   "method", "budget", "max_steps", "epochs_per_step", "final_epochs", "max_new", "lambda_rel",
-  "stat_samples", "min_rel_drop", "fixed_baseline", "test_limit", NULL,
+  "stat_samples", "min_rel_drop", "update_existing", "fixed_baseline", "test_limit", NULL,
 };
 
 const FwRecipeExt fw_grow_recipe_ext = {
@@ -65,6 +66,7 @@ fw_grow_config_from_recipe (const FwRecipe *r, FwGrowConfig *c, int *test_limit,
     && fw_recipe_ext_get_int (r, "grow", "stat_samples", 512, 2, 1000000, &stat, error)
     && fw_recipe_ext_get_double (r, "grow", "min_rel_drop", 1e-3, 0.0, 1.0, &c->min_rel_drop,
                                  error)
+    && fw_recipe_ext_get_bool (r, "grow", "update_existing", TRUE, &c->update_existing, error)
     && fw_recipe_ext_get_bool (r, "grow", "fixed_baseline", TRUE, &c->fixed_baseline, error)
     && fw_recipe_ext_get_int (r, "grow", "test_limit", 0, 0, G_MAXINT, test_limit, error);
   c->method = method;

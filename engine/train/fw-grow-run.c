@@ -23,6 +23,7 @@ fw_grow_config_defaults (FwGrowConfig *c)
   c->epochs_per_step = 1;
   c->stat_samples = 512;
   c->min_rel_drop = 1e-3;
+  c->update_existing = TRUE;
   c->fixed_baseline = TRUE;
   fw_train_config_defaults (&c->train);
   c->train.opt = FW_OPT_ADAM;
@@ -243,6 +244,8 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
               props[s] = fw_grow_propose (m, sites[s], cfg->method, bx, by, ns, &cfg->opt,
                                           &rng_new, error);
               ok = props[s] != NULL;
+              if (ok && !cfg->update_existing)
+                fw_grow_proposal_drop_update (props[s]);
               if (ok)
                 {
                   const FwGrowProposal *p = props[s];

@@ -517,6 +517,16 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
   return g_steal_pointer (&p);
 }
 
+void
+fw_grow_proposal_drop_update (FwGrowProposal *p)
+{
+  g_return_if_fail (p != NULL);
+  if (p->dW != NULL)
+    memset (p->dW, 0, sizeof (double) * p->d_out * p->d_b);
+  p->first_order -= p->pixels * p->gain_dw;
+  p->gain_dw = 0;
+}
+
 /* ---- surgery ---- */
 
 FwModel *

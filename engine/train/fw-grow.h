@@ -108,6 +108,10 @@ FwGrowProposal *fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod metho
                                  const float *x, const gint32 *y, int n,
                                  const FwGrowOptions *opt, FwRng *rng, GError **error);
 
+/* Drops the update of the existing weights from a proposal (dW = 0): only the neurons are
+ * added; first_order and gain_dw are adjusted to the smaller step. */
+void     fw_grow_proposal_drop_update (FwGrowProposal *p);
+
 /* A new model: m with the proposal's k neurons added to A (incoming alpha sqrt(gamma),
  * outgoing omega sqrt(gamma)) and B's weights updated by gamma dW. k_use <= p->k (the first
  * k_use neurons). gamma = 0 gives a wider model with the same function. */
@@ -130,6 +134,8 @@ typedef struct {
   int epochs_per_step;      /* training epochs after each growth step and at first (1) */
   int stat_samples;         /* samples for the statistics and the line search (512) */
   double min_rel_drop;      /* TINY: reject a step whose best relative loss drop is below */
+  gboolean update_existing; /* TINY: also apply gamma dW* to the existing weights (TRUE, as in
+                             * the paper); FALSE adds the neurons only */
   int final_epochs;         /* after the last step: train the grown network this many more
                              * epochs, the learning rate decaying to 0 (cosine); 0 = none.
                              * The fixed-size baseline then gets a cosine schedule over all

@@ -68,7 +68,7 @@ run () {   # label dataset arch seed args...
   if [ -f "$dir/summary.json" ] && grep -q '"fixed_test_accuracy" : [0-9]' "$dir/summary.json"; then
     p=$(sed -n 's/.*"params" : \([0-9]*\).*/\1/p' "$dir/summary.json")
     a=$(sed -n 's/.*"fixed_test_accuracy" : \([0-9.e-]*\).*/\1/p' "$dir/summary.json")
-    echo "$ds,$arch,fixed-final,$seed,fixed,0,$p,$a" >> "$ALL"
+    echo "$ds,$arch,$label-fixed,$seed,fixed,0,$p,$a" >> "$ALL"
   fi
 }
 
@@ -81,6 +81,9 @@ for ds in $DATASETS; do
           --final-epochs "$FE"
       # total epochs of the TINY run
       n=$(sed -n 's/.*"epochs" : \([0-9]*\).*/\1/p' "$OUT_DIR/$ds-$arch-tiny-s$seed/summary.json")
+      # TINY adding the neurons only (no dW* on the existing weights), with its own baseline
+      run tiny-neurons "$ds" "$arch" "$seed" --method tiny --budget "$b" --neurons-only \
+          --epochs-per-step "$EPS" --final-epochs "$FE"
       run gradmax "$ds" "$arch" "$seed" --method gradmax --budget "$b" --no-fixed \
           --epochs-per-step "$EPS" --final-epochs "$FE"
       run random "$ds" "$arch" "$seed" --method random --budget "$b" --no-fixed \

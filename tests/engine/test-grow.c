@@ -270,6 +270,29 @@ test_first_order_gain (void)
           /* TINY's own gain (neurons fitted to V_proj) is a positive part of it */
           g_assert_cmpfloat (p->gain_neurons, >, 0);
           g_assert_cmpfloat (p->gain_dw, >=, 0);
+
+          /* neurons only (update_existing = false): B's existing weights stay as they were,
+           * and the reduced first-order decrease still matches finite differences */
+          double full = p->first_order;
+          fw_grow_proposal_drop_update (p);
+          g_assert_cmpfloat (p->gain_dw, ==, 0);
+          g_assert_cmpfloat (p->first_order, <=, full + 1e-12);
+          g_autoptr (FwModel) c = fw_grow_apply (m, p, p->k, g, &error);
+          g_autoptr (FwModel) d = fw_grow_apply (m, p, p->k, g / 2, &error);
+          const FwLayer *lb = m->layers[sites[i].b], *cb = c->layers[sites[i].b];
+          int out = lb->out.c, old_cols = (int) (lb->n_w / out) - 1;  /* weights + bias */
+          int new_cols = (int) (cb->n_w / out) - 1;
+          for (int o = 0; o < out; o++)
+            {
+              g_assert_cmpmem (lb->w + (gsize) o * old_cols, sizeof (float) * old_cols,
+                               cb->w + (gsize) o * new_cols, sizeof (float) * old_cols);
+              g_assert_cmpfloat (lb->w[(gsize) out * old_cols + o], ==,
+                                 cb->w[(gsize) out * new_cols + o]);
+            }
+          double dc = (l0 - fw_grow_loss (c, ds->x, ds->y, ds->n)) / g;
+          double dd = (l0 - fw_grow_loss (d, ds->x, ds->y, ds->n)) / (g / 2);
+          double fd2 = 2 * dd - dc;
+          g_assert_cmpfloat (fabs (fd2 - p->first_order), <, 0.03 * fabs (p->first_order) + 1e-4);
         }
     }
 }

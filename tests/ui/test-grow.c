@@ -122,7 +122,7 @@ test_tiny_run (void)
   g_assert_cmpfloat (fw_shelf_item_get_accuracy (grown), ==, last->test_acc);
 }
 
-/* "Final epochs" in the form: one more point at the final size, no neurons added, and its
+/* "Final epochs" (and "Update existing weights" off) in the form: one more point at the final size, no neurons added, and its
  * accuracy is the grown model's on the shelf */
 static void
 test_final_epochs (void)
@@ -131,9 +131,11 @@ test_final_epochs (void)
   guint shelf_before = g_list_model_get_n_items (shelf);
   fw_page_grow_set_form (page, "tiny", FALSE, 2, 1200, 2, 1, 0);
   fw_page_grow_set_final_epochs (page, 2);
+  fw_page_grow_set_update_existing (page, FALSE);
   g_assert_true (fw_page_grow_start (page));
   g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
   fw_page_grow_set_final_epochs (page, 0);
+  fw_page_grow_set_update_existing (page, TRUE);
   g_assert_null (fw_window_get_error_text (win));
   guint n = fw_page_grow_get_n_points (page);
   g_assert_cmpuint (n, >=, 2);
@@ -148,6 +150,7 @@ test_final_epochs (void)
   g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_assert_true (g_key_file_load_from_file (kf, ini, G_KEY_FILE_NONE, NULL));
   g_assert_cmpint (g_key_file_get_integer (kf, "grow", "final_epochs", NULL), ==, 2);
+  g_assert_false (g_key_file_get_boolean (kf, "grow", "update_existing", NULL));
 }
 
 static void
