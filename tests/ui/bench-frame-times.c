@@ -35,28 +35,11 @@ typedef struct {
   double update_ms, layout_ms, paint_ms;
 } Phases;
 
+/* Handler of one frame-clock phase: stamps the time into the gint64 it is given. */
 static void
-phase_begin (GdkFrameClock *clock, gpointer unused)
+stamp_phase (GdkFrameClock *clock, gint64 *stamp)
 {
-  t_begin = g_get_monotonic_time ();
-}
-
-static void
-phase_update (GdkFrameClock *clock, gpointer unused)
-{
-  t_update = g_get_monotonic_time ();
-}
-
-static void
-phase_layout (GdkFrameClock *clock, gpointer unused)
-{
-  t_layout = g_get_monotonic_time ();
-}
-
-static void
-phase_paint (GdkFrameClock *clock, gpointer unused)
-{
-  t_paint = g_get_monotonic_time ();
+  *stamp = g_get_monotonic_time ();
 }
 static gboolean recording;
 static const char *shot_name; /* take this screenshot right after the next paint */
@@ -232,6 +215,27 @@ print_intervals (const char *what, guint first, double seconds)
   }
 }
 
+/* Runs the main loop for `seconds` without blocking in it (frames come from the clock). */
+static void
+iterate_for (double seconds)
+{
+  double until = fw_now () + seconds;
+
+  while (fw_now () < until)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (500);
+}
+
+/* Stops recording, prints the frames since t0 and forgets them. */
+static void
+report_frames (const char *what, double t0)
+{
+  recording = FALSE;
+  print_intervals (what, 0, fw_now () - t0);
+  g_array_set_size (frame_times, 0);
+  g_array_set_size (phase_times, 0);
+}
+
 static double
 mean_epoch_seconds (GArray *metrics)
 {
@@ -346,17 +350,16 @@ main (int argc, char **argv)
   phase_times = g_array_new (FALSE, FALSE, sizeof (Phases));
   {
     GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (win));
-    g_signal_connect (clock, "before-paint", G_CALLBACK (phase_begin), NULL);
-    g_signal_connect (clock, "update", G_CALLBACK (phase_update), NULL);
-    g_signal_connect (clock, "layout", G_CALLBACK (phase_layout), NULL);
-    g_signal_connect (clock, "paint", G_CALLBACK (phase_paint), NULL);
+    g_signal_connect (clock, "before-paint", G_CALLBACK (stamp_phase), &t_begin);
+    g_signal_connect (clock, "update", G_CALLBACK (stamp_phase), &t_update);
+    g_signal_connect (clock, "layout", G_CALLBACK (stamp_phase), &t_layout);
+    g_signal_connect (clock, "paint", G_CALLBACK (stamp_phase), &t_paint);
     g_signal_connect (clock, "after-paint", G_CALLBACK (after_paint), win);
   }
   {
     GtkGridView *grid = fw_page_data_get_grid_view (fw_window_get_page_data (win));
     GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (grid));
     guint id;
-    double until;
 
     /* the window opens on the Lecture page: an unmapped grid gets no frame ticks */
     g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
@@ -364,19 +367,13 @@ main (int argc, char **argv)
     recording = TRUE;
     t0 = fw_now ();
     id = gtk_widget_add_tick_callback (GTK_WIDGET (grid), scroll_tick, adj, NULL);
-    until = fw_now () + 3;
-    while (fw_now () < until)
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (500);
+    iterate_for (3);
     gtk_widget_remove_tick_callback (GTK_WIDGET (grid), id);
-    recording = FALSE;
     g_print ("scrolled past sample %.0f of %.0f\n",
              gtk_adjustment_get_value (adj) / MAX (1, gtk_adjustment_get_upper (adj))
                * fw_page_data_get_dataset (fw_window_get_page_data (win))->n,
              (double) fw_page_data_get_dataset (fw_window_get_page_data (win))->n);
-    print_intervals ("frames while scrolling the sample grid", 0, fw_now () - t0);
-    g_array_set_size (frame_times, 0);
-    g_array_set_size (phase_times, 0);
+    report_frames ("frames while scrolling the sample grid", t0);
   }
 
   if (g_getenv ("FW_BENCH_PRESENTATION") != NULL)
@@ -392,35 +389,19 @@ main (int argc, char **argv)
   fw_page_train_set_recipe (page, recipe);
 
   gtk_widget_add_tick_callback (GTK_WIDGET (win), tick, NULL, NULL);
-  {
-    /* switching pages (the crossfade and the first layout of the Train page), then idle */
-    double until = fw_now () + 1;
-
-    recording = TRUE;
-    t0 = fw_now ();
-    g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
-                                    g_variant_new_string ("train"));
-    while (fw_now () < until)
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (500);
-    recording = FALSE;
-    print_intervals ("frames while switching to the Train page", 0, fw_now () - t0);
-    g_array_set_size (frame_times, 0);
-    g_array_set_size (phase_times, 0);
-
-    /* the idle window: what the frame clock gives with nothing to do (the baseline jitter
-     * of the display server and the scheduler) */
-    recording = TRUE;
-    t0 = fw_now ();
-    until = t0 + 2;
-    while (fw_now () < until)
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (500);
-    recording = FALSE;
-    print_intervals ("frames while idle on the Train page", 0, fw_now () - t0);
-    g_array_set_size (frame_times, 0);
-    g_array_set_size (phase_times, 0);
-  }
+  /* switching pages (the crossfade and the first layout of the Train page) */
+  recording = TRUE;
+  t0 = fw_now ();
+  g_action_group_activate_action (G_ACTION_GROUP (win), "show-page",
+                                  g_variant_new_string ("train"));
+  iterate_for (1);
+  report_frames ("frames while switching to the Train page", t0);
+  /* the idle window: what the frame clock gives with nothing to do (the baseline jitter of
+   * the display server and the scheduler) */
+  recording = TRUE;
+  t0 = fw_now ();
+  iterate_for (2);
+  report_frames ("frames while idle on the Train page", t0);
 
   recording = TRUE;
   t0 = fw_now ();
