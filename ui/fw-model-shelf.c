@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "fw-colors.h"
+#include "fw-compare.h"
 #include "fw-util.h"
 
 /* ---- FwShelfItem ---- */
@@ -130,7 +131,11 @@ fw_shelf_item_get_accuracy (FwShelfItem *self)
 gsize
 fw_shelf_item_get_params (FwShelfItem *self)
 {
-  return fw_model_param_count (self->model);
+  /* every weight stored, packed ones too (an int8 or clustered model has few float params);
+   * index tensors of sparse layers are storage, not weights */
+  gsize weights = 0;
+  fw_compare_count_values (self->model, NULL, NULL, &weights);
+  return weights;
 }
 
 double

@@ -21,6 +21,7 @@ const char  *fw_shelf_item_get_name     (FwShelfItem *self);
 const char  *fw_shelf_item_get_arch     (FwShelfItem *self);
 FwModel     *fw_shelf_item_get_model    (FwShelfItem *self);   /* transfer none */
 double       fw_shelf_item_get_accuracy (FwShelfItem *self);
+/* Weights as stored: float and packed values (int8, fp16, codes), not sparse indices. */
 gsize        fw_shelf_item_get_params   (FwShelfItem *self);
 /* Bytes on disk of the saved file (fw_shelf_item_get_file) when there is one, else the fp32
  * size of the parameters. */

@@ -284,7 +284,13 @@ count_nonzero_packed (const FwPackedTensor *p, gsize n)
 void
 fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero)
 {
-  gsize s = 0, nz = 0;
+  fw_compare_count_values (m, stored, nonzero, NULL);
+}
+
+void
+fw_compare_count_values (const FwModel *m, gsize *stored, gsize *nonzero, gsize *weights)
+{
+  gsize s = 0, nz = 0, wt = 0;
 
   for (int i = 0; i < m->n_layers; i++)
     {
@@ -299,7 +305,9 @@ fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero)
             n *= (gsize) info[j].dims[d];
           const float *base = info[j].trainable ? l->w : l->st;
           s += n;
-          nz += count_nonzero_f (base + info[j].offset, n);
+          wt += n;
+          if (nonzero != NULL)
+            nz += count_nonzero_f (base + info[j].offset, n);
         }
       if (l->klass->packed != NULL)
         {
@@ -312,12 +320,20 @@ fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero)
                 n *= (gsize) pk[j].dims[d];
               s += n;
               if (!is_index_tensor (pk[j].name))
-                nz += count_nonzero_packed (&pk[j], n);
+                {
+                  wt += n;
+                  if (nonzero != NULL)
+                    nz += count_nonzero_packed (&pk[j], n);
+                }
             }
         }
     }
-  *stored = s;
-  *nonzero = nz;
+  if (stored != NULL)
+    *stored = s;
+  if (nonzero != NULL)
+    *nonzero = nz;
+  if (weights != NULL)
+    *weights = wt;
 }
 
 static gboolean

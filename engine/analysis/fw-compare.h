@@ -130,6 +130,10 @@ float          *fw_compare_timing_batch (const FwDataset *test, int big);
  * its float tensors and packed tensors; non-zero leaves out index tensors (names with "index",
  * "indices", "ptr", "offsets"): they are storage, not weights. */
 void            fw_compare_count_params (const FwModel *m, gsize *stored, gsize *nonzero);
+/* The same, any of them NULL, plus *weights: the stored values without the index tensors (the
+ * model's size in parameters as stored: an int8 or clustered model counts its codes). */
+void            fw_compare_count_values (const FwModel *m, gsize *stored, gsize *nonzero,
+                                         gsize *weights);
 
 /* Pareto frontier of n points, maximising @value and minimising @cost: on_front[i] = TRUE when
  * no point j has value_j >= value_i and cost_j <= cost_i with one of them strict. Points with a

@@ -107,8 +107,18 @@ test_int8 (void)
   g_assert_cmpuint (fw_panel_quant_get_n_frames (panel), >=, 2);
   g_assert_cmpuint (hist_total (h->before, h->bins), ==, 400 * 32);
   g_assert_cmpuint (hist_total (h->after, h->bins), ==, 400 * 32);
-  /* and the result is on the shelf */
+  /* and the result is on the shelf, its parameters counted as stored (the float count alone
+   * showed "0 params"): per int8 dense layer the same weights and biases as the float model,
+   * plus a scale and a zero point per output channel and an input scale and zero point */
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (shelf)), ==, n_shelf + 1);
+  g_autoptr (FwShelfItem) item = g_list_model_get_item (G_LIST_MODEL (shelf), n_shelf);
+  g_assert_true (fw_shelf_item_get_model (item) == r->model);
+  gsize expect = r->model->n_params + r->model->n_state;
+  for (int i = 0; i < r->model->n_layers; i++)
+    if (r->model->layers[i]->klass == &fw_layer_qdense)
+      expect += (gsize) model->layers[i]->n_w + 2 * (gsize) model->layers[i]->out.c + 2;
+  g_assert_cmpuint (fw_shelf_item_get_params (item), ==, expect);
+  g_assert_cmpuint (expect, >, fw_model_param_count (model));
   write_png ("quantize-int8");
 }
 
