@@ -180,8 +180,19 @@ fw_compare_load_inputs (char **paths, GArray *inputs, GError **error)
       FwModel *m = fw_model_load (paths[i], &meta, error);
       if (m == NULL)
         return FALSE;
-      const char *kind = meta != NULL ? g_hash_table_lookup (meta, "method") : NULL;
-      FwCompareInput in = { fw_compare_model_name (paths[i], meta), g_strdup (kind),
+      /* what made it: "method" (most jobs), "compression" (quantize, cluster), "pruned" */
+      const char *kind = NULL, *pruned = NULL;
+      if (meta != NULL)
+        {
+          kind = g_hash_table_lookup (meta, "method");
+          if (kind == NULL)
+            kind = g_hash_table_lookup (meta, "compression");
+          pruned = g_hash_table_lookup (meta, "pruned");
+        }
+      g_autofree char *pruned_kind = kind == NULL && pruned != NULL
+                                       ? g_strdup_printf ("pruned (%s)", pruned) : NULL;
+      FwCompareInput in = { fw_compare_model_name (paths[i], meta),
+                            g_strdup (pruned_kind != NULL ? pruned_kind : kind),
                             g_strdup (paths[i]), m };
       g_array_append_val (inputs, in);
     }

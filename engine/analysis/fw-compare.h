@@ -192,7 +192,7 @@ FwDataset      *fw_compare_load_test    (const char *spec, FwJob *job,
                                          GCancellable *cancellable, GError **error);
 /* Loads saved models (NULL-terminated paths) as inputs (appended to a GArray of
  * FwCompareInput): names from __metadata__ "name" or the file / run folder name, kinds from
- * __metadata__ "method". */
+ * __metadata__ "method" (else "compression", else "pruned (...)"). */
 gboolean        fw_compare_load_inputs  (char **paths, GArray *inputs, GError **error);
 char           *fw_compare_model_name   (const char *path, GHashTable *meta);
 /* The [compare] recipe job (data = an FwRecipe): writes compare.csv/.md/.tex/.txt and

@@ -54,10 +54,11 @@ recipe_file (const FwRecipe *r)
 }
 
 static gint64
-saved_bytes (FwRunDir *rd, const char *file, const FwModel *m, GError **error)
+saved_bytes (FwRunDir *rd, const char *file, const FwModel *m, const char *method,
+             GError **error)
 {
   gint64 bytes = -1;
-  return fw_run_dir_save_model (rd, file, m, NULL, &bytes, error) ? bytes : -1;
+  return fw_run_dir_save_model_as (rd, file, m, method, &bytes, error) ? bytes : -1;
 }
 
 static double
@@ -153,7 +154,7 @@ fw_decomp_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError 
     {
       res->base_params = fw_model_param_count (m);
       res->base_flops = fw_model_flops (m);
-      res->base_bytes = saved_bytes (rd, "original.safetensors", m, error);
+      res->base_bytes = saved_bytes (rd, "original.safetensors", m, "original", error);
       res->base_acc = accuracy (m, test, cancellable, error);
       ok = res->base_bytes >= 0 && res->base_acc >= 0;
     }
@@ -223,7 +224,11 @@ fw_decomp_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError 
                                 : g_strdup_printf ("model-%s%d.safetensors",
                                                    cfg.rank > 0 ? "r" : "e", cfg.rank);
       if (ok)
-        ok = (pt.bytes = saved_bytes (rd, pt.file, d, error)) >= 0;
+        {
+          g_autofree char *how = g_strdup_printf ("%s %s", fw_decomp_method_name (cfg.method),
+                                                  pt.ranks);
+          ok = (pt.bytes = saved_bytes (rd, pt.file, d, how, error)) >= 0;
+        }
       if (ok && job != NULL)
         {
           fw_job_log (job, "rank %s: %zu parameters (%.1fx fewer), %.2f%% accuracy%s", pt.ranks,

@@ -131,6 +131,15 @@ fw_run_dir_save_model (FwRunDir *rd, const char *file, const FwModel *m, GHashTa
 }
 
 gboolean
+fw_run_dir_save_model_as (FwRunDir *rd, const char *file, const FwModel *m, const char *method,
+                          gint64 *bytes, GError **error)
+{
+  g_autoptr (GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (meta, (gpointer) "method", (gpointer) method);
+  return fw_run_dir_save_model (rd, file, m, meta, bytes, error);
+}
+
+gboolean
 fw_run_dir_write_recipe (FwRunDir *rd, const FwRecipe *r, GError **error)
 {
   g_autoptr (FwRecipe) resolved = fw_recipe_copy (r);

@@ -34,6 +34,10 @@ gboolean    fw_run_dir_write        (FwRunDir *rd, const char *file, const char 
 /* Saves the model; *bytes (optional) receives the file's size on disk. */
 gboolean    fw_run_dir_save_model   (FwRunDir *rd, const char *file, const FwModel *m,
                                      GHashTable *metadata, gint64 *bytes, GError **error);
+/* The same with one metadata entry, "method": what made the model (the compare board's
+ * "kind" column). */
+gboolean    fw_run_dir_save_model_as (FwRunDir *rd, const char *file, const FwModel *m,
+                                      const char *method, gint64 *bytes, GError **error);
 /* recipe.ini: the recipe with every key, [output] dir set to the target. */
 gboolean    fw_run_dir_write_recipe (FwRunDir *rd, const FwRecipe *r, GError **error);
 /* Moves everything into place; returns the folder, or NULL with an error (the partial files

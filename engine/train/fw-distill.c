@@ -449,7 +449,7 @@ fw_distill_run (const FwRecipe *r, FwJob *job, GCancellable *cancellable, GError
     g_string_append (js, "  \"mean_accuracy_hard\": null\n}\n");
   if (!fw_run_dir_write (rd, "distill.csv", csv->str, -1, error)
       || !fw_run_dir_write (rd, "summary.json", js->str, -1, error)
-      || !fw_run_dir_save_model (rd, "student.safetensors", first, NULL, NULL, error)
+      || !fw_run_dir_save_model_as (rd, "student.safetensors", first, "distilled", NULL, error)
       || !fw_run_dir_write_recipe (rd, r, error))
     return NULL;
   res->run_dir = fw_run_dir_commit (g_steal_pointer (&rd), error);

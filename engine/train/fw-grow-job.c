@@ -320,11 +320,17 @@ write_run_folder (const FwRecipe *r, const FwGrowResult *res, GError **error)
   g_autofree char *json = summary_json (r, res);
   g_autofree char *mpath = g_build_filename (partial, "model.safetensors", NULL);
   g_autofree char *fpath = g_build_filename (partial, "fixed.safetensors", NULL);
+  /* what made each file: the compare board's "kind" */
+  g_autofree char *grown = g_strdup_printf ("grown (%s)", fw_grow_method_name (res->method));
+  g_autoptr (GHashTable) mmeta = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) fmeta = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_insert (mmeta, (gpointer) "method", grown);
+  g_hash_table_insert (fmeta, (gpointer) "method", (gpointer) "fixed size, from scratch");
   gboolean ok = write_text (partial, "recipe.ini", ini, error)
                 && write_text (partial, "growth.csv", csv, error)
                 && write_text (partial, "summary.json", json, error)
-                && fw_model_save (res->model, mpath, NULL, error)
-                && (res->fixed == NULL || fw_model_save (res->fixed, fpath, NULL, error));
+                && fw_model_save (res->model, mpath, mmeta, error)
+                && (res->fixed == NULL || fw_model_save (res->fixed, fpath, fmeta, error));
   if (ok && g_rename (partial, final) != 0)
     {
       int e = errno;

@@ -722,7 +722,7 @@ fw_calibrate_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GErr
       || !fw_run_dir_write (rd, "reliability.csv", rel->str, -1, error)
       || !fw_run_dir_write (rd, "proportions.csv", prop->str, -1, error)
       || !fw_run_dir_write (rd, "summary.json", json, -1, error)
-      || !fw_run_dir_save_model (rd, "model.safetensors", m, NULL, NULL, error))
+      || !fw_run_dir_save_model_as (rd, "model.safetensors", m, "calibrated", NULL, error))
     return FALSE;
   g_autofree char *dir = fw_run_dir_commit (g_steal_pointer (&rd), error);
   if (dir == NULL)

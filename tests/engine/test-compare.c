@@ -647,6 +647,40 @@ test_mismatched_model_is_an_error (void)
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 }
 
+/* the "kind" of a saved model comes from what the job wrote into its metadata: "method", or
+ * the quantize/cluster job's "compression", or the prune job's "pruned" */
+static void
+test_kind_from_metadata (void)
+{
+  g_autoptr (FwModel) m = make_mlp ("8", 1);
+  g_autofree char *dir = g_dir_make_tmp ("fw-kind-XXXXXX", NULL);
+  const char *keys[] = { "method", "compression", "pruned", NULL };
+  const char *values[] = { "grown (tiny)", "int8", "magnitude weights layer 0.9", NULL };
+  const char *expect[] = { "grown (tiny)", "int8", "pruned (magnitude weights layer 0.9)", NULL };
+  char *paths[5] = { NULL };
+  for (int i = 0; i < 4; i++)
+    {
+      paths[i] = g_strdup_printf ("%s/m%d.safetensors", dir, i);
+      g_autoptr (GHashTable) meta = g_hash_table_new (g_str_hash, g_str_equal);
+      if (keys[i] != NULL)
+        g_hash_table_insert (meta, (gpointer) keys[i], (gpointer) values[i]);
+      g_autoptr (GError) error = NULL;
+      g_assert_true (fw_model_save (m, paths[i], meta, &error));
+    }
+  g_autoptr (GArray) in = g_array_new (FALSE, TRUE, sizeof (FwCompareInput));
+  g_array_set_clear_func (in, (GDestroyNotify) fw_compare_input_clear);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_compare_load_inputs (paths, in, &error));
+  g_assert_cmpuint (in->len, ==, 4);
+  for (int i = 0; i < 4; i++)
+    {
+      g_assert_cmpstr (g_array_index (in, FwCompareInput, i).kind, ==, expect[i]);
+      g_unlink (paths[i]);
+      g_free (paths[i]);
+    }
+  g_rmdir (dir);
+}
+
 static void
 test_time_forward (void)
 {
@@ -700,6 +734,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Compare/markdown_latex_parse_back", test_markdown_parses_back);
   g_test_add_func ("/Compare/mismatched_model_is_an_error", test_mismatched_model_is_an_error);
   g_test_add_func ("/Compare/time_forward", test_time_forward);
+  g_test_add_func ("/Compare/kind_from_metadata", test_kind_from_metadata);
   int rc = g_test_run ();
   fw_dataset_unref (test_set);
   return rc;
