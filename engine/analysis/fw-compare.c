@@ -488,7 +488,9 @@ fw_compare_table_finish (FwCompareTable *t, int baseline)
       for (int c = 0; c < k; c++)
         r->delta[c] = r->per_class_acc[c] - b->per_class_acc[c];
     }
-  /* seed aggregates: every row of a variant gets the variant's statistics */
+  /* seed aggregates: every row of a variant gets the variant's statistics. Only names that
+   * carry a seed group: two files called alike in different folders ("student" twice) are
+   * two models, not two seeds of one */
   g_autofree double *acc = g_new (double, n), *lat = g_new (double, n), *thr = g_new (double, n);
   for (guint i = 0; i < n; i++)
     {
@@ -497,7 +499,7 @@ fw_compare_table_finish (FwCompareTable *t, int baseline)
       for (guint j = 0; j < n; j++)
         {
           const FwCompareRow *o = fw_compare_table_row (t, j);
-          if (g_strcmp0 (o->variant, r->variant) == 0)
+          if (o == r || (r->seed >= 0 && o->seed >= 0 && g_strcmp0 (o->variant, r->variant) == 0))
             {
               acc[m] = o->accuracy;
               lat[m] = o->latency_s;
