@@ -283,12 +283,9 @@ fw_rgba_set_source (cairo_t *cr, FwRgba c)
   cairo_set_source_rgba (cr, c.r, c.g, c.b, c.a);
 }
 
-const char *
-fw_palette_text_hex (int index, gboolean dark)
+FwRgba
+fw_palette_text_color (int index, gboolean dark)
 {
-  /* [theme][index + 1]: index -1 (unlabelled grey) included */
-  static char buf[2][FW_PALETTE_SIZE + 1][8];
-  int slot = index < 0 ? 0 : index % FW_PALETTE_SIZE + 1;
   FwRgba bg = fw_theme_color (FW_THEME_BACKGROUND, dark);
   FwRgba c = fw_palette_color (index), towards = { dark ? 1 : 0, dark ? 1 : 0, dark ? 1 : 0, 1 };
   /* mix in steps of 5% until the contrast holds (at most 100%: black or white always does) */
@@ -300,6 +297,16 @@ fw_palette_text_hex (int index, gboolean dark)
       c.g = base.g + (towards.g - base.g) * t;
       c.b = base.b + (towards.b - base.b) * t;
     }
+  return c;
+}
+
+const char *
+fw_palette_text_hex (int index, gboolean dark)
+{
+  /* [theme][index + 1]: index -1 (unlabelled grey) included */
+  static char buf[2][FW_PALETTE_SIZE + 1][8];
+  int slot = index < 0 ? 0 : index % FW_PALETTE_SIZE + 1;
+  FwRgba c = fw_palette_text_color (index, dark);
   g_snprintf (buf[dark ? 1 : 0][slot], sizeof buf[0][0], "#%02x%02x%02x",
               (int) (c.r * 255 + 0.5), (int) (c.g * 255 + 0.5), (int) (c.b * 255 + 0.5));
   return buf[dark ? 1 : 0][slot];

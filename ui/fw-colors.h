@@ -29,6 +29,8 @@ const char *fw_palette_hex       (int index);
  * contrast, so that yellow or sky-blue class names stay readable. Static buffer per index and
  * theme, do not free. */
 const char *fw_palette_text_hex  (int index, gboolean dark);
+/* The same colour as FwRgba, for text drawn with Cairo (image-grid captions). */
+FwRgba      fw_palette_text_color (int index, gboolean dark);
 
 /* ---- Continuous colour maps --------------------------------------------------------------- */
 typedef enum {

@@ -3605,7 +3605,10 @@ fw_plot_draw_image_grid (cairo_t *cr, const FwImageGrid *g, double width, double
             /* same baseline for every tile, bordered or not */
             double cy = ty + ih + 3.0 * c.lw + 1 * c.st.font_scale;
             ctx_set_text (&c, t->caption, c.fs_tick, FALSE, t->markup, L.cell_w - 2);
-            FwRgba col_text = t->caption_color >= 0 ? fw_palette_color (t->caption_color) : c.text;
+            /* class colours as text: darkened (lightened on dark) to a 3:1 contrast */
+            FwRgba col_text = t->caption_color >= 0
+                                ? fw_palette_text_color (t->caption_color, c.st.dark)
+                                : c.text;
             draw_layout (&c, col_text, cx, cy, 0.5, 0.0, 0.0);
           }
       }

@@ -1639,6 +1639,47 @@ test_palette_text_contrast (void)
   g_assert_true (raw_fails_somewhere);
 }
 
+/* Image-grid captions in a class colour are drawn in the readable text colour: the caption's
+ * most contrasting pixel reaches 3:1 against the background, for every class, in both themes
+ * (captions drawn in the raw palette colour stayed under it for yellow and sky blue). */
+static void
+test_caption_contrast (void)
+{
+  for (int dark = 0; dark < 2; dark++)
+    for (int i = 0; i < FW_PALETTE_SIZE; i++)
+      {
+        float img[16 * 16] = { 0 };
+        FwImageGrid *g = fw_image_grid_new (16, 16, 1);
+        fw_image_grid_add (g, img);
+        fw_image_grid_set_caption (g, 0, "MMMMMMMM", i);
+        FwPlotStyle st;
+        fw_plot_style_init (&st);
+        st.dark = dark;
+        st.font_scale = 2.0;
+        const int W = 300, H = 260;
+        cairo_surface_t *s = new_surface (W, H);
+        cairo_t *cr = cairo_create (s);
+        fw_plot_draw (cr, FW_PLOT_IMAGE_GRID, g, W, H, &st);
+        cairo_destroy (cr);
+        FwRgba bg = fw_theme_color (FW_THEME_BACKGROUND, dark);
+        double tx, ty, tw, th;
+        g_assert_true (fw_image_grid_tile_rect (g, W, H, &st, 0, &tx, &ty, &tw, &th));
+        double best = 1.0;
+        for (int y = (int) (ty + th) + 1; y < H; y++)
+          for (int x = 0; x < W; x++)
+            {
+              Px p = pixel (s, x, y);
+              FwRgba c = { p.r / 255.0, p.g / 255.0, p.b / 255.0, 1 };
+              best = MAX (best, fw_rgba_contrast (c, bg));
+            }
+        g_assert_cmpfloat (best, >=, 3.0);
+        /* and it is the class's text colour, not the theme's text */
+        g_assert_cmpfloat (best, <=, fw_rgba_contrast (fw_palette_text_color (i, dark), bg) + 0.05);
+        cairo_surface_destroy (s);
+        fw_image_grid_unref (g);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1652,6 +1693,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Colors/diverging_white_at_zero", test_diverging);
   g_test_add_func ("/Colors/palette_distinct_for_colour_blind_viewers", test_palette);
   g_test_add_func ("/Colors/palette_text_readable_on_both_themes", test_palette_text_contrast);
+  g_test_add_func ("/Colors/caption_text_readable_on_both_themes", test_caption_contrast);
   g_test_add_func ("/Colors/theme_text_contrast", test_theme_contrast);
   g_test_add_func ("/LinePlot/y_equals_x_draws_the_diagonal", test_line_diagonal);
   g_test_add_func ("/LinePlot/log_y_makes_exponential_straight", test_line_log_y);
