@@ -77,6 +77,52 @@ panel_plot (const FwPanel *p, gpointer *plot)
       }
     case FW_PANEL_CURVES:
       {
+        /* categories ("distilled", "hard labels", "alone", "+ similar task"): every series
+         * one point. A bar each, named on the axis, with its spread over the seeds */
+        gboolean categorical = p->categorical && p->series->len > 0;
+        for (guint s = 0; s < p->series->len && categorical; s++)
+          categorical = ((const FwPanelSeries *) g_ptr_array_index (p->series, s))->x->len == 1;
+        if (categorical)
+          {
+            guint n = p->series->len;
+            g_autofree double *v = g_new (double, n), *lo = g_new (double, n),
+                              *hi = g_new (double, n);
+            g_autofree const char **names = g_new0 (const char *, n + 1);
+            g_autofree int *colors = g_new (int, n);
+            for (guint s = 0; s < n; s++)
+              {
+                const FwPanelSeries *se = g_ptr_array_index (p->series, s);
+                names[s] = se->name;
+                colors[s] = se->color;
+                v[s] = g_array_index (se->y, double, 0);
+                lo[s] = g_array_index (se->lo, double, 0);
+                hi[s] = g_array_index (se->hi, double, 0);
+              }
+            FwBarChart *bc = fw_bar_chart_new ();
+            fw_bar_chart_set_title (bc, p->title);
+            /* a CSV column name as the axis title: "test_accuracy" -> "test accuracy", and
+             * accuracies as fractions shown in % */
+            g_autofree char *yl = g_strdelimit (g_strdup (p->y_label != NULL ? p->y_label : ""),
+                                                "_", ' ');
+            gboolean fractions = strstr (yl, "acc") != NULL;
+            for (guint s = 0; s < n && fractions; s++)
+              {
+                const FwPanelSeries *se = g_ptr_array_index (p->series, s);
+                double y = g_array_index (se->y, double, 0);
+                fractions = y >= 0 && y <= 1;
+              }
+            if (fractions && p->y_unit == NULL)
+              fw_bar_chart_set_format (bc, FW_VALUE_PERCENT);
+            fw_bar_chart_set_y_label (bc, yl, p->y_unit);
+            fw_bar_chart_set_x_label (bc, p->x_label);
+            fw_bar_chart_set_data (bc, v, names, n);
+            fw_bar_chart_set_color_indices (bc, colors);
+            fw_bar_chart_set_errors (bc, lo, hi);
+            if (!isnan (p->y_min) || !isnan (p->y_max))
+              fw_bar_chart_set_range (bc, p->y_min, p->y_max);
+            *plot = bc;
+            return FW_PLOT_BARS;
+          }
         FwLinePlot *lp = fw_line_plot_new ();
         fw_line_plot_set_title (lp, p->title);
         fw_line_plot_set_x_label (lp, p->x_label, p->x_unit);

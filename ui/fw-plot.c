@@ -802,7 +802,11 @@ frame_draw (Ctx *c, const FrameSpec *s, const Frame *f, double width, double hei
   double fs = c->st.font_scale;
 
   if (s->title)
-    draw_text (c, s->title, c->fs_title, TRUE, c->text, width / 2, f->title_y, 0.5, 0.0);
+    {
+      /* a title wider than the plot ends in "…" instead of being cut at both edges */
+      ctx_set_text (c, s->title, c->fs_title, TRUE, FALSE, MAX (width - 2 * c->pad, 1));
+      draw_layout (c, c->text, width / 2, f->title_y, 0.5, 0.0, 0.0);
+    }
   if (s->n_legend > 0)
     legend_draw (c, s->legend, s->n_legend, c->pad, width - c->pad, f->legend_y);
 
@@ -2896,6 +2900,7 @@ struct _FwBarChart {
   FwValueFormat format;
   gboolean      show_values;
   double        vmin, vmax;
+  double       *err_lo, *err_hi;  /* NULL, or [n]: an error bar per bar (NaN = none) */
 };
 
 FwBarChart *
@@ -2921,6 +2926,8 @@ bars_clear_mem (gpointer data)
   g_free (b->values);
   g_strfreev (b->labels);
   g_free (b->colors);
+  g_free (b->err_lo);
+  g_free (b->err_hi);
   g_free (b->title);
   g_free (b->y_label);
   g_free (b->y_unit);
@@ -2943,6 +2950,8 @@ fw_bar_chart_set_data (FwBarChart *b, const double *values, const char *const *l
   g_free (b->values);
   g_strfreev (b->labels);
   g_clear_pointer (&b->colors, g_free);
+  g_clear_pointer (&b->err_lo, g_free);
+  g_clear_pointer (&b->err_hi, g_free);
   b->n = n;
   b->values = g_memdup2 (values, n * sizeof (double));
   b->labels = g_new0 (char *, n + 1);
@@ -3040,6 +3049,29 @@ fw_bar_chart_set_show_values (FwBarChart *b, gboolean show)
 }
 
 void
+fw_bar_chart_set_errors (FwBarChart *b, const double *lo, const double *hi)
+{
+  g_return_if_fail (b != NULL);
+  g_clear_pointer (&b->err_lo, g_free);
+  g_clear_pointer (&b->err_hi, g_free);
+  if (lo == NULL || hi == NULL || b->n == 0)
+    return;
+  b->err_lo = g_memdup2 (lo, b->n * sizeof (double));
+  b->err_hi = g_memdup2 (hi, b->n * sizeof (double));
+}
+
+gboolean
+fw_bar_chart_get_error (const FwBarChart *b, guint i, double *lo, double *hi)
+{
+  g_return_val_if_fail (b != NULL && i < b->n, FALSE);
+  if (b->err_lo == NULL || !isfinite (b->err_lo[i]) || !isfinite (b->err_hi[i]))
+    return FALSE;
+  *lo = b->err_lo[i];
+  *hi = b->err_hi[i];
+  return TRUE;
+}
+
+void
 fw_bar_chart_set_range (FwBarChart *b, double min, double max)
 {
   g_return_if_fail (b != NULL);
@@ -3080,6 +3112,12 @@ bars_layout (Ctx *c, const FwBarChart *b, double width, double height, BarLayout
       {
         lo = MIN (lo, b->values[i] * L->scale);
         hi = MAX (hi, b->values[i] * L->scale);
+        double el, eh;
+        if (fw_bar_chart_get_error (b, i, &el, &eh))
+          {
+            lo = MIN (lo, el * L->scale);
+            hi = MAX (hi, eh * L->scale);
+          }
       }
   if (!(hi > lo))
     hi = lo + 1;
@@ -3148,6 +3186,25 @@ fw_plot_draw_bars (cairo_t *cr, const FwBarChart *b, double width, double height
       cairo_rectangle (cr, x, MIN (yv, y_base), bw, fabs (y_base - yv));
       cairo_fill (cr);
     }
+  /* error bars: a whisker from lo to hi with caps, in the text colour */
+  for (guint i = 0; i < b->n; i++)
+    {
+      double el, eh;
+      if (!isfinite (b->values[i]) || !fw_bar_chart_get_error (b, i, &el, &eh))
+        continue;
+      double y_lo = f->y1 - (el * L.scale - f->ymin) / (f->ymax - f->ymin) * (f->y1 - f->y0);
+      double y_hi = f->y1 - (eh * L.scale - f->ymin) / (f->ymax - f->ymin) * (f->y1 - f->y0);
+      double xc = f->x0 + (i + 0.5) * slot, cap = MIN (bw * 0.2, 8 * fs);
+      fw_rgba_set_source (cr, c.text);
+      cairo_set_line_width (cr, 1.5 * c.lw);
+      cairo_move_to (cr, xc, y_lo);
+      cairo_line_to (cr, xc, y_hi);
+      cairo_move_to (cr, xc - cap, y_lo);
+      cairo_line_to (cr, xc + cap, y_lo);
+      cairo_move_to (cr, xc - cap, y_hi);
+      cairo_line_to (cr, xc + cap, y_hi);
+      cairo_stroke (cr);
+    }
   cairo_restore (cr);
 
   /* values above bars, when they fit the slot */
@@ -3162,7 +3219,10 @@ fw_plot_draw_bars (cairo_t *cr, const FwBarChart *b, double width, double height
         text_size (&c, s, c.fs_tick, FALSE, &tw, &th);
         if (tw > slot - 2)
           continue;
-        double yv = f->y1 - (v * L.scale - f->ymin) / (f->ymax - f->ymin) * (f->y1 - f->y0);
+        double top = v, el, eh;
+        if (v >= 0 && fw_bar_chart_get_error (b, i, &el, &eh))
+          top = MAX (v, eh);  /* the value sits above the whisker */
+        double yv = f->y1 - (top * L.scale - f->ymin) / (f->ymax - f->ymin) * (f->y1 - f->y0);
         double ty = v >= 0 ? yv - 2 * fs : yv + 2 * fs;
         FwRgba tc = c.text;
         double ay = v >= 0 ? 1.0 : 0.0;

@@ -270,6 +270,10 @@ void        fw_bar_chart_set_x_label  (FwBarChart *b, const char *label);
 void        fw_bar_chart_set_format   (FwBarChart *b, FwValueFormat format);
 /* Print the value above each bar (default TRUE). */
 void        fw_bar_chart_set_show_values (FwBarChart *b, gboolean show);
+/* An error bar per bar from lo[i] to hi[i] (values as the bars'; copied, n entries; NaN = no
+ * bar for that one; NULL = none). Set after fw_bar_chart_set_data, which clears them. */
+void        fw_bar_chart_set_errors   (FwBarChart *b, const double *lo, const double *hi);
+gboolean    fw_bar_chart_get_error    (const FwBarChart *b, guint i, double *lo, double *hi);
 /* Fixed value range (NAN = automatic: from min(0, values) to max(values)). */
 void        fw_bar_chart_set_range    (FwBarChart *b, double min, double max);
 void        fw_bar_chart_set_empty_text (FwBarChart *b, const char *text);

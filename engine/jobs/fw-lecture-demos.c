@@ -1116,6 +1116,7 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
   if (categorical)
     {
       /* one point per category at 1, 2, ...: room around them */
+      p->categorical = TRUE;
       p->x_min = 0.5;
       p->x_max = cats->len + 0.5;
     }

@@ -116,6 +116,7 @@ typedef struct {
   double y_min, y_max; /* NAN = automatic */
   double x_min, x_max; /* NAN = automatic */
   GPtrArray *series;   /* FwPanelSeries */
+  gboolean categorical;  /* one series per category, its one point at x = 1, 2, ... (bars) */
   /* POINTS */
   GArray *xy;          /* floats, 2 per point */
   GArray *classes;     /* int per point */

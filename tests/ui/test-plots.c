@@ -11,6 +11,7 @@
 
 #include "fw-colors.h"
 #include "fw-error.h"
+#include "fw-lecture-figure.h"
 #include "fw-plot.h"
 #include "fw-plot-export.h"
 #include "fw-plot-view.h"
@@ -1639,6 +1640,110 @@ test_palette_text_contrast (void)
   g_assert_true (raw_fails_somewhere);
 }
 
+/* Error bars on a bar chart: a whisker from lo to hi through the bar's centre. One bar of 0.5
+ * with [0.3, 0.7] on a fixed 0..1 axis: above the bar the whisker runs 0.2 / 0.5 of the bar's
+ * height (both measured in pixels down the centre column). */
+static void
+test_bar_error_bars (void)
+{
+  const double v = 0.5, lo = 0.3, hi = 0.7;
+  const char *labels[] = { "a", NULL };
+  FwBarChart *b = fw_bar_chart_new ();
+  fw_bar_chart_set_data (b, &v, labels, 1);
+  fw_bar_chart_set_errors (b, &lo, &hi);
+  fw_bar_chart_set_range (b, 0, 1);
+  fw_bar_chart_set_show_values (b, FALSE);
+  double el = 0, eh = 0;
+  g_assert_true (fw_bar_chart_get_error (b, 0, &el, &eh));
+  g_assert_cmpfloat (el, ==, lo);
+  g_assert_cmpfloat (eh, ==, hi);
+  FwPlotStyle st;
+  fw_plot_style_init (&st);
+  const int W = 400, H = 400;
+  cairo_surface_t *s = new_surface (W, H);
+  cairo_t *cr = cairo_create (s);
+  fw_plot_draw (cr, FW_PLOT_BARS, b, W, H, &st);
+  cairo_destroy (cr);
+  /* the bar's columns: the bar-coloured run of its lowest row */
+  Px bar = px_of (fw_palette_color (0)), ink = px_of (fw_theme_color (FW_THEME_TEXT, FALSE));
+  int row = -1, x0 = -1, x1 = -1;
+  for (int y = H - 1; y >= 0 && row < 0; y--)
+    for (int x = 0; x < W; x++)
+      if (px_dist (pixel (s, x, y), bar) <= 2)
+        {
+          if (x0 < 0)
+            x0 = x;
+          x1 = x;
+          row = y;
+        }
+  g_assert_cmpint (row, >=, 0);
+  /* the bar's height beside the whisker (which covers the centre column from lo to hi), the
+   * whisker's top in the centre column */
+  int xc = (x0 + x1) / 2, xb = xc + (x1 - x0) / 4, bar_top = -1, bar_bottom = -1, ink_top = -1;
+  for (int y = 0; y < H; y++)
+    {
+      if (px_dist (pixel (s, xb, y), bar) <= 2)
+        {
+          if (bar_top < 0)
+            bar_top = y;
+          bar_bottom = y;
+        }
+      if (px_dist (pixel (s, xc, y), ink) <= 40 && ink_top < 0)
+        ink_top = y;
+    }
+  g_assert_cmpint (bar_top, >, 0);
+  g_assert_cmpint (ink_top, >, 0);
+  double bar_h = bar_bottom - bar_top + 1, above = bar_top - ink_top;
+  g_test_message ("bar %g px, whisker above it %g px", bar_h, above);
+  g_assert_cmpfloat (fabs (above / bar_h - (hi - v) / v), <, 0.04);
+  /* without errors: no ink above the bar */
+  fw_bar_chart_set_errors (b, NULL, NULL);
+  g_assert_false (fw_bar_chart_get_error (b, 0, &el, &eh));
+  cairo_surface_destroy (s);
+  fw_bar_chart_unref (b);
+}
+
+/* A lecture panel of categories ("distilled", "hard labels": one point each) is drawn as bars
+ * with their spread; the same points on a numeric axis (a one-epoch curve) stay dots. Counted
+ * in pixels of each series' colour. */
+static void
+test_lecture_categories_as_bars (void)
+{
+  for (int cat = 0; cat < 2; cat++)
+    {
+      g_autoptr (FwLectureResult) r = fw_lecture_result_new ();
+      FwPanel *p = fw_panel_new (r, FW_PANEL_CURVES, "curve", "Student test accuracy");
+      p->categorical = cat;
+      p->y_label = g_strdup ("test_accuracy");
+      fw_panel_series_append (fw_panel_add_series (p, "distilled", 0), 1, 0.42, 0.40, 0.44);
+      fw_panel_series_append (fw_panel_add_series (p, "hard labels", 1), 2, 0.56, 0.53, 0.59);
+      FwPlotStyle st;
+      fw_plot_style_init (&st);
+      const int W = 600, H = 400;
+      cairo_surface_t *s = new_surface (W, H);
+      cairo_t *cr = cairo_create (s);
+      fw_lecture_figure_draw (cr, NULL, NULL, r, -1, NULL, W, H, &st);
+      cairo_destroy (cr);
+      int count[2] = { 0, 0 };
+      for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+          for (int k = 0; k < 2; k++)
+            count[k] += px_dist (pixel (s, x, y), px_of (fw_palette_color (k))) <= 2;
+      g_test_message ("categorical %d: %d and %d pixels", cat, count[0], count[1]);
+      for (int k = 0; k < 2; k++)
+        {
+          if (cat)
+            g_assert_cmpint (count[k], >, 10000);   /* a bar */
+          else
+            g_assert_cmpint (count[k], <, 2000);    /* a dot (and its error bar) */
+        }
+      /* the taller bar is the larger accuracy */
+      if (cat)
+        g_assert_cmpint (count[1], >, count[0]);
+      cairo_surface_destroy (s);
+    }
+}
+
 /* Image-grid captions in a class colour are drawn in the readable text colour: the caption's
  * most contrasting pixel reaches 3:1 against the background, for every class, in both themes
  * (captions drawn in the raw palette colour stayed under it for yellow and sky blue). */
@@ -1694,6 +1799,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Colors/palette_distinct_for_colour_blind_viewers", test_palette);
   g_test_add_func ("/Colors/palette_text_readable_on_both_themes", test_palette_text_contrast);
   g_test_add_func ("/Colors/caption_text_readable_on_both_themes", test_caption_contrast);
+  g_test_add_func ("/Plots/bar_error_bars", test_bar_error_bars);
+  g_test_add_func ("/Plots/lecture_categories_as_bars", test_lecture_categories_as_bars);
   g_test_add_func ("/Colors/theme_text_contrast", test_theme_contrast);
   g_test_add_func ("/LinePlot/y_equals_x_draws_the_diagonal", test_line_diagonal);
   g_test_add_func ("/LinePlot/log_y_makes_exponential_straight", test_line_log_y);
