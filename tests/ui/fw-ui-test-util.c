@@ -26,19 +26,37 @@ fw_ui_spin_for (double seconds)
       g_usleep (1000);
 }
 
+GskRenderNode *
+fw_ui_snapshot_node (gpointer widget, double timeout_s)
+{
+  GtkWidget *w = GTK_WIDGET (widget);
+  gint64 end = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+  for (;;)
+    {
+      int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
+      if (width > 0 && height > 0)
+        {
+          GdkPaintable *p = gtk_widget_paintable_new (w);
+          GtkSnapshot *snap = gtk_snapshot_new ();
+          gdk_paintable_snapshot (p, snap, width, height);
+          g_object_unref (p);
+          GskRenderNode *node = gtk_snapshot_free_to_node (snap);
+          if (node != NULL)
+            return node;
+        }
+      /* a widget waiting for its next layout draws nothing yet (slow sanitizer builds) */
+      if (g_get_monotonic_time () >= end)
+        return NULL;
+      fw_ui_spin_for (0.05);
+    }
+}
+
 /* The widget as drawn now (its own renderer), written to a PNG. */
 gboolean
 fw_ui_save_png (gpointer widget, const char *path)
 {
   GtkWidget *w = GTK_WIDGET (widget);
-  int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
-  if (width <= 0 || height <= 0)
-    return FALSE;
-  GdkPaintable *p = gtk_widget_paintable_new (w);
-  GtkSnapshot *snap = gtk_snapshot_new ();
-  gdk_paintable_snapshot (p, snap, width, height);
-  g_object_unref (p);
-  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (snap);
+  g_autoptr (GskRenderNode) node = fw_ui_snapshot_node (w, 10);
   if (node == NULL)
     return FALSE;
   GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (w));

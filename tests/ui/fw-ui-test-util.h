@@ -2,7 +2,7 @@
 /* fw-ui-test-util.h: bounded waits shared by the UI tests (every wait in a test is bounded). */
 #pragma once
 
-#include <glib.h>
+#include <gtk/gtk.h>
 
 G_BEGIN_DECLS
 
@@ -15,5 +15,8 @@ gboolean fw_ui_wait_until (FwUiCond cond, gpointer data, double timeout_s);
 void     fw_ui_spin_for   (double seconds);
 /* Renders a (realized) GtkWidget as it is drawn now and writes it to a PNG; FALSE on failure. */
 gboolean fw_ui_save_png   (gpointer widget, const char *path);
+/* The widget's render node; waits (main loop running, at most timeout_s) while the widget
+ * draws nothing because a layout is pending. NULL on timeout. */
+GskRenderNode *fw_ui_snapshot_node (gpointer widget, double timeout_s);
 
 G_END_DECLS

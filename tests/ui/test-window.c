@@ -480,8 +480,6 @@ static guint
 render_png (GtkWidget *widget, const char *path)
 {
   int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  GtkSnapshot *snapshot = gtk_snapshot_new ();
   g_autoptr (GskRenderNode) node = NULL;
   g_autoptr (GdkTexture) texture = NULL;
   g_autoptr (GHashTable) colours = g_hash_table_new (NULL, NULL);
@@ -490,8 +488,7 @@ render_png (GtkWidget *widget, const char *path)
 
   g_assert_cmpint (w, >, 0);
   g_assert_cmpint (h, >, 0);
-  gdk_paintable_snapshot (paintable, snapshot, w, h);
-  node = gtk_snapshot_free_to_node (snapshot);
+  node = fw_ui_snapshot_node (widget, 10);
   g_assert_nonnull (node);
   renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
   texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
