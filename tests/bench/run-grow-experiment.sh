@@ -8,7 +8,8 @@
 # Usage: run-grow-experiment.sh FRUGAL_BIN
 # Environment: OUT_DIR (a temp dir), SEEDS ("1 2 3"), DATASETS ("fashion-mnist digits"),
 #   ARCHS ("mlp cnn"), TRAIN_LIMIT (5000: Fashion-MNIST training samples, for speed),
-#   TEST_LIMIT (2000), EPOCHS_PER_STEP (1), FINAL_EPOCHS (5: after the last growth step the
+#   TEST_LIMIT (2000), RECIPE (a recipe whose [train] settings every run takes, e.g. the
+#   optimizer; the options above override its [data] and [grow]), EPOCHS_PER_STEP (1), FINAL_EPOCHS (5: after the last growth step the
 #   grown network trains this many more epochs with a cosine-decaying learning rate; every
 #   fixed-size network gets the same total epochs, its learning rate decaying over the last
 #   all-but-one; 0 = the session-2 protocol, constant learning rate throughout).
@@ -58,7 +59,7 @@ run () {   # label dataset arch seed args...
   rm -rf "$dir"
   if ! "$FRUGAL" grow --quiet --data "$ds" --arch "$arch" --seed "$seed" --threads 1 \
          --train-limit "$TRAIN_LIMIT" --test-limit "$TEST_LIMIT" \
-         --out "$dir" --csv "$@" > "$dir.csv" 2> "$dir.log"; then
+         --out "$dir" --csv "$@" ${RECIPE:+"$RECIPE"} > "$dir.csv" 2> "$dir.log"; then
     echo "FAILED: $label $ds $arch seed $seed (see $dir.log)" >&2
     return 1
   fi
