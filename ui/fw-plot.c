@@ -190,6 +190,18 @@ draw_text (Ctx *c, const char *text, double size, gboolean bold, FwRgba color, d
   draw_layout (c, color, x, y, ax, ay, 0.0);
 }
 
+/* An error bar's path: a vertical line at x from y_lo to y_hi with caps half-width cap. */
+static void
+whisker_path (cairo_t *cr, double x, double y_lo, double y_hi, double cap)
+{
+  cairo_move_to (cr, x, y_lo);
+  cairo_line_to (cr, x, y_hi);
+  cairo_move_to (cr, x - cap, y_lo);
+  cairo_line_to (cr, x + cap, y_lo);
+  cairo_move_to (cr, x - cap, y_hi);
+  cairo_line_to (cr, x + cap, y_hi);
+}
+
 static void
 paint_background (Ctx *c, double width, double height)
 {
@@ -1457,12 +1469,7 @@ fw_plot_draw_line (cairo_t *cr, const FwLinePlot *p, double width, double height
                 continue;
               double px = frame_px (&f, pt->x), ylo = frame_py (&f, pt->lo);
               double yhi = frame_py (&f, pt->hi);
-              cairo_move_to (cr, px, ylo);
-              cairo_line_to (cr, px, yhi);
-              cairo_move_to (cr, px - cap, ylo);
-              cairo_line_to (cr, px + cap, ylo);
-              cairo_move_to (cr, px - cap, yhi);
-              cairo_line_to (cr, px + cap, yhi);
+              whisker_path (cr, px, ylo, yhi, cap);
             }
           fw_rgba_set_source (cr, ls->color);
           cairo_set_line_width (cr, 1.5 * c.lw);
@@ -3197,12 +3204,7 @@ fw_plot_draw_bars (cairo_t *cr, const FwBarChart *b, double width, double height
       double xc = f->x0 + (i + 0.5) * slot, cap = MIN (bw * 0.2, 8 * fs);
       fw_rgba_set_source (cr, c.text);
       cairo_set_line_width (cr, 1.5 * c.lw);
-      cairo_move_to (cr, xc, y_lo);
-      cairo_line_to (cr, xc, y_hi);
-      cairo_move_to (cr, xc - cap, y_lo);
-      cairo_line_to (cr, xc + cap, y_lo);
-      cairo_move_to (cr, xc - cap, y_hi);
-      cairo_line_to (cr, xc + cap, y_hi);
+      whisker_path (cr, xc, y_lo, y_hi, cap);
       cairo_stroke (cr);
     }
   cairo_restore (cr);

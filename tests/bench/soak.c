@@ -21,31 +21,6 @@
 #include "fw-recipe-ext.h"
 
 typedef struct {
-  long rss_kb;
-  int fds, threads;
-} Sample;
-
-static Sample
-sample (void)
-{
-  Sample s = { 0, 0, 0 };
-  g_autofree char *status = NULL;
-  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
-    {
-      char *p = strstr (status, "VmRSS:");
-      if (p)
-        s.rss_kb = strtol (p + 6, NULL, 10);
-      p = strstr (status, "Threads:");
-      if (p)
-        s.threads = (int) strtol (p + 8, NULL, 10);
-    }
-  g_autoptr (GDir) d = g_dir_open ("/proc/self/fd", 0, NULL);
-  while (d && g_dir_read_name (d))
-    s.fds++;
-  return s;
-}
-
-typedef struct {
   FwEventKind final;
 } Outcome;
 
@@ -103,8 +78,8 @@ main (int argc, char **argv)
   FILE *csv = csv_path ? fopen (csv_path, "w") : NULL;
   if (csv)
     fprintf (csv, "job,kind,outcome,seconds,rss_kb,fds,threads\n");
-  Sample *s = g_new0 (Sample, n_jobs + 1);
-  s[0] = sample ();
+  FwProcSample *s = g_new0 (FwProcSample, n_jobs + 1);
+  s[0] = fw_test_proc_sample ();
   printf ("%5s %-12s %-9s %8s %10s %5s %7s\n", "job", "kind", "outcome", "seconds", "rss_kb",
           "fds", "threads");
   printf ("%5d %-12s %-9s %8s %10ld %5d %7d\n", 0, "(start)", "", "", s[0].rss_kb, s[0].fds,
@@ -133,7 +108,7 @@ main (int argc, char **argv)
         ;
       double secs = (g_get_monotonic_time () - t0) / 1e6;
       fw_test_rm_rf (out);
-      s[i] = sample ();
+      s[i] = fw_test_proc_sample ();
       const char *what = o.final == FW_EVENT_FINISHED ? "finished" :
                          o.final == FW_EVENT_CANCELLED ? "cancelled" : "FAILED";
       n_failed += o.final == FW_EVENT_FAILED;
@@ -154,16 +129,7 @@ main (int argc, char **argv)
 
   int w = MAX (1, n_jobs / 10);
   /* least-squares slope of RSS over jobs w..n */
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  int m = 0;
-  for (int i = w; i <= n_jobs; i++, m++)
-    {
-      sx += i;
-      sy += s[i].rss_kb;
-      sxx += (double) i * i;
-      sxy += (double) i * s[i].rss_kb;
-    }
-  double slope = m > 1 ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0;
+  double slope = fw_test_rss_slope (s, w, n_jobs);
   printf ("after warm-up (job %d -> %d): RSS %ld -> %ld KB (%+ld KB, slope %.1f KB/job), "
           "fds %d -> %d, threads %d -> %d; %d failed\n",
           w, n_jobs, s[w].rss_kb, s[n_jobs].rss_kb, s[n_jobs].rss_kb - s[w].rss_kb, slope,

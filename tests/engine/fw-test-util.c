@@ -3,6 +3,7 @@
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fw-util.h"
@@ -191,4 +192,39 @@ fw_test_small_example_recipe (const char *group, const char *out_dir)
         }
     }
   return NULL;
+}
+
+FwProcSample
+fw_test_proc_sample (void)
+{
+  FwProcSample s = { 0, 0, 0 };
+  g_autofree char *status = NULL;
+  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    {
+      char *p = strstr (status, "VmRSS:");
+      if (p)
+        s.rss_kb = strtol (p + 6, NULL, 10);
+      p = strstr (status, "Threads:");
+      if (p)
+        s.threads = (int) strtol (p + 8, NULL, 10);
+    }
+  g_autoptr (GDir) d = g_dir_open ("/proc/self/fd", 0, NULL);
+  while (d && g_dir_read_name (d))
+    s.fds++;
+  return s;
+}
+
+double
+fw_test_rss_slope (const FwProcSample *s, int first, int last)
+{
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  int m = 0;
+  for (int i = first; i <= last; i++, m++)
+    {
+      sx += i;
+      sy += s[i].rss_kb;
+      sxx += (double) i * i;
+      sxy += (double) i * s[i].rss_kb;
+    }
+  return m > 1 ? (m * sxy - sx * sy) / (m * sxx - sx * sx) : 0;
 }

@@ -31,6 +31,16 @@ const char *fw_test_tmpdir (void);
 /* Removes path and everything under it (no error when missing). */
 void        fw_test_rm_rf  (const char *path);
 
+/* The process as /proc/self shows it now: resident memory, open file descriptors, threads. */
+typedef struct {
+  long rss_kb;
+  int fds, threads;
+} FwProcSample;
+FwProcSample fw_test_proc_sample (void);
+/* Least-squares slope of s[first..last].rss_kb against the index (KB per step); 0 for fewer
+ * than two points. */
+double       fw_test_rss_slope   (const FwProcSample *s, int first, int last);
+
 /* The project's first example recipe (resources/recipes, then resources/recipes/lecture; from
  * $FW_SOURCE_ROOT) that has the group, made small: [data] dataset = sim:1600:20, [train]
  * epochs = 1 (where the keys exist), [output] dir = out_dir, [run] threads = 1. "train" finds

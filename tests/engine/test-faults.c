@@ -436,10 +436,14 @@ outcome_event (FwJob *job, const FwEvent *ev, gpointer user_data)
     }
 }
 
-/* The first .safetensors file the recipe names that does not exist, or NULL. */
+/* The .safetensors files a recipe names that do not exist (a distillation teacher, the compare
+ * board's models: written by other runs). With supply_dir: each is written there now (a small
+ * untrained MLP for the recipe's dataset), the recipe pointed at it, and *supplied counted;
+ * returns NULL. Without: returns the first missing path (or NULL). */
 static char *
-missing_model (const FwRecipe *r)
+missing_models (FwRecipe *r, const char *supply_dir, int *supplied)
 {
+  g_autoptr (FwDataset) ds = NULL;
   if (!r->kf)
     return NULL;
   g_auto (GStrv) groups = g_key_file_get_groups (r->kf, NULL);
@@ -454,53 +458,30 @@ missing_model (const FwRecipe *r)
           /* one path or a list of them ([compare] models) */
           g_auto (GStrv) parts = g_strsplit (v, ",", -1);
           for (int j = 0; parts[j]; j++)
-            if (!g_file_test (g_strstrip (parts[j]), G_FILE_TEST_EXISTS))
-              return g_strdup (parts[j]);
-        }
-    }
-  return NULL;
-}
-
-/* Models the recipe reads but nobody wrote here (a distillation teacher, the compare board's
- * models): written now into dir, small untrained MLPs for the recipe's dataset, and the
- * recipe pointed at them. Returns how many were written; -1 if the dataset does not load. */
-static int
-supply_missing_models (FwRecipe *r, const char *dir)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (FwDataset) ds = fw_dataset_load (r->dataset, r->seed, NULL, &error);
-  if (ds == NULL)
-    return -1;
-  int written = 0;
-  g_auto (GStrv) groups = g_key_file_get_groups (r->kf, NULL);
-  for (int g = 0; groups[g]; g++)
-    {
-      g_auto (GStrv) keys = g_key_file_get_keys (r->kf, groups[g], NULL, NULL);
-      for (int k = 0; keys && keys[k]; k++)
-        {
-          g_autofree char *v = g_key_file_get_value (r->kf, groups[g], keys[k], NULL);
-          if (v == NULL || !g_strstr_len (v, -1, ".safetensors"))
-            continue;
-          g_auto (GStrv) parts = g_strsplit (v, ",", -1);
-          for (int j = 0; parts[j]; j++)
             {
-              g_strstrip (parts[j]);
-              if (g_file_test (parts[j], G_FILE_TEST_EXISTS))
+              if (g_file_test (g_strstrip (parts[j]), G_FILE_TEST_EXISTS))
                 continue;
+              if (supply_dir == NULL)
+                return g_strdup (parts[j]);
+              g_autoptr (GError) error = NULL;
+              if (ds == NULL)
+                ds = fw_dataset_load (r->dataset, r->seed, NULL, &error);
+              g_assert_no_error (error);
               g_autofree char *spec = g_strdup_printf ("flatten,dense:%d,relu,dense:%d",
-                                                       8 + written, ds->n_classes);
+                                                       8 + *supplied, ds->n_classes);
               g_autoptr (FwModel) m = fw_model_new ("custom", spec, ds->shape, &error);
               g_assert_no_error (error);
-              fw_model_init (m, 1 + written);
+              fw_model_init (m, 1 + *supplied);
               g_free (parts[j]);
-              parts[j] = g_strdup_printf ("%s/supplied-%d.safetensors", dir, written++);
+              parts[j] = g_strdup_printf ("%s/supplied-%d.safetensors", supply_dir,
+                                          (*supplied)++);
               g_assert_true (fw_model_save (m, parts[j], NULL, &error));
             }
           g_autofree char *joined = g_strjoinv (", ", parts);
           g_key_file_set_value (r->kf, groups[g], keys[k], joined);
         }
     }
-  return written;
+  return NULL;
 }
 
 static void
@@ -525,11 +506,12 @@ test_cancel_every_job_kind (void)
           continue;
         }
       /* distill's teacher, compare's models: supplied (untrained) */
-      int supplied = supply_missing_models (r, base);
+      int supplied = 0;
+      g_free (missing_models (r, base, &supplied));
       if (supplied > 0)
         g_test_message ("[%s]: %d model file(s) the example reads were supplied", group,
                         supplied);
-      g_autofree char *missing = missing_model (r);
+      g_autofree char *missing = missing_models (r, NULL, NULL);
       if (missing)
         {
           g_test_message ("[%s]: the example reads %s (written by another run), not tested",

@@ -15,37 +15,13 @@
 
 #include <glib/gstdio.h>
 
+#include "../engine/fw-test-util.h"
 #include "fw-application.h"
 #include "fw-model-shelf.h"
 #include "fw-page-data-private.h"
 #include "fw-page-train-private.h"
 #include "fw-ui-test-util.h"
 #include "fw-window-private.h"
-
-typedef struct {
-  long rss_kb;
-  int fds, threads;
-} Sample;
-
-static Sample
-sample (void)
-{
-  Sample s = { 0, 0, 0 };
-  g_autofree char *status = NULL;
-  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
-    {
-      char *p = strstr (status, "VmRSS:");
-      if (p)
-        s.rss_kb = strtol (p + 6, NULL, 10);
-      p = strstr (status, "Threads:");
-      if (p)
-        s.threads = (int) strtol (p + 8, NULL, 10);
-    }
-  g_autoptr (GDir) d = g_dir_open ("/proc/self/fd", 0, NULL);
-  while (d && g_dir_read_name (d))
-    s.fds++;
-  return s;
-}
 
 static FwWindow *win;
 
@@ -107,7 +83,7 @@ main (int argc, char **argv)
   recipe->threads = 1;
   fw_page_train_set_recipe (page, recipe);
 
-  g_autofree Sample *s = g_new0 (Sample, n_jobs);
+  g_autofree FwProcSample *s = g_new0 (FwProcSample, n_jobs);
   int finished = 0, cancelled = 0;
   double t0 = g_get_monotonic_time () / 1e6;
   for (int j = 0; j < n_jobs; j++)
@@ -142,7 +118,7 @@ main (int argc, char **argv)
       else
         cancelled++;
       fw_ui_spin_for (0.05);
-      s[j] = sample ();
+      s[j] = fw_test_proc_sample ();
       if ((j + 1) % 10 == 0)
         g_print ("job %3d: RSS %6ld KB, %3d fds, %2d threads (%.0f s)\n", j + 1, s[j].rss_kb,
                  s[j].fds, s[j].threads, g_get_monotonic_time () / 1e6 - t0);
@@ -150,16 +126,7 @@ main (int argc, char **argv)
 
   /* the verdict, from the end of the warm-up */
   int w = n_jobs / 10;
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  int m = n_jobs - w;
-  for (int j = w; j < n_jobs; j++)
-    {
-      sx += j;
-      sy += s[j].rss_kb;
-      sxx += (double) j * j;
-      sxy += (double) j * s[j].rss_kb;
-    }
-  double slope = (m * sxy - sx * sy) / MAX (m * sxx - sx * sx, 1e-9);
+  double slope = fw_test_rss_slope (s, w, n_jobs - 1);
   g_print ("%d jobs (%d trained, %d cancelled) in %.0f s\n", n_jobs, finished, cancelled,
            g_get_monotonic_time () / 1e6 - t0);
   g_print ("from job %d to %d: RSS %+ld KB (%ld -> %ld), fds %+d, threads %+d; RSS slope "
