@@ -2,7 +2,12 @@
 /* fw-page-compress.c: the Compress page: a shelf model, a method, the method's panel. */
 #include "fw-page-compress.h"
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
 #include "fw-prune-panel.h"
+#include "fw-recipe-ext.h"
+#include "fw-safetensors.h"
 #include "fw-panel-quant.h"
 #include "fw-panel-decompose.h"
 #include "fw-util.h"
@@ -284,4 +289,68 @@ fw_page_compress_init (FwPageCompress *self)
   fw_page_compress_add_method (self, "tt", "Tensor train / HT", fw_decomp_panel_new (self, (FwDecompMethod[]) { FW_DECOMP_TT, FW_DECOMP_HT }, 2));
   fw_page_compress_add_method (self, "distill", "Distillation", fw_distill_panel_new (self));
   update_model_label (self);
+}
+
+/* ---- the method jobs: the shelf model handed to a recipe extension's job ---- */
+
+typedef struct {
+  FwRecipe *recipe;
+  const char *group;    /* where the model key goes */
+  const char *key;      /* "model" / "teacher" */
+  FwModel *model;       /* a copy of the shelf model when it has no file */
+  char *tmp_path;       /* where the job saves it */
+  FwJobFunc run;
+} MethodJob;
+
+static void
+method_job_free (gpointer p)
+{
+  MethodJob *mj = p;
+  fw_recipe_free (mj->recipe);
+  g_clear_pointer (&mj->model, fw_model_unref);
+  if (mj->tmp_path != NULL)
+    g_unlink (mj->tmp_path);
+  g_free (mj->tmp_path);
+  g_free (mj);
+}
+
+static gboolean
+method_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
+{
+  MethodJob *mj = data;
+  if (mj->model != NULL)
+    {
+      if (!fw_model_save (mj->model, mj->tmp_path, NULL, error))
+        return FALSE;
+      fw_recipe_ext_set (mj->recipe, mj->group, mj->key, mj->tmp_path);
+    }
+  /* the recipe job owns its data in the CLI; here the wrapper keeps it (freed above) */
+  return mj->run (job, mj->recipe, cancellable, error);
+}
+
+FwJob *
+fw_page_compress_submit_job (FwWindow *win, const char *job_name, FwJobFunc run, FwRecipe *r,
+                             const char *group, const char *key, FwShelfItem *item,
+                             FwEventFunc on_event, gpointer data)
+{
+  g_return_val_if_fail (win != NULL && run != NULL && r != NULL && item != NULL, NULL);
+  MethodJob *mj = g_new0 (MethodJob, 1);
+  mj->run = run;
+  mj->group = group;
+  mj->key = key;
+  const char *file = fw_shelf_item_get_file (item);
+  if (file != NULL)
+    fw_recipe_ext_set (r, group, key, file);
+  else
+    {
+      g_autofree char *tmp = NULL;
+      int fd = g_file_open_tmp ("fw-method-XXXXXX.safetensors", &tmp, NULL);
+      if (fd >= 0)
+        close (fd);
+      mj->model = fw_model_copy (fw_shelf_item_get_model (item));
+      mj->tmp_path = g_steal_pointer (&tmp);
+    }
+  mj->recipe = r;
+  return fw_window_submit_job (win, job_name, method_job_run, mj, method_job_free, on_event,
+                               data);
 }

@@ -14,6 +14,7 @@
 #include <gtk/gtk.h>
 
 #include "fw-model-shelf.h"
+#include "fw-window.h"
 
 G_BEGIN_DECLS
 
@@ -42,6 +43,15 @@ void          fw_page_compress_select    (FwPageCompress *page, guint position);
 FwShelfItem  *fw_page_compress_add_result (FwPageCompress *page, const char *name,
                                            const char *method, FwModel *model, double accuracy,
                                            const char *file, const char *run_dir);
+
+/* Submits a method's job on the window: `run` (a recipe extension's job) gets recipe r (taken)
+ * with the shelf item's model under [group] key: its file, or (a model without a file) a copy
+ * that the job saves to a temporary file first (the shelf's model belongs to the main thread;
+ * the file is removed with the job). Events go to on_event (data). */
+FwJob        *fw_page_compress_submit_job (FwWindow *win, const char *job_name, FwJobFunc run,
+                                           FwRecipe *r, const char *group, const char *key,
+                                           FwShelfItem *item, FwEventFunc on_event,
+                                           gpointer data);
 
 /* The standard layout of a method panel: @controls in a narrow scrolled column on the left
  * (style class fw-controls), a separator, @viz filling the rest (style class fw-viz). */

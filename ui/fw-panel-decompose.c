@@ -21,40 +21,6 @@
 
 /* ---- shared: the job wrapper, the form helpers ---- */
 
-typedef struct {
-  FwRecipe *recipe;
-  const char *group;    /* where the model key goes */
-  const char *key;      /* "model" / "teacher" */
-  FwModel *model;       /* a copy of the shelf model when it has no file */
-  char *tmp_path;
-  FwJobFunc run;
-} PanelJob;
-
-static void
-panel_job_free (gpointer p)
-{
-  PanelJob *pj = p;
-  fw_recipe_free (pj->recipe);
-  g_clear_pointer (&pj->model, fw_model_unref);
-  if (pj->tmp_path != NULL)
-    g_unlink (pj->tmp_path);
-  g_free (pj->tmp_path);
-  g_free (pj);
-}
-
-static gboolean
-panel_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
-{
-  PanelJob *pj = data;
-  if (pj->model != NULL)
-    {
-      if (!fw_model_save (pj->model, pj->tmp_path, NULL, error))
-        return FALSE;
-      fw_recipe_ext_set (pj->recipe, pj->group, pj->key, pj->tmp_path);
-    }
-  return pj->run (job, pj->recipe, cancellable, error);
-}
-
 /* A job for extension `group` on the page's model with recipe r (taken), or NULL with the
  * reason in the window's error bar. The recipe gets the dataset and a run folder. */
 static FwJob *
@@ -94,29 +60,12 @@ panel_submit (GtkWidget *panel, FwPageCompress *page, const char *group, const c
                                           (int) (g_date_time_get_microsecond (now) / 1000));
   g_free (rr->out_dir);
   rr->out_dir = g_build_filename (fw_window_get_runs_dir (win), dir, NULL);
-  PanelJob *pj = g_new0 (PanelJob, 1);
-  pj->run = ext->run;
-  pj->group = group;
-  pj->key = key;
-  const char *file = fw_shelf_item_get_file (item);
-  if (file != NULL)
-    fw_recipe_ext_set (rr, group, key, file);
-  else
-    {
-      g_autofree char *tmp = NULL;
-      int fd = g_file_open_tmp ("fw-decomp-XXXXXX.safetensors", &tmp, NULL);
-      if (fd >= 0)
-        close (fd);
-      pj->model = fw_model_copy (fw_shelf_item_get_model (item));
-      pj->tmp_path = g_steal_pointer (&tmp);
-    }
-  pj->recipe = g_steal_pointer (&rr);
   g_free (*source_name);
   *source_name = g_strdup (fw_shelf_item_get_name (item));
   fw_window_clear_error (win);
   g_autofree char *job_name = g_strdup_printf ("%s %s", what, *source_name);
-  return fw_window_submit_job (win, job_name, panel_job_run, pj, panel_job_free, on_event,
-                               panel);
+  return fw_page_compress_submit_job (win, job_name, ext->run, g_steal_pointer (&rr), group, key,
+                                      item, on_event, panel);
 }
 
 static void

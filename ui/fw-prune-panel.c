@@ -88,41 +88,6 @@ selected_name (GtkDropDown *d, const char *const *names)
   return i < g_strv_length ((char **) names) ? names[i] : names[0];
 }
 
-/* ---- the job: save the shelf model if it has no file, then the [prune] recipe job ---- */
-
-typedef struct {
-  FwRecipe *recipe;
-  FwModel *model;       /* a copy of the shelf model, saved when model_path is NULL */
-  char *tmp_path;       /* where it is saved */
-  FwJobFunc run;
-} PruneJob;
-
-static void
-prune_job_free (gpointer p)
-{
-  PruneJob *pj = p;
-  fw_recipe_free (pj->recipe);
-  g_clear_pointer (&pj->model, fw_model_unref);
-  if (pj->tmp_path != NULL)
-    g_unlink (pj->tmp_path);
-  g_free (pj->tmp_path);
-  g_free (pj);
-}
-
-static gboolean
-prune_job_run (FwJob *job, gpointer data, GCancellable *cancellable, GError **error)
-{
-  PruneJob *pj = data;
-  if (pj->model != NULL)
-    {
-      if (!fw_model_save (pj->model, pj->tmp_path, NULL, error))
-        return FALSE;
-      fw_recipe_ext_set (pj->recipe, "prune", "model", pj->tmp_path);
-    }
-  /* the recipe job owns its data in the CLI; here the wrapper keeps it (freed above) */
-  return pj->run (job, pj->recipe, cancellable, error);
-}
-
 static void
 show_snapshot (FwPrunePanel *self, FwPruneSnapshot *s)
 {
@@ -257,24 +222,6 @@ fw_prune_panel_run (FwPrunePanel *self)
   fw_recipe_ext_set (r, "prune", "compact",
                      gtk_check_button_get_active (self->compact) ? "true" : "false");
 
-  PruneJob *pj = g_new0 (PruneJob, 1);
-  pj->run = ext->run;
-  const char *file = fw_shelf_item_get_file (item);
-  if (file != NULL)
-    fw_recipe_ext_set (r, "prune", "model", file);
-  else
-    {
-      /* the shelf model has no file: a copy is saved by the job (the shelf's model is the
-       * main thread's) */
-      g_autofree char *tmp = NULL;
-      int fd = g_file_open_tmp ("fw-prune-XXXXXX.safetensors", &tmp, NULL);
-      if (fd >= 0)
-        close (fd);
-      pj->model = fw_model_copy (fw_shelf_item_get_model (item));
-      pj->tmp_path = g_steal_pointer (&tmp);
-    }
-  pj->recipe = g_steal_pointer (&r);
-
   g_free (self->source_name);
   self->source_name = g_strdup (fw_shelf_item_get_name (item));
   self->n_snapshots = 0;
@@ -284,8 +231,8 @@ fw_prune_panel_run (FwPrunePanel *self)
   fw_plot_view_queue_update (self->steps_view);
   fw_window_clear_error (win);
   g_autofree char *job_name = g_strdup_printf ("Pruning %s", self->source_name);
-  self->job = fw_window_submit_job (win, job_name, prune_job_run, pj, prune_job_free,
-                                    prune_event, self);
+  self->job = fw_page_compress_submit_job (win, job_name, ext->run, g_steal_pointer (&r),
+                                           "prune", "model", item, prune_event, self);
   set_running (self, TRUE);
   return TRUE;
 }
