@@ -17,29 +17,32 @@
 
 /* ---- little-endian writer / checked reader ---- */
 
+/* v as n little-endian bytes */
+static void
+put_le (GByteArray *b, guint64 v, int n)
+{
+  guint8 x[8];
+  for (int i = 0; i < n; i++)
+    x[i] = (v >> (8 * i)) & 0xff;
+  g_byte_array_append (b, x, n);
+}
+
 static void
 put_u16 (GByteArray *b, guint16 v)
 {
-  guint8 x[2] = { v & 0xff, v >> 8 };
-  g_byte_array_append (b, x, 2);
+  put_le (b, v, 2);
 }
 
 static void
 put_u32 (GByteArray *b, guint32 v)
 {
-  guint8 x[4];
-  for (int i = 0; i < 4; i++)
-    x[i] = (v >> (8 * i)) & 0xff;
-  g_byte_array_append (b, x, 4);
+  put_le (b, v, 4);
 }
 
 static void
 put_u64 (GByteArray *b, guint64 v)
 {
-  guint8 x[8];
-  for (int i = 0; i < 8; i++)
-    x[i] = (v >> (8 * i)) & 0xff;
-  g_byte_array_append (b, x, 8);
+  put_le (b, v, 8);
 }
 
 static void

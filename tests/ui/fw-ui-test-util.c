@@ -63,3 +63,26 @@ fw_ui_save_png (gpointer widget, const char *path)
   g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (renderer, node, NULL);
   return gdk_texture_save_to_png (tex, path);
 }
+
+void
+fw_ui_test_env (void)
+{
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+}
+
+FwWindow *
+fw_ui_open_window (FwApplication **app)
+{
+  g_autoptr (GError) error = NULL;
+  adw_init ();
+  *app = fw_application_new ();
+  g_assert_true (g_application_register (G_APPLICATION (*app), NULL, &error));
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (*app));
+  FwWindow *win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (*app)));
+  g_assert_nonnull (win);
+  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  return win;
+}

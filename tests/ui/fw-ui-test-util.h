@@ -4,9 +4,18 @@
 
 #include <gtk/gtk.h>
 
+#include "fw-window.h"
+
 G_BEGIN_DECLS
 
 typedef gboolean (*FwUiCond) (gpointer data);
+
+/* The environment every UI test runs in: no accessibility bus, one OpenBLAS thread (unless
+ * set), GSettings in memory (no session bus under Xvfb). Call before g_test_init. */
+void      fw_ui_test_env    (void);
+/* The workbench as a user starts it: libadwaita initialised, the application registered and
+ * activated; returns its window (at 1280x800), *app receives the application. */
+FwWindow *fw_ui_open_window (FwApplication **app);
 
 /* Iterates the default main context until cond (data) holds or timeout_s passes; returns
  * whether it holds. */

@@ -433,9 +433,7 @@ int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
-  g_setenv ("GTK_A11Y", "none", TRUE);
-  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
-  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  fw_ui_test_env ();
   tmp_dir = g_dir_make_tmp ("fw-test-compare-XXXXXX", &error);
   g_assert_no_error (error);
   g_setenv ("FW_RUNS_DIR", tmp_dir, TRUE);
@@ -449,13 +447,7 @@ main (int argc, char **argv)
       g_test_skip ("no display (run under xvfb-run)");
       return g_test_run ();
     }
-  adw_init ();
-  app = fw_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_application_activate (G_APPLICATION (app));
-  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  g_assert_nonnull (win);
-  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  win = fw_ui_open_window (&app);
 
   g_test_add_func ("/ComparePage/two_trained_models_side_by_side", test_compare_two_models);
   g_test_add_func ("/ComparePage/renders_to_png", test_compare_pngs);

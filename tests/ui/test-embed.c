@@ -289,9 +289,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   int ret;
 
-  g_setenv ("GTK_A11Y", "none", TRUE);
-  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
-  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  fw_ui_test_env ();
   g_autofree char *runs = g_dir_make_tmp ("fw-test-embed-XXXXXX", &error);
   g_assert_no_error (error);
   g_setenv ("FW_RUNS_DIR", runs, TRUE);

@@ -274,9 +274,7 @@ int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
-  g_setenv ("GTK_A11Y", "none", TRUE);
-  g_setenv ("OPENBLAS_NUM_THREADS", "1", FALSE);
-  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  fw_ui_test_env ();
   runs = g_dir_make_tmp ("fw-test-weak-XXXXXX", &error);
   g_assert_no_error (error);
   g_setenv ("FW_RUNS_DIR", runs, TRUE);
@@ -286,13 +284,7 @@ main (int argc, char **argv)
       g_test_skip ("no display (run under xvfb-run)");
       return g_test_run ();
     }
-  adw_init ();
-  app = fw_application_new ();
-  g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
-  g_application_activate (G_APPLICATION (app));
-  win = FW_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
-  g_assert_nonnull (win);
-  gtk_window_set_default_size (GTK_WINDOW (win), 1280, 800);
+  win = fw_ui_open_window (&app);
   GtkWidget *child = gtk_stack_get_child_by_name (fw_window_get_stack (win), "weak");
   g_assert_nonnull (child);
   page = FW_PAGE_WEAK (child);
