@@ -92,9 +92,10 @@ frugal_cmd_grow (int argc, char **argv)
     { "final-epochs", 0, 0, G_OPTION_ARG_INT, &final,
       "Then train the grown network this many more epochs, the learning rate decaying to 0 "
       "(the fixed-size baseline gets the same epochs, also decaying)", "E" },
-    { "max-new", 0, 0, G_OPTION_ARG_INT, &max_new, "Neurons added per step at most", "K" },
+    { "max-new", 0, 0, G_OPTION_ARG_INT, &max_new, "Neurons added per step at most (default 8)", "K" },
     { "stat-samples", 0, 0, G_OPTION_ARG_INT, &stat,
-      "Samples for the statistics and the line search", "N" },
+      "Samples for the statistics and the line search (default: automatic, 2.5 per incoming "
+      "weight of a new neuron, at least 512)", "N" },
     { "train-limit", 0, 0, G_OPTION_ARG_INT, &train_limit,
       "Use at most this many training samples (0 = all)", "N" },
     { "test-limit", 0, 0, G_OPTION_ARG_INT, &test_limit,

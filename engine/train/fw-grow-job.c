@@ -9,9 +9,10 @@
  *           max_steps = 20           growth steps at most
  *           epochs_per_step = 1      training epochs after each step (and before the first)
  *           final_epochs = 0         then this many more, the learning rate decaying to 0
- *           max_new = 4              neurons added per step at most
+ *           max_new = 8              neurons added per step at most
  *           lambda_rel = 0.1         TINY: keep lambda_k >= lambda_rel lambda_1
- *           stat_samples = 512       samples for the statistics and the line search
+ *           stat_samples = 0         samples for the statistics and the line search
+ *                                    (0: automatic, fw_grow_auto_stat_samples)
  *           min_rel_drop = 0.001     TINY: reject a step whose relative loss drop is below
  *           update_existing = true   TINY: also update the existing weights by gamma dW*
  *           fixed_baseline = true    also train the final architecture from scratch
@@ -60,10 +61,10 @@ fw_grow_config_from_recipe (const FwRecipe *r, FwGrowConfig *c, int *test_limit,
     && fw_recipe_ext_get_int (r, "grow", "max_steps", 20, 0, 10000, &c->max_steps, error)
     && fw_recipe_ext_get_int (r, "grow", "epochs_per_step", 1, 1, 1000, &per, error)
     && fw_recipe_ext_get_int (r, "grow", "final_epochs", 0, 0, 1000, &c->final_epochs, error)
-    && fw_recipe_ext_get_int (r, "grow", "max_new", 4, 1, 4096, &c->opt.max_new, error)
+    && fw_recipe_ext_get_int (r, "grow", "max_new", 8, 1, 4096, &c->opt.max_new, error)
     && fw_recipe_ext_get_double (r, "grow", "lambda_rel", 0.1, 0.0, 1.0, &c->opt.lambda_rel,
                                  error)
-    && fw_recipe_ext_get_int (r, "grow", "stat_samples", 512, 2, 1000000, &stat, error)
+    && fw_recipe_ext_get_int (r, "grow", "stat_samples", 0, 0, 1000000, &stat, error)
     && fw_recipe_ext_get_double (r, "grow", "min_rel_drop", 1e-3, 0.0, 1.0, &c->min_rel_drop,
                                  error)
     && fw_recipe_ext_get_bool (r, "grow", "update_existing", TRUE, &c->update_existing, error)

@@ -21,7 +21,7 @@ fw_grow_config_defaults (FwGrowConfig *c)
   c->budget = 20000;
   c->max_steps = 20;
   c->epochs_per_step = 1;
-  c->stat_samples = 512;
+  c->stat_samples = 0;   /* automatic */
   c->min_rel_drop = 1e-3;
   c->update_existing = TRUE;
   c->fixed_baseline = TRUE;
@@ -190,11 +190,11 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                    "flatten between them, e.g. mlp with widths = 2,2", start->spec);
       return NULL;
     }
-  if (cfg->epochs_per_step < 1 || cfg->stat_samples < 2 || cfg->max_steps < 0
-      || cfg->final_epochs < 0)
+  if (cfg->epochs_per_step < 1 || cfg->stat_samples == 1 || cfg->stat_samples < 0
+      || cfg->max_steps < 0 || cfg->final_epochs < 0)
     {
       g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "growth: epochs_per_step >= 1, "
-                   "final_epochs >= 0 and stat_samples >= 2 are needed");
+                   "final_epochs >= 0 and stat_samples >= 2 (or 0: automatic) are needed");
       return NULL;
     }
   g_autoptr (FwGrowResult) res = g_new0 (FwGrowResult, 1);
@@ -209,7 +209,11 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   fw_rng_split (&root, FW_RNG_DATA, &rng_stat);
   fw_rng_split (&root, FW_RNG_INIT, &rng_new);
 
-  int ns = MIN (cfg->stat_samples, train->n);
+  int ns = cfg->stat_samples > 0 ? cfg->stat_samples : fw_grow_auto_stat_samples (start);
+  if (cfg->stat_samples == 0)
+    grow_log (job, "statistics batch: %d samples (automatic: 2.5 rows per incoming weight of "
+              "a new neuron)", ns);
+  ns = MIN (ns, train->n);
   gsize ss = fw_dataset_sample_size (train);
   /* two batches: statistics (bx, by) and the line search (lx, ly), drawn independently so
    * that the amplitude is judged on samples the neurons were not fitted to */
@@ -218,6 +222,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   float *lx = bx + (gsize) ns * ss;
   gint32 *ly = by + ns;
   int total_steps = cfg->max_steps + 1;
+  int n_blind = 0;   /* growth steps TINY could not see (random neurons instead) */
   Progress pr = { job, 0, total_steps + (cfg->final_epochs > 0 ? 1 : 0)
                              + (cfg->fixed_baseline ? 1 : 0) };
 
@@ -253,6 +258,29 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                   pt.gain[s] = p->pixels * (p->gain_dw + p->gain_neurons);
                 }
             }
+          /* TINY is blind when no site has a direction (every lambda is 0 up to rounding,
+           * relative to the gradient's size): the units before
+           * every site output 0 for every sample (dead ReLUs), so no gradient reaches the
+           * statistics. Add random neurons instead, at the sites in turn: their fresh incoming
+           * weights make the layer pass a signal again. */
+          gboolean blind = ok && cfg->method == FW_GROW_TINY;
+          for (int s = 0; s < n_sites && blind; s++)
+            blind = props[s]->k == 0 || !(props[s]->lambda[0] > 1e-9 * props[s]->goal_norm);
+          int blind_site = blind ? n_blind++ % n_sites : -1;
+          if (blind)
+            {
+              FwGrowProposal *rp = fw_grow_propose (m, sites[blind_site], FW_GROW_RANDOM, bx,
+                                                    by, ns, &cfg->opt, &rng_new, error);
+              ok = rp != NULL;
+              if (ok)
+                {
+                  fw_grow_proposal_free (props[blind_site]);
+                  props[blind_site] = rp;
+                  grow_log (job, "step %d: TINY sees no gradient at any site (the units before "
+                            "them output 0 for every sample: dead ReLUs); adding random "
+                            "neurons at layer %d instead", step, sites[blind_site].a + 1);
+                }
+            }
           /* TINY: at every site, the amplitude by line search on the second batch; the site
            * whose step lowers that batch's loss most wins (the first-order gain, measured on
            * the statistics batch itself, over-rates layers whose input width approaches the
@@ -264,18 +292,19 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
             pt.loss_before = fw_grow_loss (m, lx, ly, ns);
           for (int s = 0; s < n_sites && ok; s++)
             {
-              if (cfg->method != FW_GROW_TINY && s != (step - 1) % n_sites)
+              gboolean searched = cfg->method == FW_GROW_TINY && !blind;
+              if (blind ? s != blind_site
+                        : cfg->method != FW_GROW_TINY && s != (step - 1) % n_sites)
                 continue;
               FwGrowProposal *p = props[s];
               int k = grow_count (m, p, cfg->budget);
               if (k == 0)
                 continue;
               double g = 1.0, l = NAN;
-              FwModel *cand = cfg->method == FW_GROW_TINY
-                                ? line_search (m, p, k, lx, ly, ns, &g, &l, error)
-                                : fw_grow_apply (m, p, k, 1.0, error);
+              FwModel *cand = searched ? line_search (m, p, k, lx, ly, ns, &g, &l, error)
+                                       : fw_grow_apply (m, p, k, 1.0, error);
               ok = cand != NULL;
-              if (ok && cfg->method != FW_GROW_TINY)
+              if (ok && !searched)
                 l = fw_grow_loss (cand, lx, ly, ns);
               if (ok && (best < 0 || l < best_l))
                 {
@@ -288,7 +317,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
               else if (cand != NULL)
                 fw_model_unref (cand);
             }
-          if (ok && nm != NULL && cfg->method == FW_GROW_TINY
+          if (ok && nm != NULL && cfg->method == FW_GROW_TINY && !blind
               && !((pt.loss_before - best_l) > cfg->min_rel_drop * pt.loss_before))
             {
               grow_log (job, "step %d: the best step (site %d->%d, gamma %g) lowers the batch "

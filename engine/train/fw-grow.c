@@ -38,7 +38,7 @@ fw_grow_method_parse (const char *s, FwGrowMethod *out)
 void
 fw_grow_options_defaults (FwGrowOptions *o)
 {
-  *o = (FwGrowOptions) { .lambda_rel = 0.1, .max_new = 4, .eig_rel = 1e-6,
+  *o = (FwGrowOptions) { .lambda_rel = 0.1, .max_new = 8, .eig_rel = 1e-6,
                          .random_scale = 0.1 };
 }
 
@@ -120,6 +120,21 @@ site_geo (const FwModel *m, FwGrowSite s)
       g.U = g.QA;
     }
   return g;
+}
+
+int
+fw_grow_auto_stat_samples (const FwModel *m)
+{
+  FwGrowSite sites[FW_GROW_MAX_SITES];
+  int n_sites = fw_grow_sites (m, sites, FW_GROW_MAX_SITES);
+  double need = 512;
+  for (int s = 0; s < n_sites; s++)
+    {
+      Geo g = site_geo (m, sites[s]);
+      /* rows of S2 per sample: one per (output pixel of B, tap) */
+      need = MAX (need, ceil (2.5 * g.dA / ((double) g.P * g.U)));
+    }
+  return (int) MIN (need, 8192.0);
 }
 
 /* The patch (with a trailing 1) of a conv layer l at output pixel (oy, ox) of one sample x. */

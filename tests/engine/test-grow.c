@@ -409,6 +409,74 @@ test_final_epochs (void)
   g_assert_nonnull (strstr (error->message, "final_epochs"));
 }
 
+/* A network whose ReLUs are all dead (every unit before every site outputs 0) gives TINY no
+ * gradient to follow: the run adds random neurons at the first site instead, after which TINY
+ * sees a direction again and the network learns. Without it the run never grows. */
+static void
+test_dead_network_grows (void)
+{
+  g_autoptr (FwDataset) train = sim_data (300, 10);
+  g_autoptr (FwDataset) test = sim_data (200, 10);
+  g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
+                                      train->shape, 2);
+  /* layer 1 (dense:2 on 100 inputs): weights 0, biases -1; layer 3: biases -1 */
+  FwLayer *l1 = m->layers[1], *l3 = m->layers[3];
+  g_assert_cmpuint (l1->n_w, ==, 2 * 100 + 2);
+  memset (l1->w, 0, sizeof (float) * 200);
+  l1->w[200] = l1->w[201] = -1.0f;
+  l3->w[4] = l3->w[5] = -1.0f;
+  FwGrowConfig cfg;
+  fw_grow_config_defaults (&cfg);
+  cfg.seed = 2;
+  cfg.max_steps = 4;
+  cfg.budget = 100000;
+  cfg.stat_samples = 200;
+  cfg.train.batch = 32;
+  cfg.fixed_baseline = FALSE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwGrowResult) r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->points->len, ==, 5);
+  const FwGrowPoint *p0 = &g_array_index (r->points, FwGrowPoint, 0);
+  const FwGrowPoint *p1 = &g_array_index (r->points, FwGrowPoint, 1);
+  const FwGrowPoint *last = &g_array_index (r->points, FwGrowPoint, r->points->len - 1);
+  /* still dead after the first training: predicts one class */
+  g_assert_cmpfloat (p0->test_acc, <, 0.2);
+  g_assert_cmpint (p1->site, ==, 0);
+  g_assert_cmpint (p1->added, ==, cfg.opt.max_new);
+  g_assert_cmpint (p1->widths[1], ==, 2 + cfg.opt.max_new);
+  /* TINY grows at the following steps, and the network learns */
+  int grown = 0;
+  for (guint i = 2; i < r->points->len; i++)
+    grown += g_array_index (r->points, FwGrowPoint, i).added;
+  g_assert_cmpint (grown, >, 0);
+  g_assert_cmpfloat (last->test_acc, >, p0->test_acc + 0.2);
+}
+
+/* The automatic statistics batch: 2.5 rows per incoming weight of a new neuron at the most
+ * demanding site, rows = samples x B's output pixels x taps; 512 .. 8192. */
+static void
+test_auto_stat_samples (void)
+{
+  struct { const char *spec; int side; int expect; } cases[] = {
+    /* the first site's new units read 28 x 28 + 1 inputs, one row per sample */
+    { "flatten,dense:2,relu,dense:2,relu,dense:10", 28, (int) ceil (2.5 * (28 * 28 + 1)) },
+    /* 10 x 10 + 1 inputs: the floor */
+    { "flatten,dense:2,relu,dense:2,relu,dense:10", 10, 512 },
+    /* 64 x 64 + 1 inputs: the cap */
+    { "flatten,dense:2,relu,dense:2,relu,dense:10", 64, 8192 },
+    /* strided convolutions: many rows per sample (conv2's 7 x 7 pixels x 9 taps; the dense
+     * layer's 49 taps per channel), few weights (10 and 19) */
+    { "conv:2:3:2:1,relu,conv:2:3:2:1,relu,flatten,dense:10", 28, 512 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      FwShape in = { 1, cases[i].side, cases[i].side };
+      g_autoptr (FwModel) m = make_model (cases[i].spec, in, 1);
+      g_assert_cmpint (fw_grow_auto_stat_samples (m), ==, cases[i].expect);
+    }
+}
+
 static void
 test_no_site_is_an_error (void)
 {
@@ -497,6 +565,8 @@ main (int argc, char **argv)
   g_test_add_func ("/Grow/run_is_deterministic_by_seed", test_run_deterministic);
   g_test_add_func ("/Grow/final_epochs_train_the_grown_network", test_final_epochs);
   g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
+  g_test_add_func ("/Grow/dead_network_grows_random_neurons", test_dead_network_grows);
+  g_test_add_func ("/Grow/auto_stat_samples", test_auto_stat_samples);
   g_test_add_func ("/Grow/recipes_parse_and_bad_values_are_named", test_recipes);
   return g_test_run ();
 }
