@@ -253,6 +253,11 @@ summary_json (const FwRecipe *r, const FwGrowResult *res)
   NUM ("fixed_test_accuracy", res->fixed != NULL ? res->fixed_acc : NAN);
   NUM ("fixed_test_loss", res->fixed != NULL ? res->fixed_loss : NAN);
   NUM ("seconds", last->seconds);
+  NUM ("train_gflops", res->train_flops / 1e9);
+  NUM ("fixed_train_gflops", res->fixed != NULL ? res->fixed_train_flops / 1e9 : NAN);
+  NUM ("grow_seconds", res->grow_seconds);
+  NUM ("train_seconds", res->train_seconds);
+  NUM ("fixed_seconds", res->fixed != NULL ? res->fixed_seconds : NAN);
 #undef STR
 #undef INT
 #undef NUM
@@ -385,11 +390,22 @@ fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError 
       g_autofree char *facc = res->fixed != NULL
                                 ? g_strdup_printf ("%.1f%%", 100 * res->fixed_acc)
                                 : g_strdup ("not run");
+      g_autofree char *cost = res->fixed != NULL && res->fixed_train_flops > 0
+        ? g_strdup_printf ("\ncompute: growing took %.2f GFLOP of training (%.0f%% of the "
+                           "fixed-size network's %.2f) in %.1f s, plus %.1f s for the growth "
+                           "statistics; the fixed-size network %.1f s",
+                           res->train_flops / 1e9,
+                           100 * res->train_flops / res->fixed_train_flops,
+                           res->fixed_train_flops / 1e9, res->train_seconds, res->grow_seconds,
+                           res->fixed_seconds)
+        : g_strdup_printf ("\ncompute: %.2f GFLOP of training in %.1f s, plus %.1f s for the "
+                           "growth statistics", res->train_flops / 1e9, res->train_seconds,
+                           res->grow_seconds);
       g_autofree char *sum = g_strdup_printf (
         "run folder: %s\ngrown (%s): %s, %zu parameters, test accuracy %s\n"
-        "fixed-size from scratch (%d epochs): test accuracy %s", res->run_dir,
+        "fixed-size from scratch (%d epochs): test accuracy %s%s", res->run_dir,
         fw_grow_method_name (cfg.method), res->model->spec, last->params, acc,
-        res->total_epochs, facc);
+        res->total_epochs, facc, cost);
       fw_job_set_summary (job, sum);
       fw_job_emit_snapshot (job, "grow", g_steal_pointer (&res),
                             (GDestroyNotify) fw_grow_result_free);

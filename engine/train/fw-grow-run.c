@@ -67,6 +67,7 @@ grow_log (FwJob *job, const char *fmt, ...)
 typedef struct {
   FwJob *job;
   int done, total;
+  double seconds, flops;    /* training so far: wall time, FLOPs */
 } Progress;
 
 static void
@@ -95,8 +96,12 @@ train_phase (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, gboo
   tc.seed = seed;
   tc.patience = 0;
   FwTrainHooks hooks = { .batch = progress_batch, .user = pr };
-  return fw_train (m, &tc, train, NULL, NULL, pr->job != NULL ? &hooks : NULL, cancellable,
-                   NULL, error);
+  double t0 = fw_now ();
+  gboolean ok = fw_train (m, &tc, train, NULL, NULL, pr->job != NULL ? &hooks : NULL,
+                          cancellable, NULL, error);
+  pr->seconds += fw_now () - t0;
+  pr->flops += 3.0 * fw_model_flops (m) * (double) train->n * epochs;
+  return ok;
 }
 
 static void
@@ -145,8 +150,10 @@ grow_count (const FwModel *m, const FwGrowProposal *p, gsize budget)
   return (int) MIN ((gsize) p->k, MAX (room, 1));
 }
 
-/* The model grown by p with the gamma in 1 .. 2^-12 that gives the lowest loss on (x, y);
- * *gamma and *loss receive it. */
+/* The model grown by p with the gamma in 1, 1/2, .. 2^-12 that gives the lowest loss on
+ * (x, y); *gamma and *loss receive it. The search halves gamma while the loss falls and stops
+ * at the first rise (the loss along the step is nearly always unimodal in gamma, and gamma = 1
+ * usually wins at once: 2 evaluations instead of 13). */
 static FwModel *
 line_search (const FwModel *m, const FwGrowProposal *p, int k, const float *x, const gint32 *y,
              int n, double *gamma, double *loss, GError **error)
@@ -171,7 +178,10 @@ line_search (const FwModel *m, const FwGrowProposal *p, int k, const float *x, c
           *gamma = g;
         }
       else
-        fw_model_unref (cand);
+        {
+          fw_model_unref (cand);
+          break;
+        }
     }
   return best;
 }
@@ -240,6 +250,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
           memcpy (bx + (gsize) i * ss, train->x + (gsize) j * ss, sizeof (float) * ss);
           by[i] = train->y[j];
         }
+      double t_grow = fw_now ();
       if (step > 0)
         {
           FwGrowProposal *props[FW_GROW_MAX_SITES] = { 0 };
@@ -349,6 +360,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
           if (!ok)
             return NULL;
         }
+      res->grow_seconds += fw_now () - t_grow;
       pr.done = step;
       if (!train_phase (m, cfg, cfg->epochs_per_step, cfg->seed * 1000003u + (guint64) step,
                         FALSE, train, &pr, cancellable, error))
@@ -397,6 +409,8 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
         return NULL;
     }
   res->model = fw_model_ref (m);
+  res->train_flops = pr.flops;
+  res->train_seconds = pr.seconds;
 
   if (cfg->fixed_baseline)
     {
@@ -413,6 +427,8 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       if (!train_phase (f, cfg, res->total_epochs, cfg->seed, cfg->final_epochs > 0, train, &pr,
                         cancellable, error))
         return NULL;
+      res->fixed_train_flops = pr.flops - res->train_flops;
+      res->fixed_seconds = pr.seconds - res->train_seconds;
       evaluate (f, test, &res->fixed_acc, &res->fixed_loss);
       res->fixed = g_steal_pointer (&f);
       grow_log (job, "fixed-size baseline: test accuracy %.2f%%", 100 * res->fixed_acc);

@@ -211,27 +211,34 @@ sym_eig (const double *S, int d, double *vec, double *val, GError **error)
   return TRUE;
 }
 
-/* out <- Q f(val) Q^T over the eigenvalues >= eig_rel * max, f(v) = v^pw. */
+/* f[j] <- val[j]^pw over the eigenvalues > eig_rel * max, 0 elsewhere; returns how many. */
 static int
-spectral_fn (const double *vec, const double *val, int d, double eig_rel, double pw,
-             double *out)
+spectral_weights (const double *val, int d, double eig_rel, double pw, double *f)
 {
   double vmax = 0;
   for (int j = 0; j < d; j++)
     vmax = MAX (vmax, val[j]);
   double thr = eig_rel * vmax;
   int rank = 0;
-  g_autofree double *qf = g_new0 (double, (gsize) d * d);   /* Q diag(f) */
-  memset (out, 0, sizeof (double) * d * d);
   for (int j = 0; j < d; j++)
     {
-      if (!(val[j] > thr) || vmax <= 0)
-        continue;
-      double f = pow (val[j], pw);
-      for (int i = 0; i < d; i++)
-        qf[(gsize) i * d + j] = vec[(gsize) i * d + j] * f;
-      rank++;
+      f[j] = val[j] > thr && vmax > 0 ? pow (val[j], pw) : 0.0;
+      rank += f[j] != 0.0;
     }
+  return rank;
+}
+
+/* out <- Q f(val) Q^T over the eigenvalues >= eig_rel * max, f(v) = v^pw. */
+static int
+spectral_fn (const double *vec, const double *val, int d, double eig_rel, double pw,
+             double *out)
+{
+  g_autofree double *f = g_new (double, d);
+  int rank = spectral_weights (val, d, eig_rel, pw, f);
+  g_autofree double *qf = g_new (double, (gsize) d * d);   /* Q diag(f) */
+  for (int i = 0; i < d; i++)
+    for (int j = 0; j < d; j++)
+      qf[(gsize) i * d + j] = vec[(gsize) i * d + j] * f[j];
   /* out [d x d] <- (Q diag f) Q^T */
   cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasTrans, d, d, d, 1.0, qf, d, vec, d, 0.0,
                out, d);
@@ -411,8 +418,9 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
             else
               memcpy (r, XA + ((gsize) i * g.QA + pos) * g.dA, sizeof (double) * g.dA);
           }
-      cblas_dgemm (CblasRowMajor, CblasTrans, CblasNoTrans, g.dA, g.dA, (int) rows, inv, Xu,
-                   g.dA, Xu, g.dA, 1.0, S2, g.dA);
+      if (method == FW_GROW_TINY)   /* upper triangle: what dsyevd reads */
+        cblas_dsyrk (CblasRowMajor, CblasUpper, CblasTrans, g.dA, (int) rows, inv, Xu, g.dA,
+                     1.0, S2, g.dA);
       for (int pass = 0; pass < 2; pass++)
         {
           cblas_dgemm (CblasRowMajor, CblasTrans, CblasNoTrans, g.dA, g.OUT, (int) rows, inv,
@@ -431,19 +439,27 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
   p->n_lambda = r;
   g_autofree double *Us = g_new (double, (gsize) g.dA * r);
   g_autofree double *Vt = g_new (double, (gsize) r * NU);
-  g_autofree double *isq = g_new (double, (gsize) g.dA * g.dA);
+  /* S2^{-1/2} = E diag(f) E^T (E: eigenvectors of S2, f: eigenvalues^-1/2 over the kept
+   * ones), applied as thin products E (f (E^T X)) without forming the d x d matrix */
+  g_autofree double *E = g_new (double, (gsize) g.dA * g.dA);
+  g_autofree double *fw = g_new (double, g.dA);
 
   if (method == FW_GROW_TINY)
     {
       memcpy (p->dW, dWs, sizeof (double) * g.OUT * g.dB);
       p->gain_dw = gain_dw;
-      int rank = 0;
-      if (!fw_grow_inv_sqrt (S2, g.dA, opt->eig_rel, isq, &rank, error))
+      if (!sym_eig (S2, g.dA, E, fw, error))
         return NULL;
+      spectral_weights (fw, g.dA, opt->eig_rel, -0.5, fw);
       /* Q [dA x OU] <- S2^{-1/2} N, then Q = U diag(lambda) Vt */
+      g_autofree double *T = g_new (double, (gsize) g.dA * NU);
       g_autofree double *Q = g_new (double, (gsize) g.dA * NU);
-      cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, g.dA, NU, g.dA, 1.0, isq, g.dA,
-                   N, NU, 0.0, Q, NU);
+      cblas_dgemm (CblasRowMajor, CblasTrans, CblasNoTrans, g.dA, NU, g.dA, 1.0, E, g.dA, N,
+                   NU, 0.0, T, NU);
+      for (int a = 0; a < g.dA; a++)
+        cblas_dscal (NU, fw[a], T + (gsize) a * NU, 1);
+      cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, g.dA, NU, g.dA, 1.0, E, g.dA, T,
+                   NU, 0.0, Q, NU);
       if (!svd (Q, g.dA, NU, p->lambda, Us, Vt, error))
         return NULL;
     }
@@ -477,13 +493,12 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
         double sl = sqrt (fabs (p->lambda[j]));
         double sg = p->lambda[j] >= 0 ? 1.0 : -1.0;
         /* alpha_j = sign sqrt|lambda| S2^{-1/2} u_j ; omega_j = sqrt|lambda| v_j */
+        g_autofree double *t = g_new (double, g.dA);
+        cblas_dgemv (CblasRowMajor, CblasTrans, g.dA, g.dA, 1.0, E, g.dA, Us + j, r, 0.0, t, 1);
         for (int a = 0; a < g.dA; a++)
-          {
-            double s = 0;
-            for (int b = 0; b < g.dA; b++)
-              s += isq[(gsize) a * g.dA + b] * Us[(gsize) b * r + j];
-            p->alpha[(gsize) j * g.dA + a] = sg * sl * s;
-          }
+          t[a] *= fw[a];
+        cblas_dgemv (CblasRowMajor, CblasNoTrans, g.dA, g.dA, sg * sl, E, g.dA, t, 1, 0.0,
+                     p->alpha + (gsize) j * g.dA, 1);
         for (int c = 0; c < NU; c++)
           p->omega[(gsize) j * NU + c] = sl * Vt[(gsize) j * NU + c];
         p->gain_neurons += p->lambda[j] * p->lambda[j];

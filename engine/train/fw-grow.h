@@ -190,6 +190,12 @@ typedef struct {
   double fixed_acc, fixed_loss;
   int total_epochs;
   int final_epochs;         /* of them, after the last growth step (its own last point) */
+  /* compute: training FLOPs (3 x the forward FLOPs per sample x samples seen, at the width of
+   * each phase) of the grown run and of the fixed-size baseline; wall time of the growth
+   * steps' statistics, proposals and line searches, of the grown run's training and of the
+   * baseline's */
+  double train_flops, fixed_train_flops;
+  double grow_seconds, train_seconds, fixed_seconds;
   char *run_dir;            /* NULL when not written */
 } FwGrowResult;
 

@@ -87,7 +87,10 @@ test_best_update_lstsq (void)
   g_assert_cmpfloat (gain, >, 0);
 }
 
-/* The proposal's dW at a real site equals the lstsq fit of -n dL/da_B from B's inputs. */
+/* The proposal's dW at a real site equals the lstsq fit of -n dL/da_B from B's inputs; with
+ * every singular direction kept, the new neurons' sum_j alpha_j omega_j^T equals
+ * S2^+ N = the lstsq fit of V_proj from A's inputs (since alpha omega^T = S2^{-1/2} u lambda
+ * v^T and sum_j u_j lambda_j v_j^T = S2^{-1/2} N). */
 static void
 test_proposal_dw_is_lstsq (void)
 {
@@ -99,6 +102,8 @@ test_proposal_dw_is_lstsq (void)
   FwGrowOptions opt;
   fw_grow_options_defaults (&opt);
   opt.eig_rel = 1e-10;
+  opt.max_new = 100;
+  opt.lambda_rel = 0;
   int n = ds->n;
   g_autoptr (GError) error = NULL;
   g_autoptr (FwGrowProposal) p = fw_grow_propose (m, sites[1], FW_GROW_TINY, ds->x, ds->y, n,
@@ -120,10 +125,41 @@ test_proposal_dw_is_lstsq (void)
       for (int o = 0; o < out; o++)
         X[i * out + o] = -(double) n * dl[i * out + o];
     }
-  g_autofree double *sv = g_new (double, db);
+  g_autofree double *A0 = g_memdup2 (A, sizeof (double) * n * db);
+  g_autofree double *Vp = g_memdup2 (X, sizeof (double) * n * out);
+  g_autofree double *sv = g_new (double, 6);   /* min (n, columns): 4, then 6 */
   lapack_int rank = 0;
   g_assert_cmpint (LAPACKE_dgelsd (LAPACK_ROW_MAJOR, n, db, out, A, db, X, out, sv, 1e-10,
                                    &rank), ==, 0);
+  /* V_proj = V - A0 dW*^T ; A's inputs: relu(dense:5) = act[2] [n x 5] and a 1 */
+  cblas_dgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, out, db, -1.0, A0, db, X, out,
+               1.0, Vp, out);
+  int da = 6;
+  g_autofree double *XA = g_new (double, n * da);
+  for (int i = 0; i < n; i++)
+    {
+      for (int j = 0; j < 5; j++)
+        XA[i * da + j] = m->act[2][i * 5 + j];
+      XA[i * da + 5] = 1.0;
+    }
+  g_assert_cmpint (LAPACKE_dgelsd (LAPACK_ROW_MAJOR, n, da, out, XA, da, Vp, out, sv, 1e-10,
+                                   &rank), ==, 0);
+  /* N's bias row is 0 (V_proj is a residual orthogonal to B's constant input, and A's 1 is
+   * that constant): 5 directions, all kept */
+  g_assert_cmpint (rank, ==, da);
+  g_assert_cmpint (p->k, ==, da - 1);
+  g_assert_cmpint (p->d_a, ==, da);
+  double zs = 0;
+  for (int i = 0; i < da * out; i++)
+    zs = MAX (zs, fabs (Vp[i]));
+  for (int a = 0; a < da; a++)
+    for (int o = 0; o < out; o++)
+      {
+        double s = 0;
+        for (int j = 0; j < p->k; j++)
+          s += p->alpha[j * da + a] * p->omega[j * out + o];
+        g_assert_cmpfloat (fabs (s - Vp[a * out + o]), <, 1e-6 * zs + 1e-9);
+      }
   double scale = 0;
   for (int i = 0; i < db * out; i++)
     scale = MAX (scale, fabs (X[i]));
