@@ -36,7 +36,9 @@ FE=${FINAL_EPOCHS:-5}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/grow-experiment-XXXXXX)}
 mkdir -p "$OUT_DIR"
 ALL="$OUT_DIR/grow-experiment.csv"
+COST="$OUT_DIR/grow-compute.csv"
 : > "$ALL"
+: > "$COST"
 
 budget () {   # dataset arch
   case "$1:$2" in
@@ -70,6 +72,13 @@ run () {   # label dataset arch seed args...
     p=$(sed -n 's/.*"params" : \([0-9]*\).*/\1/p' "$dir/summary.json")
     a=$(sed -n 's/.*"fixed_test_accuracy" : \([0-9.e-]*\).*/\1/p' "$dir/summary.json")
     echo "$ds,$arch,$label-fixed,$seed,fixed,0,$p,$a" >> "$ALL"
+    # compute: the grown run's training GFLOP and the fixed-size network's, seconds of growth
+    # statistics, of the grown run's training, of the fixed-size network's training
+    c=""
+    for k in train_gflops fixed_train_gflops grow_seconds train_seconds fixed_seconds; do
+      c="$c,$(sed -n "s/.*\"$k\" : \([0-9.e+-]*\).*/\1/p" "$dir/summary.json")"
+    done
+    echo "$ds,$arch,$label,$seed$c" >> "$COST"
   fi
 }
 
@@ -123,5 +132,38 @@ awk -F, '
              100 * m, 100 * sqrt (v * n[g] / (n[g] > 1 ? n[g] - 1 : 1)), n[g]
     }
   }' "$ALL" | sort
+echo
+echo "paired: grown minus the fixed-size network of its final size, same seed; mean (standard"
+echo "error) over seeds"
+awk -F, '
+  { key = $1 " " $2 " " $3 " " $4; last[key] = $8 }
+  END {
+    for (k in last) {
+      split (k, f, " ");
+      fk = f[1] " " f[2] " " f[3] "-fixed " f[4];
+      if (f[3] ~ /fixed/ || !(fk in last)) continue;
+      d = last[k] - last[fk]; g = f[1] " " f[2] " " f[3];
+      n[g]++; s[g] += d; s2[g] += d * d
+    }
+    for (g in n) {
+      m = s[g] / n[g]; v = n[g] > 1 ? (s2[g] - n[g] * m * m) / (n[g] - 1) : 0; if (v < 0) v = 0;
+      split (g, f, " ");
+      printf "%-14s %-4s %-12s %+5.2f (%.2f)  n=%d\n", f[1], f[2], f[3], 100 * m,
+             100 * sqrt (v / n[g]), n[g]
+    }
+  }' "$ALL" | sort
+echo
+echo "compute, mean over seeds: training GFLOP of the grown run / of the fixed-size network,"
+echo "seconds of growth statistics, of the grown run's training, of the fixed-size network's"
+awk -F, '
+  { g = $1 " " $2 " " $3; n[g]++; a[g] += $5; b[g] += $6; c[g] += $7; d[g] += $8; e[g] += $9 }
+  END {
+    for (g in n) {
+      split (g, f, " ");
+      printf "%-14s %-4s %-12s %6.2f / %6.2f GFLOP (%3.0f%%)  %5.2f s + %5.2f s vs %5.2f s\n",
+             f[1], f[2], f[3], a[g] / n[g], b[g] / n[g], 100 * a[g] / b[g], c[g] / n[g],
+             d[g] / n[g], e[g] / n[g]
+    }
+  }' "$COST" | sort
 echo
 echo "total: $(( $(date +%s) - t0 )) s"
