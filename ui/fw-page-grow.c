@@ -287,9 +287,12 @@ on_result (FwPageGrow *self, const FwGrowResult *res)
       fw_plot_view_queue_update (self->loss_view);
       markup = g_markup_printf_escaped (
         "Grown (%s): <b>%.1f%%</b> with %s parameters; the same architecture trained from "
-        "scratch for the same %d epochs: <b>%.1f%%</b>. Both are on the model shelf.",
+        "scratch for the same %d epochs: <b>%.1f%%</b>. Growing took <b>%.0f%%</b> of its "
+        "training compute (plus %.1f s of growth statistics). Both are on the model shelf.",
         method_titles[self->job_method], 100 * last->test_acc, params, res->total_epochs,
-        100 * res->fixed_acc);
+        100 * res->fixed_acc,
+        res->fixed_train_flops > 0 ? 100 * res->train_flops / res->fixed_train_flops : 0.0,
+        res->grow_seconds);
     }
   else if (last != NULL)
     markup = g_markup_printf_escaped ("Grown (%s): <b>%.1f%%</b> with %s parameters; it is on "
