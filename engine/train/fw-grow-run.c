@@ -232,8 +232,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   float *lx = bx + (gsize) ns * ss;
   gint32 *ly = by + ns;
   int total_steps = cfg->max_steps + 1;
-  int n_blind = 0;
-  g_autoptr (FwGrowInputCache) input_cache = fw_grow_input_cache_new ();   /* growth steps TINY could not see (random neurons instead) */
+  int n_blind = 0;   /* growth steps TINY could not see (random neurons instead) */
   Progress pr = { job, 0, total_steps + (cfg->final_epochs > 0 ? 1 : 0)
                              + (cfg->fixed_baseline ? 1 : 0) };
 
@@ -258,8 +257,8 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
           gboolean ok = TRUE;
           for (int s = 0; s < n_sites && ok; s++)
             {
-              props[s] = fw_grow_propose_cached (m, sites[s], cfg->method, bx, by, ns,
-                                                 &cfg->opt, &rng_new, input_cache, error);
+              props[s] = fw_grow_propose (m, sites[s], cfg->method, bx, by, ns, &cfg->opt,
+                                          &rng_new, error);
               ok = props[s] != NULL;
               if (ok && !cfg->update_existing)
                 fw_grow_proposal_drop_update (props[s]);

@@ -334,48 +334,9 @@ outgoing_rms (const Geo *g)
   return sqrt (s / MAX (g->C, 1));
 }
 
-struct _FwGrowInputCache {
-  int a, dA;                /* the site's first layer and its patch size + 1; dA 0 = empty */
-  double *E, *f;            /* eigenvectors [dA x dA] of S2 and the weights eig^-1/2 (or 0) */
-};
-
-FwGrowInputCache *
-fw_grow_input_cache_new (void)
-{
-  return g_new0 (FwGrowInputCache, 1);
-}
-
-void
-fw_grow_input_cache_free (FwGrowInputCache *c)
-{
-  if (c == NULL)
-    return;
-  g_free (c->E);
-  g_free (c->f);
-  g_free (c);
-}
-
-/* A's input is the network's input: only parameter-free passthrough layers before A. */
-static gboolean
-reads_input (const FwModel *m, FwGrowSite site)
-{
-  for (int l = 0; l < site.a; l++)
-    if (!is_passthrough (m->layers[l]))
-      return FALSE;
-  return TRUE;
-}
-
 FwGrowProposal *
 fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *x,
                  const gint32 *y, int n, const FwGrowOptions *opt, FwRng *rng, GError **error)
-{
-  return fw_grow_propose_cached (m, site, method, x, y, n, opt, rng, NULL, error);
-}
-
-FwGrowProposal *
-fw_grow_propose_cached (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *x,
-                        const gint32 *y, int n, const FwGrowOptions *opt, FwRng *rng,
-                        FwGrowInputCache *cache, GError **error)
 {
   Geo g = site_geo (m, site);
   g_autoptr (FwGrowProposal) p = g_new0 (FwGrowProposal, 1);
@@ -440,11 +401,7 @@ fw_grow_propose_cached (FwModel *m, FwGrowSite site, FwGrowMethod method, const 
   g_autofree double *XA = g_new (double, (gsize) n * g.QA * g.dA);
   layer_patches (g.A, xa, n, XA, g.dA);
   int NU = g.OUT * g.U;
-  if (cache != NULL && !reads_input (m, site))
-    cache = NULL;
-  gboolean cached = cache != NULL && cache->dA == g.dA && cache->a == site.a;
-  gboolean need_s2 = method == FW_GROW_TINY && !cached;
-  g_autofree double *S2 = need_s2 ? g_new0 (double, (gsize) g.dA * g.dA) : NULL;
+  g_autofree double *S2 = g_new0 (double, (gsize) g.dA * g.dA);
   g_autofree double *N = g_new0 (double, (gsize) g.dA * NU);
   g_autofree double *Ng = g_new0 (double, (gsize) g.dA * NU);
   g_autofree double *Xu = g_new (double, rows * g.dA);
@@ -461,7 +418,7 @@ fw_grow_propose_cached (FwModel *m, FwGrowSite site, FwGrowMethod method, const 
             else
               memcpy (r, XA + ((gsize) i * g.QA + pos) * g.dA, sizeof (double) * g.dA);
           }
-      if (need_s2)   /* upper triangle: what dsyevd reads */
+      if (method == FW_GROW_TINY)   /* upper triangle: what dsyevd reads */
         cblas_dsyrk (CblasRowMajor, CblasUpper, CblasTrans, g.dA, (int) rows, inv, Xu, g.dA,
                      1.0, S2, g.dA);
       for (int pass = 0; pass < 2; pass++)
@@ -491,26 +448,9 @@ fw_grow_propose_cached (FwModel *m, FwGrowSite site, FwGrowMethod method, const 
     {
       memcpy (p->dW, dWs, sizeof (double) * g.OUT * g.dB);
       p->gain_dw = gain_dw;
-      if (cached)
-        {
-          memcpy (E, cache->E, sizeof (double) * g.dA * g.dA);
-          memcpy (fw, cache->f, sizeof (double) * g.dA);
-        }
-      else
-        {
-          if (!sym_eig (S2, g.dA, E, fw, error))
-            return NULL;
-          spectral_weights (fw, g.dA, opt->eig_rel, -0.5, fw);
-          if (cache != NULL)
-            {
-              g_free (cache->E);
-              g_free (cache->f);
-              cache->E = g_memdup2 (E, sizeof (double) * g.dA * g.dA);
-              cache->f = g_memdup2 (fw, sizeof (double) * g.dA);
-              cache->a = site.a;
-              cache->dA = g.dA;
-            }
-        }
+      if (!sym_eig (S2, g.dA, E, fw, error))
+        return NULL;
+      spectral_weights (fw, g.dA, opt->eig_rel, -0.5, fw);
       /* Q [dA x OU] <- S2^{-1/2} N, then Q = U diag(lambda) Vt */
       g_autofree double *T = g_new (double, (gsize) g.dA * NU);
       g_autofree double *Q = g_new (double, (gsize) g.dA * NU);

@@ -108,22 +108,6 @@ FwGrowProposal *fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod metho
                                  const float *x, const gint32 *y, int n,
                                  const FwGrowOptions *opt, FwRng *rng, GError **error);
 
-/* S2^{-1/2} of the site whose first layer reads the network's input (through flatten or
- * activations only): S2 then depends on the data alone, not on the network, so a growth run
- * computes its eigendecomposition once, from the first statistics batch, instead of at every
- * step (for a 784-input MLP most of a step's cost). */
-typedef struct _FwGrowInputCache FwGrowInputCache;
-FwGrowInputCache *fw_grow_input_cache_new  (void);
-void              fw_grow_input_cache_free (FwGrowInputCache *c);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (FwGrowInputCache, fw_grow_input_cache_free)
-
-/* fw_grow_propose, with the input site's S2^{-1/2} taken from cache when it holds one for
- * this site (else computed from the batch and stored). cache NULL = fw_grow_propose. */
-FwGrowProposal *fw_grow_propose_cached (FwModel *m, FwGrowSite site, FwGrowMethod method,
-                                        const float *x, const gint32 *y, int n,
-                                        const FwGrowOptions *opt, FwRng *rng,
-                                        FwGrowInputCache *cache, GError **error);
-
 /* Drops the update of the existing weights from a proposal (dW = 0): only the neurons are
  * added; first_order and gain_dw are adjusted to the smaller step. */
 void     fw_grow_proposal_drop_update (FwGrowProposal *p);

@@ -489,58 +489,6 @@ test_dead_network_grows (void)
   g_assert_cmpfloat (last->test_acc, >, p0->test_acc + 0.2);
 }
 
-/* The input site's S2^{-1/2} cache: filling it and reusing it give exactly the proposal
- * computed without it on the same batch; on another batch the cached proposal keeps the first
- * batch's whitening (it differs from the uncached one), and sites that do not read the input
- * leave the cache alone. */
-static void
-test_input_cache (void)
-{
-  g_autoptr (FwDataset) ds = sim_data (160, 10);
-  g_autoptr (FwModel) m = make_model ("flatten,dense:3,relu,dense:3,relu,dense:10", ds->shape,
-                                      2);
-  FwGrowSite sites[4];
-  g_assert_cmpint (fw_grow_sites (m, sites, 4), ==, 2);
-  FwGrowOptions opt;
-  fw_grow_options_defaults (&opt);
-  g_autoptr (FwGrowInputCache) cache = fw_grow_input_cache_new ();
-  gsize ss = fw_dataset_sample_size (ds);
-  const float *x1 = ds->x, *x2 = ds->x + 80 * ss;
-  const gint32 *y1 = ds->y, *y2 = ds->y + 80;
-  g_autoptr (GError) error = NULL;
-  FwGrowProposal *p[5];
-  p[0] = fw_grow_propose (m, sites[0], FW_GROW_TINY, x1, y1, 80, &opt, NULL, &error);
-  p[1] = fw_grow_propose_cached (m, sites[0], FW_GROW_TINY, x1, y1, 80, &opt, NULL, cache,
-                                 &error);
-  /* the hidden site: not the input; must not touch the cache */
-  p[4] = fw_grow_propose_cached (m, sites[1], FW_GROW_TINY, x2, y2, 80, &opt, NULL, cache,
-                                 &error);
-  p[2] = fw_grow_propose_cached (m, sites[0], FW_GROW_TINY, x1, y1, 80, &opt, NULL, cache,
-                                 &error);
-  p[3] = fw_grow_propose_cached (m, sites[0], FW_GROW_TINY, x2, y2, 80, &opt, NULL, cache,
-                                 &error);
-  g_assert_no_error (error);
-  for (int i = 1; i <= 2; i++)
-    {
-      g_assert_cmpint (p[i]->k, ==, p[0]->k);
-      g_assert_cmpmem (p[i]->alpha, sizeof (double) * p[0]->k * p[0]->d_a, p[0]->alpha,
-                       sizeof (double) * p[0]->k * p[0]->d_a);
-      g_assert_cmpmem (p[i]->omega, sizeof (double) * p[0]->k * p[0]->d_out, p[0]->omega,
-                       sizeof (double) * p[0]->k * p[0]->d_out);
-    }
-  g_autoptr (FwGrowProposal) q = fw_grow_propose (m, sites[0], FW_GROW_TINY, x2, y2, 80, &opt,
-                                                  NULL, &error);
-  g_assert_no_error (error);
-  /* same V_proj (it does not involve S2), other whitening */
-  g_assert_cmpfloat (p[3]->bottleneck, ==, q->bottleneck);
-  double diff = 0;
-  for (int i = 0; i < q->d_a; i++)
-    diff = MAX (diff, fabs (p[3]->alpha[i] - q->alpha[i]));
-  g_assert_cmpfloat (diff, >, 1e-6);
-  for (int i = 0; i < 5; i++)
-    fw_grow_proposal_free (p[i]);
-}
-
 /* The automatic statistics batch: 2.5 rows per incoming weight of a new neuron at the most
  * demanding site, rows = samples x B's output pixels x taps; 512 .. 8192. */
 static void
@@ -655,7 +603,6 @@ main (int argc, char **argv)
   g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
   g_test_add_func ("/Grow/dead_network_grows_random_neurons", test_dead_network_grows);
   g_test_add_func ("/Grow/auto_stat_samples", test_auto_stat_samples);
-  g_test_add_func ("/Grow/input_site_whitening_cache", test_input_cache);
   g_test_add_func ("/Grow/recipes_parse_and_bad_values_are_named", test_recipes);
   return g_test_run ();
 }
