@@ -111,9 +111,18 @@ panel_plot (const FwPanel *p, gpointer *plot)
                 double y = g_array_index (se->y, double, 0);
                 fractions = y >= 0 && y <= 1;
               }
-            if (fractions && p->y_unit == NULL)
+            /* a panel already in % (the lecture's plot panels): back to fractions for the
+             * chart's percent format ("91.2%" on the bars) */
+            gboolean in_percent = g_strcmp0 (p->y_unit, "%") == 0;
+            for (guint s = 0; s < n && in_percent; s++)
+              {
+                v[s] /= 100;
+                lo[s] /= 100;
+                hi[s] /= 100;
+              }
+            if ((fractions && p->y_unit == NULL) || in_percent)
               fw_bar_chart_set_format (bc, FW_VALUE_PERCENT);
-            fw_bar_chart_set_y_label (bc, yl, p->y_unit);
+            fw_bar_chart_set_y_label (bc, yl, in_percent ? NULL : p->y_unit);
             fw_bar_chart_set_x_label (bc, p->x_label);
             fw_bar_chart_set_data (bc, v, names, n);
             fw_bar_chart_set_color_indices (bc, colors);

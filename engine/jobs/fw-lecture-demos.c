@@ -1010,6 +1010,25 @@ typedef struct {
   int n;
 } Acc;
 
+/* A CSV column name as axis words: "test_acc" -> "test accuracy", "n_labels" -> "labels",
+ * "params" -> "parameters". */
+static char *
+column_words (const char *col)
+{
+  g_auto (GStrv) w = g_strsplit (col, "_", -1);
+  g_autoptr (GString) s = g_string_new (NULL);
+  for (int i = 0; w[i] != NULL; i++)
+    {
+      const char *t = w[i];
+      if (*t == '\0' || (i == 0 && strcmp (t, "n") == 0 && w[1] != NULL))
+        continue;
+      t = strcmp (t, "acc") == 0 ? "accuracy" : strcmp (t, "params") == 0 ? "parameters"
+          : strcmp (t, "conf") == 0 ? "confidence" : t;
+      g_string_append_printf (s, "%s%s", s->len > 0 ? " " : "", t);
+    }
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
 static gboolean
 plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GError **error)
 {
@@ -1110,8 +1129,23 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
                    "with numbers in '%s'", d->l->name, ps->file, ps->y);
       return FALSE;
     }
-  FwPanel *p = curves_panel (d, step, ps->title != NULL ? ps->title : ps->y,
-                             categorical ? NULL : ps->x, NULL, ps->y, NULL);
+  /* axis titles in words; accuracies stored as fractions are shown in % (unless x is a
+   * fraction too, as in a reliability diagram) */
+  g_autofree char *xw = column_words (ps->x), *yw = column_words (ps->y);
+  gboolean percent = strstr (yw, "accuracy") != NULL && strstr (xw, "accuracy") == NULL
+                     && strstr (xw, "confidence") == NULL;
+  for (guint si = 0; si < names->len && percent; si++)
+    {
+      GArray *sa = g_ptr_array_index (accs, si);
+      for (guint j = 0; j < sa->len && percent; j++)
+        {
+          const Acc *a = &g_array_index (sa, Acc, j);
+          percent = a->sum / a->n >= 0 && a->sum / a->n <= 1;
+        }
+    }
+  double scale = percent ? 100.0 : 1.0;
+  FwPanel *p = curves_panel (d, step, ps->title != NULL ? ps->title : yw,
+                             categorical ? NULL : xw, NULL, yw, percent ? "%" : NULL);
   p->log_y = ps->log_y;
   if (categorical)
     {
@@ -1142,6 +1176,8 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
           const Acc *a = &g_array_index (sa, Acc, order[j]);
           double m = a->sum / a->n;
           double sd = a->n > 1 ? sqrt (MAX (0, a->sum2 / a->n - m * m)) : NAN;
+          m *= scale;
+          sd *= scale;
           fw_panel_series_append (se, g_array_index (sx, double, order[j]), m,
                                   a->n > 1 ? m - sd : NAN, a->n > 1 ? m + sd : NAN);
         }

@@ -4,6 +4,7 @@
  * metrics; a demo replays bit-identically from its seed (and another seed changes it); the
  * session container written here by an independent writer is read back, damage is refused. */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -107,6 +108,46 @@ run_metrics (const char *dir, const char *name, const char *out_name)
   char *csv = NULL;
   g_assert_true (g_file_get_contents (path, &csv, NULL, NULL));
   return csv;
+}
+
+/* A [lecture] plot of a feature's CSV: the plotted points are that CSV's rows, accuracies
+ * stored as fractions shown in % (the growth demo: growth.csv's test_acc x 100 against
+ * params). */
+static void
+test_plot_is_the_csv_in_percent (void)
+{
+  g_autofree char *metrics = run_metrics (lecture_dir, "growth", "growth-plot");
+  g_autofree char *path = g_build_filename (tmp, "growth-plot", "work", "growth.csv", NULL);
+  g_autofree char *csv = NULL;
+  g_assert_true (g_file_get_contents (path, &csv, NULL, NULL));
+  g_auto (GStrv) rows = g_strsplit (csv, "\n", -1);
+  g_auto (GStrv) head = g_strsplit (rows[0], ",", -1);
+  int cp = -1, ca = -1;
+  for (int i = 0; head[i] != NULL; i++)
+    {
+      if (strcmp (head[i], "params") == 0)
+        cp = i;
+      if (strcmp (head[i], "test_acc") == 0)
+        ca = i;
+    }
+  g_assert_cmpint (cp, >=, 0);
+  g_assert_cmpint (ca, >=, 0);
+  int n = 0;
+  for (int r = 1; rows[r] != NULL && *rows[r] != '\0'; r++)
+    {
+      g_auto (GStrv) c = g_strsplit (rows[r], ",", -1);
+      double acc = g_ascii_strtod (c[ca], NULL);
+      g_assert_cmpfloat (acc, >=, 0);
+      g_assert_cmpfloat (acc, <=, 1);
+      /* metrics.csv: "panel","series",x,y,, with y in % (printed with 6 digits) */
+      g_autofree char *want = g_strdup_printf (",%s,", c[cp]);
+      const char *line = strstr (metrics, want);
+      g_assert_nonnull (line);
+      double y = g_ascii_strtod (line + strlen (want), NULL);
+      g_assert_cmpfloat (fabs (y - 100 * acc), <, 1e-3 * MAX (1, 100 * acc));
+      n++;
+    }
+  g_assert_cmpint (n, >=, 2);
 }
 
 static void
@@ -251,6 +292,7 @@ main (int argc, char **argv)
   g_test_add_func ("/CliLecture/every_demo_runs_reduced_and_draws_its_figure",
                    test_every_demo_reduced);
   g_test_add_func ("/CliLecture/replay_is_bit_identical", test_replay_is_bit_identical);
+  g_test_add_func ("/CliLecture/plot_is_the_csv_in_percent", test_plot_is_the_csv_in_percent);
   g_test_add_func ("/CliLecture/errors", test_errors);
   g_test_add_func ("/CliSession/info_reads_the_container_and_refuses_damage",
                    test_session_info);
