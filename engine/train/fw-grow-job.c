@@ -252,6 +252,8 @@ summary_json (const FwRecipe *r, const FwGrowResult *res)
   NUM ("test_loss", last->test_loss);
   NUM ("fixed_test_accuracy", res->fixed != NULL ? res->fixed_acc : NAN);
   NUM ("fixed_test_loss", res->fixed != NULL ? res->fixed_loss : NAN);
+  INT ("fixed_compute_epochs", res->fixed != NULL ? res->fixed_compute_epochs : 0);
+  NUM ("fixed_compute_test_accuracy", res->fixed != NULL ? res->fixed_compute_acc : NAN);
   NUM ("seconds", last->seconds);
   NUM ("train_gflops", res->train_flops / 1e9);
   NUM ("fixed_train_gflops", res->fixed != NULL ? res->fixed_train_flops / 1e9 : NAN);
@@ -390,6 +392,11 @@ fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError 
       g_autofree char *facc = res->fixed != NULL
                                 ? g_strdup_printf ("%.1f%%", 100 * res->fixed_acc)
                                 : g_strdup ("not run");
+      g_autofree char *cmp = res->fixed != NULL
+        ? g_strdup_printf ("\nfixed-size from scratch for the same compute (%d epochs): test "
+                           "accuracy %.1f%%", res->fixed_compute_epochs,
+                           100 * res->fixed_compute_acc)
+        : g_strdup ("");
       g_autofree char *cost = res->fixed != NULL && res->fixed_train_flops > 0
         ? g_strdup_printf ("\ncompute: growing took %.2f GFLOP of training (%.0f%% of the "
                            "fixed-size network's %.2f) in %.1f s, plus %.1f s for the growth "
@@ -403,9 +410,9 @@ fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError 
                            res->grow_seconds);
       g_autofree char *sum = g_strdup_printf (
         "run folder: %s\ngrown (%s): %s, %zu parameters, test accuracy %s\n"
-        "fixed-size from scratch (%d epochs): test accuracy %s%s", res->run_dir,
+        "fixed-size from scratch (%d epochs): test accuracy %s%s%s", res->run_dir,
         fw_grow_method_name (cfg.method), res->model->spec, last->params, acc,
-        res->total_epochs, facc, cost);
+        res->total_epochs, facc, cmp, cost);
       fw_job_set_summary (job, sum);
       fw_job_emit_snapshot (job, "grow", g_steal_pointer (&res),
                             (GDestroyNotify) fw_grow_result_free);

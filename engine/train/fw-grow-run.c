@@ -104,6 +104,20 @@ train_phase (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, gboo
   return ok;
 }
 
+/* The grown model's architecture, freshly initialised (the fixed-size baselines). */
+static FwModel *
+fixed_model (const FwModel *m, guint64 seed, GError **error)
+{
+  FwModel *f = fw_model_new (m->arch, m->spec, m->input, error);
+  if (f == NULL)
+    return NULL;
+  fw_model_init (f, seed);
+  f->in_mean = m->in_mean;
+  f->in_std = m->in_std;
+  f->class_names = g_strdupv (m->class_names);
+  return f;
+}
+
 static void
 evaluate (FwModel *m, FwDataset *test, double *acc, double *loss)
 {
@@ -234,7 +248,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   int total_steps = cfg->max_steps + 1;
   int n_blind = 0;   /* growth steps TINY could not see (random neurons instead) */
   Progress pr = { job, 0, total_steps + (cfg->final_epochs > 0 ? 1 : 0)
-                             + (cfg->fixed_baseline ? 1 : 0) };
+                             + (cfg->fixed_baseline ? 2 : 0) };
 
   for (int step = 0; step <= cfg->max_steps; step++)
     {
@@ -392,7 +406,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       memset (pt.added_at, 0, sizeof pt.added_at);
       grow_log (job, "final training: %d epochs, learning rate decaying to 0",
                 cfg->final_epochs);
-      pr.done = pr.total - 1 - (cfg->fixed_baseline ? 1 : 0);
+      pr.done = pr.total - 1 - (cfg->fixed_baseline ? 2 : 0);
       if (!train_phase (m, cfg, cfg->final_epochs, cfg->seed * 1000003u + (guint64) pt.step,
                         TRUE, train, &pr, cancellable, error))
         return NULL;
@@ -414,16 +428,12 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
 
   if (cfg->fixed_baseline)
     {
-      g_autoptr (FwModel) f = fw_model_new (m->arch, m->spec, m->input, error);
+      g_autoptr (FwModel) f = fixed_model (m, cfg->seed, error);
       if (f == NULL)
         return NULL;
-      fw_model_init (f, cfg->seed);
-      f->in_mean = m->in_mean;
-      f->in_std = m->in_std;
-      f->class_names = g_strdupv (m->class_names);
       grow_log (job, "fixed-size baseline: %s from scratch, %d epochs", m->spec,
                 res->total_epochs);
-      pr.done = pr.total - 1;
+      pr.done = pr.total - 2;
       if (!train_phase (f, cfg, res->total_epochs, cfg->seed, cfg->final_epochs > 0, train, &pr,
                         cancellable, error))
         return NULL;
@@ -432,6 +442,32 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
       evaluate (f, test, &res->fixed_acc, &res->fixed_loss);
       res->fixed = g_steal_pointer (&f);
       grow_log (job, "fixed-size baseline: test accuracy %.2f%%", 100 * res->fixed_acc);
+
+      /* the same architecture for the grown run's training compute: the epochs whose FLOPs
+       * at the final width are nearest to what growing spent (at most the same epochs) */
+      double per_epoch = 3.0 * fw_model_flops (m) * (double) train->n;
+      int ce = per_epoch > 0 ? (int) lround (res->train_flops / per_epoch) : res->total_epochs;
+      res->fixed_compute_epochs = CLAMP (ce, 1, res->total_epochs);
+      pr.done = pr.total - 1;
+      if (res->fixed_compute_epochs == res->total_epochs)
+        {
+          res->fixed_compute_acc = res->fixed_acc;
+          res->fixed_compute_loss = res->fixed_loss;
+        }
+      else
+        {
+          g_autoptr (FwModel) fc = fixed_model (m, cfg->seed, error);
+          if (fc == NULL)
+            return NULL;
+          grow_log (job, "fixed-size baseline for the same compute: %d epochs",
+                    res->fixed_compute_epochs);
+          if (!train_phase (fc, cfg, res->fixed_compute_epochs, cfg->seed,
+                            cfg->final_epochs > 0, train, &pr, cancellable, error))
+            return NULL;
+          evaluate (fc, test, &res->fixed_compute_acc, &res->fixed_compute_loss);
+        }
+      grow_log (job, "fixed-size baseline, same compute (%d epochs): test accuracy %.2f%%",
+                res->fixed_compute_epochs, 100 * res->fixed_compute_acc);
     }
   return g_steal_pointer (&res);
 }

@@ -148,7 +148,8 @@ typedef struct {
                              * epochs, the learning rate decaying to 0 (cosine); 0 = none.
                              * The fixed-size baseline then gets a cosine schedule over all
                              * its epochs, so both end on a decayed learning rate (0) */
-  gboolean fixed_baseline;  /* also train the final architecture from scratch, same epochs */
+  gboolean fixed_baseline;  /* also train the final architecture from scratch, same epochs,
+                             * and again for the same training compute */
   FwTrainConfig train;      /* epochs is ignored (epochs_per_step) */
   guint64 seed;
 } FwGrowConfig;
@@ -188,6 +189,11 @@ typedef struct {
   /* fixed-size baseline: final spec trained from scratch for the same epochs */
   FwModel *fixed;           /* NULL unless run */
   double fixed_acc, fixed_loss;
+  /* the same architecture trained from scratch for the grown run's training compute: the
+   * whole epochs whose FLOPs come nearest to train_flops (at most total_epochs; equal to the
+   * fixed-size baseline then) */
+  int fixed_compute_epochs;
+  double fixed_compute_acc, fixed_compute_loss;
   int total_epochs;
   int final_epochs;         /* of them, after the last growth step (its own last point) */
   /* compute: training FLOPs (3 x the forward FLOPs per sample x samples seen, at the width of

@@ -72,6 +72,9 @@ run () {   # label dataset arch seed args...
     p=$(sed -n 's/.*"params" : \([0-9]*\).*/\1/p' "$dir/summary.json")
     a=$(sed -n 's/.*"fixed_test_accuracy" : \([0-9.e-]*\).*/\1/p' "$dir/summary.json")
     echo "$ds,$arch,$label-fixed,$seed,fixed,0,$p,$a" >> "$ALL"
+    # and the fixed-size network trained for the grown run's training compute
+    ac=$(sed -n 's/.*"fixed_compute_test_accuracy" : \([0-9.e-]*\).*/\1/p' "$dir/summary.json")
+    [ -n "$ac" ] && echo "$ds,$arch,$label-fixedc,$seed,fixedc,0,$p,$ac" >> "$ALL"
     # compute: the grown run's training GFLOP and the fixed-size network's, seconds of growth
     # statistics, of the grown run's training, of the fixed-size network's training
     c=""
@@ -133,22 +136,26 @@ awk -F, '
     }
   }' "$ALL" | sort
 echo
-echo "paired: grown minus the fixed-size network of its final size, same seed; mean (standard"
-echo "error) over seeds"
+echo "paired: grown minus the fixed-size network of its final size, same seed, trained for the"
+echo "same epochs (-fixed) and for the same training compute (-fixedc); mean (standard error)"
 awk -F, '
   { key = $1 " " $2 " " $3 " " $4; last[key] = $8 }
   END {
     for (k in last) {
       split (k, f, " ");
-      fk = f[1] " " f[2] " " f[3] "-fixed " f[4];
-      if (f[3] ~ /fixed/ || !(fk in last)) continue;
-      d = last[k] - last[fk]; g = f[1] " " f[2] " " f[3];
-      n[g]++; s[g] += d; s2[g] += d * d
+      if (f[3] ~ /fixed/) continue;
+      for (v = 1; v <= 2; v++) {
+        suffix = v == 1 ? "-fixed" : "-fixedc";
+        fk = f[1] " " f[2] " " f[3] suffix " " f[4];
+        if (!(fk in last)) continue;
+        d = last[k] - last[fk]; g = f[1] " " f[2] " " f[3] "-vs" suffix;
+        n[g]++; s[g] += d; s2[g] += d * d
+      }
     }
     for (g in n) {
       m = s[g] / n[g]; v = n[g] > 1 ? (s2[g] - n[g] * m * m) / (n[g] - 1) : 0; if (v < 0) v = 0;
       split (g, f, " ");
-      printf "%-14s %-4s %-12s %+5.2f (%.2f)  n=%d\n", f[1], f[2], f[3], 100 * m,
+      printf "%-14s %-4s %-26s %+5.2f (%.2f)  n=%d\n", f[1], f[2], f[3], 100 * m,
              100 * sqrt (v / n[g]), n[g]
     }
   }' "$ALL" | sort

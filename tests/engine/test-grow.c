@@ -513,6 +513,67 @@ test_auto_stat_samples (void)
     }
 }
 
+/* The compute accounting and the same-compute baseline: train_flops is the sum over the run's
+ * phases of 3 x forward FLOPs x samples x epochs at that phase's widths (models rebuilt from
+ * the points' widths); the same-compute baseline trains the final architecture from scratch
+ * for the nearest whole number of epochs, exactly as fw_train does by hand. */
+static void
+test_same_compute_baseline (void)
+{
+  g_autoptr (FwDataset) train = sim_data (200, 10);
+  g_autoptr (FwDataset) test = sim_data (100, 10);
+  g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
+                                      train->shape, 6);
+  FwGrowConfig cfg;
+  fw_grow_config_defaults (&cfg);
+  cfg.seed = 6;
+  cfg.max_steps = 4;
+  cfg.final_epochs = 3;
+  cfg.budget = 100000;
+  cfg.stat_samples = 100;
+  cfg.train.batch = 32;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwGrowResult) r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_no_error (error);
+  double flops = 0;
+  FwModel *final = NULL;
+  for (guint i = 0; i < r->points->len; i++)
+    {
+      const FwGrowPoint *pt = &g_array_index (r->points, FwGrowPoint, i);
+      g_autofree char *spec = g_strdup_printf ("flatten,dense:%d,relu,dense:%d,relu,dense:10",
+                                               pt->widths[1], pt->widths[2]);
+      g_autoptr (FwModel) w = make_model (spec, train->shape, 1);
+      int epochs = i + 1 == r->points->len ? cfg.final_epochs : cfg.epochs_per_step;
+      flops += 3.0 * fw_model_flops (w) * train->n * epochs;
+      if (i + 1 == r->points->len)
+        final = fw_model_ref (w);
+    }
+  g_autoptr (FwModel) fin = final;
+  g_assert_cmpfloat (fabs (r->train_flops - flops), <, 1e-9 * flops);
+  double per_epoch = 3.0 * fw_model_flops (fin) * train->n;
+  int ce = CLAMP ((int) lround (flops / per_epoch), 1, r->total_epochs);
+  g_assert_cmpint (r->fixed_compute_epochs, ==, ce);
+  g_assert_cmpint (ce, <, r->total_epochs);
+  g_assert_cmpfloat (r->fixed_train_flops, ==, per_epoch * r->total_epochs);
+
+  /* by hand: the final architecture from scratch, ce epochs, cosine (final_epochs > 0) */
+  g_autoptr (FwModel) f = fw_model_new (r->model->arch, r->model->spec, r->model->input, &error);
+  g_assert_no_error (error);
+  fw_model_init (f, cfg.seed);
+  f->in_mean = r->model->in_mean;
+  f->in_std = r->model->in_std;
+  FwTrainConfig tc = cfg.train;
+  tc.epochs = ce;
+  tc.schedule = FW_SCHED_COSINE;
+  tc.min_lr = 0;
+  tc.patience = 0;
+  tc.seed = cfg.seed;
+  g_assert_true (fw_train (f, &tc, train, NULL, NULL, NULL, NULL, NULL, &error));
+  g_autoptr (FwEvalResult) ev = fw_evaluate (f, test, 256, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (ev->accuracy, ==, r->fixed_compute_acc);
+}
+
 static void
 test_no_site_is_an_error (void)
 {
@@ -603,6 +664,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
   g_test_add_func ("/Grow/dead_network_grows_random_neurons", test_dead_network_grows);
   g_test_add_func ("/Grow/auto_stat_samples", test_auto_stat_samples);
+  g_test_add_func ("/Grow/same_compute_baseline", test_same_compute_baseline);
   g_test_add_func ("/Grow/recipes_parse_and_bad_values_are_named", test_recipes);
   return g_test_run ();
 }
