@@ -286,11 +286,12 @@ on_result (FwPageGrow *self, const FwGrowResult *res)
       fw_plot_view_queue_update (self->acc_view);
       fw_plot_view_queue_update (self->loss_view);
       markup = g_markup_printf_escaped (
-        "Grown (%s): <b>%.1f%%</b> with %s parameters; the same architecture trained from "
-        "scratch for the same %d epochs: <b>%.1f%%</b>. Growing took <b>%.0f%%</b> of its "
-        "training compute (plus %.1f s of growth statistics). Both are on the model shelf.",
-        method_titles[self->job_method], 100 * last->test_acc, params, res->total_epochs,
-        100 * res->fixed_acc,
+        "Grown (%s): <b>%.1f%%</b> with %s parameters. The same architecture from scratch: "
+        "<b>%.1f%%</b> in the same %d epochs, <b>%.1f%%</b> for the same training compute "
+        "(%d epochs: growing took %.0f%% of the FLOPs, plus %.1f s of growth statistics). "
+        "Grown and fixed-size models are on the shelf.",
+        method_titles[self->job_method], 100 * last->test_acc, params, 100 * res->fixed_acc,
+        res->total_epochs, 100 * res->fixed_compute_acc, res->fixed_compute_epochs,
         res->fixed_train_flops > 0 ? 100 * res->train_flops / res->fixed_train_flops : 0.0,
         res->grow_seconds);
     }
