@@ -1447,7 +1447,9 @@ fw_plot_draw_line (cairo_t *cr, const FwLinePlot *p, double width, double height
   frame_draw (&c, &spec, &f, width, height);
 
   cairo_save (cr);
-  cairo_rectangle (cr, f.x0, f.y0 - 2 * c.lw, f.x1 - f.x0 + 2 * c.lw, f.y1 - f.y0 + 2 * c.lw);
+  /* the frame with room for a whole marker on its edges (a point at the end of the x range) */
+  cairo_rectangle (cr, f.x0 - 3 * c.lw, f.y0 - 3 * c.lw, f.x1 - f.x0 + 6 * c.lw,
+                   f.y1 - f.y0 + 6 * c.lw);
   cairo_clip (cr);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);

@@ -943,6 +943,8 @@ demo_noise_embed (Demo *d, GError **error)
 typedef struct {
   char *file, *x, *y, *series, *title;
   gboolean log_y;
+  gboolean each_row;   /* every row its own point (a run's sequence with repeated x), not
+                        * rows with equal x averaged (seeds) */
 } PlotSpec;
 
 static void
@@ -963,7 +965,7 @@ parse_plot (Demo *d, const char *text, PlotSpec *p, GError **error)
   const char *colon = strchr (text, ':');
   if (colon == NULL)
     return key_error (error, d, "plot", text, "is not FILE: x=COLUMN, y=COLUMN[, series=COLUMN]"
-                      "[, title=TEXT][, log_y]");
+                      "[, title=TEXT][, log_y][, each_row]");
   p->file = g_strstrip (g_strndup (text, colon - text));
   if (*p->file == '\0' || strchr (p->file, '/') != NULL || p->file[0] == '.')
     return key_error (error, d, "plot", text, "needs a file name of the run folder");
@@ -978,16 +980,23 @@ parse_plot (Demo *d, const char *text, PlotSpec *p, GError **error)
           p->log_y = TRUE;
           continue;
         }
+      if (strcmp (o, "each_row") == 0)
+        {
+          p->each_row = TRUE;
+          continue;
+        }
       char *eq = strchr (o, '=');
       if (eq == NULL)
-        return key_error (error, d, "plot", o, "is not KEY=VALUE (x, y, series, title)");
+        return key_error (error, d, "plot", o, "is not KEY=VALUE (x, y, series, title), log_y "
+                          "or each_row");
       *eq = '\0';
       char *k = g_strstrip (o), *v = g_strstrip (eq + 1);
       char **slot = strcmp (k, "x") == 0 ? &p->x : strcmp (k, "y") == 0 ? &p->y
                     : strcmp (k, "series") == 0 ? &p->series
                     : strcmp (k, "title") == 0 ? &p->title : NULL;
       if (slot == NULL)
-        return key_error (error, d, "plot", k, "is not one of x, y, series, title, log_y");
+        return key_error (error, d, "plot", k, "is not one of x, y, series, title, log_y, "
+                          "each_row");
       g_free (*slot);
       *slot = g_strdup (v);
     }
@@ -1110,7 +1119,7 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
         }
       GArray *sx = g_ptr_array_index (xs, si), *sa = g_ptr_array_index (accs, si);
       guint j = 0;
-      while (j < sx->len && g_array_index (sx, double, j) != x)
+      while (j < sx->len && (ps->each_row || g_array_index (sx, double, j) != x))
         j++;
       if (j == sx->len)
         {
@@ -1204,7 +1213,15 @@ demo_ext (Demo *d, GError **error)
     }
   g_autoptr (FwRecipe) r = fw_recipe_copy (d->r);
   g_free (r->out_dir);
+  /* a folder no earlier run of the demo left behind: some jobs put their files beside an
+   * existing folder ("work-2"), and the figure must read this run's tables, not stale ones */
   r->out_dir = g_build_filename (d->run_dir, "work", NULL);
+  for (int i = 2; g_file_test (r->out_dir, G_FILE_TEST_EXISTS) && i < 10000; i++)
+    {
+      g_free (r->out_dir);
+      g_autofree char *name = g_strdup_printf ("work-%d", i);
+      r->out_dir = g_build_filename (d->run_dir, name, NULL);
+    }
   /* pretrain = GROUP.KEY: overrides — a model trained first from the base groups with the
    * overrides (a teacher, say), its file given to the feature as GROUP.KEY */
   g_autofree char *pre = g_key_file_get_string (d->l->kf, "lecture", "pretrain", NULL);

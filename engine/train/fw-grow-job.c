@@ -224,6 +224,24 @@ fw_grow_points_csv (const FwGrowResult *res)
       csv_num (s, p->seconds);
       g_string_append_c (s, '\n');
     }
+  /* the fixed-size baselines, step -1: the final architecture from scratch for the same
+   * epochs and for the same training compute (one point each on a plot of test_acc vs
+   * params with series = method) */
+  if (res->fixed != NULL && res->points->len > 0)
+    {
+      const FwGrowPoint *last = &g_array_index (res->points, FwGrowPoint, res->points->len - 1);
+      for (int b = 0; b < 2; b++)
+        {
+          g_string_append_printf (s, "%s,-1,%zu", b == 0 ? "fixed (same epochs)" : "fixed (same compute)",
+                                  last->params);
+          csv_num (s, b == 0 ? res->fixed_acc : res->fixed_compute_acc);
+          csv_num (s, b == 0 ? res->fixed_loss : res->fixed_compute_loss);
+          g_string_append (s, ",,-1,0,,,,,");
+          for (int w = 0; w < last->n_widths; w++)
+            g_string_append_printf (s, "%s%d", w ? "-" : "", last->widths[w]);
+          g_string_append (s, ",,\n");
+        }
+    }
   return g_string_free (s, FALSE);
 }
 

@@ -215,7 +215,9 @@ FwGrowResult *fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *t
                            FwDataset *test, FwJob *job, GCancellable *cancellable,
                            GError **error);
 
-/* growth.csv of a run: one row per point */
+/* growth.csv of a run: one row per point, then (when the fixed-size baselines ran) a row
+ * "fixed (same epochs)" and a row "fixed (same compute)" with step -1, the final parameters and their test
+ * accuracy and loss */
 char *fw_grow_points_csv (const FwGrowResult *res);
 
 /* The growth settings of a recipe: [grow] keys over fw_grow_config_defaults(), [train] and

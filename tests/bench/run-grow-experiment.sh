@@ -67,7 +67,8 @@ run () {   # label dataset arch seed args...
   fi
   # prefix every row with dataset,arch,label,seed; the fixed-size baseline of a TINY run
   # becomes one more row
-  tail -n +2 "$dir.csv" | sed "s/^/$ds,$arch,$label,$seed,/" >> "$ALL"
+  # (growth.csv's own fixed-size rows are left out: they become rows of their own below)
+  tail -n +2 "$dir.csv" | grep -v '^fixed (' | sed "s/^/$ds,$arch,$label,$seed,/" >> "$ALL"
   if [ -f "$dir/summary.json" ] && grep -q '"fixed_test_accuracy" : [0-9]' "$dir/summary.json"; then
     p=$(sed -n 's/.*"params" : \([0-9]*\).*/\1/p' "$dir/summary.json")
     a=$(sed -n 's/.*"fixed_test_accuracy" : \([0-9.e-]*\).*/\1/p' "$dir/summary.json")

@@ -37,7 +37,8 @@ test_grow_csv_and_folder (void)
   g_assert_cmpstr (rows[0], ==, "method,step,params,test_acc,test_loss,train_loss,site,added,"
                                 "gamma,loss_before,loss_after,first_order,widths,bottleneck,"
                                 "seconds");
-  guint n = g_strv_length (rows);
+  /* the growth points, then the two fixed-size baselines (step -1) */
+  guint n = g_strv_length (rows) - 2;
   g_assert_cmpuint (n, >=, 3);
   long prev = 0;
   for (guint i = 1; i < n; i++)
@@ -56,6 +57,19 @@ test_grow_csv_and_folder (void)
   g_autofree char *first_w = g_strdup (rows[1]);
   g_assert_cmpint (prev, >, atol (strchr (strchr (first_w, ',') + 1, ',') + 1));
   g_assert_true (prev >= 900 || n == 6);
+  g_auto (GStrv) last_f = g_strsplit (rows[n - 1], ",", -1);
+  for (guint b = 0; b < 2; b++)
+    {
+      g_auto (GStrv) f = g_strsplit (rows[n + b], ",", -1);
+      g_assert_cmpuint (g_strv_length (f), ==, 15);
+      g_assert_cmpstr (f[0], ==, b == 0 ? "fixed (same epochs)" : "fixed (same compute)");
+      g_assert_cmpstr (f[1], ==, "-1");
+      g_assert_cmpint (atol (f[2]), ==, prev);
+      g_assert_cmpstr (f[12], ==, last_f[12]);
+      double acc = g_ascii_strtod (f[3], NULL);
+      g_assert_cmpfloat (acc, >, 0);
+      g_assert_cmpfloat (acc, <=, 1);
+    }
 
   /* the run folder: the same CSV, the summary, both models */
   g_autofree char *csv_path = g_build_filename (run, "growth.csv", NULL);

@@ -114,7 +114,9 @@ test_tiny_run (void)
   g_autofree char *csv = NULL;
   g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
   g_auto (GStrv) rows = g_strsplit (g_strchomp (csv), "\n", -1);
-  g_assert_cmpuint (g_strv_length (rows), ==, n + 1);
+  g_assert_cmpuint (g_strv_length (rows), ==, n + 3);   /* + header, two fixed-size rows */
+  g_assert_true (g_str_has_prefix (rows[n + 1], "fixed (same epochs),-1,"));
+  g_assert_true (g_str_has_prefix (rows[n + 2], "fixed (same compute),-1,"));
   g_assert_cmpuint (g_list_model_get_n_items (shelf), ==, shelf_before + 2);
   g_autoptr (FwShelfItem) grown = g_list_model_get_item (shelf, shelf_before);
   g_assert_true (g_str_has_prefix (fw_shelf_item_get_name (grown), "grown TINY"));
