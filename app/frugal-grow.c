@@ -103,7 +103,7 @@ frugal_cmd_grow (int argc, char **argv)
     { "neurons-only", 0, 0, G_OPTION_ARG_NONE, &neurons_only,
       "TINY: add the new neurons only, without the update dW* of the existing weights", NULL },
     { "no-fixed", 0, 0, G_OPTION_ARG_NONE, &no_fixed,
-      "Do not train the fixed-size baseline", NULL },
+      "Do not train the fixed-size baselines", NULL },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Random seed", "S" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Number of threads", "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Write the run folder here", "DIR" },
@@ -116,7 +116,7 @@ frugal_cmd_grow (int argc, char **argv)
   g_option_context_set_summary (ctx,
     "Grow a tiny network where it lacks expressivity (TINY, Verbockhaven et al. 2024), or with "
     "the GradMax or random baselines, up to a parameter budget; then train the final "
-    "architecture from scratch for the same epochs. Options override the recipe's [grow], "
+    "architecture from scratch for the same epochs and for the same training compute. Options override the recipe's [grow], "
     "[data] and [model] keys; without a recipe: an mlp 2-2 on fashion-mnist.\n"
     "The run folder receives recipe.ini, growth.csv, summary.json, model.safetensors and "
     "fixed.safetensors.");
