@@ -335,20 +335,27 @@ test_first_order_gain (void)
 
 /* --- the run: deterministic by seed; TINY steps lower the batch loss --- */
 
+/* The small runs' settings: a large budget (steps limit the run), 100 statistics samples,
+ * batch 32. */
+static void
+small_config (FwGrowConfig *cfg, guint64 seed, int steps)
+{
+  fw_grow_config_defaults (cfg);
+  cfg->seed = seed;
+  cfg->max_steps = steps;
+  cfg->budget = 100000;
+  cfg->stat_samples = 100;
+  cfg->train.batch = 32;
+}
+
 static FwGrowResult *
 run_once (FwGrowMethod meth, guint64 seed, FwDataset *train, FwDataset *test)
 {
   g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
                                       train->shape, seed);
   FwGrowConfig cfg;
-  fw_grow_config_defaults (&cfg);
+  small_config (&cfg, seed, 3);
   cfg.method = meth;
-  cfg.seed = seed;
-  cfg.max_steps = 3;
-  cfg.budget = 100000;
-  cfg.stat_samples = 100;
-  cfg.train.batch = 32;
-  cfg.fixed_baseline = TRUE;
   g_autoptr (GError) error = NULL;
   FwGrowResult *r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -399,12 +406,7 @@ test_final_epochs (void)
   g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
                                       train->shape, 3);
   FwGrowConfig cfg;
-  fw_grow_config_defaults (&cfg);
-  cfg.seed = 3;
-  cfg.max_steps = 2;
-  cfg.budget = 100000;
-  cfg.stat_samples = 100;
-  cfg.train.batch = 32;
+  small_config (&cfg, 3, 2);
   g_autoptr (GError) error = NULL;
   g_autoptr (FwGrowResult) a = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -462,12 +464,8 @@ test_dead_network_grows (void)
   l1->w[200] = l1->w[201] = -1.0f;
   l3->w[4] = l3->w[5] = -1.0f;
   FwGrowConfig cfg;
-  fw_grow_config_defaults (&cfg);
-  cfg.seed = 2;
-  cfg.max_steps = 4;
-  cfg.budget = 100000;
+  small_config (&cfg, 2, 4);
   cfg.stat_samples = 200;
-  cfg.train.batch = 32;
   cfg.fixed_baseline = FALSE;
   g_autoptr (GError) error = NULL;
   g_autoptr (FwGrowResult) r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
@@ -525,13 +523,8 @@ test_same_compute_baseline (void)
   g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
                                       train->shape, 6);
   FwGrowConfig cfg;
-  fw_grow_config_defaults (&cfg);
-  cfg.seed = 6;
-  cfg.max_steps = 4;
+  small_config (&cfg, 6, 4);
   cfg.final_epochs = 3;
-  cfg.budget = 100000;
-  cfg.stat_samples = 100;
-  cfg.train.batch = 32;
   g_autoptr (GError) error = NULL;
   g_autoptr (FwGrowResult) r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
   g_assert_no_error (error);
