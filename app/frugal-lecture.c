@@ -174,11 +174,32 @@ lecture_run (const char *dir, const char *name, gboolean reduced, const char *ou
   return FRUGAL_EXIT_OK;
 }
 
+/* `frugal lecture plot SPEC...`: CSV tables drawn like a demo's figure. */
+static int
+lecture_plot (char **specs, const char *figure, const char *size, const char *title)
+{
+  int fw = 1920, fh = 1080;
+  if (size != NULL && (sscanf (size, "%dx%d", &fw, &fh) != 2 || fw < 64 || fh < 64
+                       || fw > 16384 || fh > 16384))
+    return frugal_usage_error ("lecture", "--size %s: write WIDTHxHEIGHT, e.g. 1920x1080",
+                               size);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwLectureResult) res = fw_lecture_plot_files ((const char *const *) specs, &error);
+  if (res == NULL)
+    return frugal_fail (error);
+  const char *steps[] = { "plot", NULL };
+  const char *fig = figure != NULL ? figure : "plot.png";
+  if (!fw_lecture_figure_export (fig, title, steps, res, fw, fh, NULL, &error))
+    return frugal_fail (error);
+  printf ("figure: %s (%u panel%s)\n", fig, res->panels->len, res->panels->len == 1 ? "" : "s");
+  return FRUGAL_EXIT_OK;
+}
+
 int
 frugal_cmd_lecture (int argc, char **argv)
 {
   gboolean reduced = FALSE;
-  char *out = NULL, *figure = NULL, *size = NULL, *dir = NULL;
+  char *out = NULL, *figure = NULL, *size = NULL, *dir = NULL, *title = NULL;
   int threads = 0;
   GOptionEntry entries[] = {
     { "reduced", 0, 0, G_OPTION_ARG_NONE, &reduced, "run at the reduced size of the tests "
@@ -188,18 +209,24 @@ frugal_cmd_lecture (int argc, char **argv)
     { "figure", 0, 0, G_OPTION_ARG_FILENAME, &figure, "figure file, .png/.svg/.pdf "
       "(default: figure.png in the run folder)", "FILE" },
     { "size", 0, 0, G_OPTION_ARG_STRING, &size, "figure size (default 1920x1080)", "WxH" },
+    { "title", 0, 0, G_OPTION_ARG_STRING, &title, "plot: the figure's title line (default: "
+      "none)", "TEXT" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads (default: the "
       "recipe's)", "N" },
     { "dir", 0, 0, G_OPTION_ARG_FILENAME, &dir, "folder of the lecture recipes (default: "
       "$FW_LECTURE_DIR or the installed ones)", "DIR" },
     { NULL }
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("list | run NAME");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("list | run NAME | plot "
+                                                          "'FILE.csv: x=COL, y=COL[, ...]'...");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_set_summary (ctx, "The lecture demos: 'list' shows them grouped like the "
                                 "course; 'run NAME' runs one headless and writes its run "
                                 "folder (metrics.csv, summary.json) and its figure in the "
-                                "presentation style.");
+                                "presentation style; 'plot' draws CSV tables the same way, one "
+                                "panel per 'FILE.csv: x=COLUMN, y=COLUMN[, series=COLUMN][, "
+                                "title=TEXT][, log_y][, each_row]' (rows sharing series and x "
+                                "averaged, with their sd), into --figure (default plot.png).");
   if (!frugal_parse_options (ctx, "lecture", &argc, &argv))
     return FRUGAL_EXIT_USAGE;
   g_autofree char *d = dir != NULL ? g_strdup (dir) : fw_lecture_dir ();
@@ -208,12 +235,15 @@ frugal_cmd_lecture (int argc, char **argv)
     rc = lecture_list (d);
   else if (argc == 3 && strcmp (argv[1], "run") == 0)
     rc = lecture_run (d, argv[2], reduced, out, figure, size, threads);
+  else if (argc >= 3 && strcmp (argv[1], "plot") == 0)
+    rc = lecture_plot (argv + 2, figure, size, title);
   else
-    rc = frugal_usage_error ("lecture", "give 'list' or 'run NAME'");
+    rc = frugal_usage_error ("lecture", "give 'list', 'run NAME' or 'plot SPEC...'");
   g_free (out);
   g_free (figure);
   g_free (size);
   g_free (dir);
+  g_free (title);
   return rc;
 }
 

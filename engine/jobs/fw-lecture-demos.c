@@ -30,7 +30,16 @@ typedef struct {
   double t_last_emit;
   /* progress: the current stage maps [0,1] into [lo, hi] */
   double lo, hi;
+  gboolean standalone;   /* fw_lecture_plot_files: errors name the file, not a recipe */
 } Demo;
+
+/* Where a plot error is: "NAME.ini: [lecture] plot" in a demo, "plot" standalone. */
+static char *
+plot_where (const Demo *d)
+{
+  return d->standalone ? g_strdup ("plot") : g_strdup_printf ("%s.ini: [lecture] plot",
+                                                              d->l->name);
+}
 
 static void
 demo_emit (Demo *d, gboolean force)
@@ -79,8 +88,11 @@ check_cancel (GCancellable *c, GError **error)
 static gboolean
 key_error (GError **error, const Demo *d, const char *key, const char *v, const char *what)
 {
-  g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] %s: '%s' %s", d->l->name,
-               key, v, what);
+  if (d->standalone)
+    g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s: '%s' %s", key, v, what);
+  else
+    g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] %s: '%s' %s",
+                 d->l->name, key, v, what);
   return FALSE;
 }
 
@@ -1045,8 +1057,9 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
   g_autofree char *text = NULL;
   if (!g_file_get_contents (path, &text, NULL, NULL) || !g_utf8_validate (text, -1, NULL))
     {
-      g_set_error (error, FW_ERROR, FW_ERROR_NOT_FOUND, "%s.ini: [lecture] plot: the feature "
-                   "wrote no readable %s in its run folder %s", d->l->name, ps->file, dir);
+      g_autofree char *where = plot_where (d);
+      g_set_error (error, FW_ERROR, FW_ERROR_NOT_FOUND, "%s: no readable %s in %s%s", where,
+                   ps->file, dir, d->standalone ? "" : " (the feature's run folder)");
       return FALSE;
     }
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
@@ -1059,8 +1072,9 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
   int cs = ps->series != NULL ? column_of (head, ps->series) : -1;
   if (cx < 0 || cy < 0 || (ps->series != NULL && cs < 0))
     {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] plot: %s has no "
-                   "column '%s' — its columns: %s", d->l->name, ps->file,
+      g_autofree char *where = plot_where (d);
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s: %s has no "
+                   "column '%s' — its columns: %s", where, ps->file,
                    cx < 0 ? ps->x : cy < 0 ? ps->y : ps->series,
                    lines[first] != NULL ? lines[first] : "");
       return FALSE;
@@ -1134,8 +1148,9 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
     }
   if (names->len == 0)
     {
-      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s.ini: [lecture] plot: %s has no rows "
-                   "with numbers in '%s'", d->l->name, ps->file, ps->y);
+      g_autofree char *where = plot_where (d);
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "%s: %s has no rows with numbers in '%s'",
+                   where, ps->file, ps->y);
       return FALSE;
     }
   /* axis titles in words; accuracies stored as fractions are shown in % (unless x is a
@@ -1271,6 +1286,42 @@ demo_ext (Demo *d, GError **error)
     }
   d->res->summary = g_strdup_printf ("%s: run folder %s", ext->title, r->out_dir);
   return TRUE;
+}
+
+FwLectureResult *
+fw_lecture_plot_files (const char *const *specs, GError **error)
+{
+  g_autoptr (FwLectureResult) res = fw_lecture_result_new ();
+  FwLecture l = { 0 };
+  l.name = (char *) "plot";
+  Demo d = { .l = &l, .res = res, .standalone = TRUE };
+  for (int i = 0; specs != NULL && specs[i] != NULL; i++)
+    {
+      /* "DIR/FILE.csv: opts" -> the folder, and "FILE.csv: opts" for the lecture syntax */
+      const char *colon = strchr (specs[i], ':');
+      if (colon == NULL)
+        {
+          key_error (error, &d, "plot", specs[i], "is not FILE.csv: x=COLUMN, y=COLUMN[, "
+                     "series=COLUMN][, title=TEXT][, log_y][, each_row]");
+          return NULL;
+        }
+      g_autofree char *file = g_strstrip (g_strndup (specs[i], colon - specs[i]));
+      g_autofree char *dir = g_path_get_dirname (file), *base = g_path_get_basename (file);
+      g_autofree char *text = g_strdup_printf ("%s:%s", base, colon + 1);
+      PlotSpec ps;
+      gboolean ok = parse_plot (&d, text, &ps, error)
+                    && plot_panel (&d, dir, &ps, "plot", error);
+      plot_spec_clear (&ps);
+      if (!ok)
+        return NULL;
+    }
+  if (res->panels->len == 0)
+    {
+      g_set_error (error, FW_ERROR, FW_ERROR_INVALID, "plot: give at least one FILE.csv: "
+                   "x=COLUMN, y=COLUMN");
+      return NULL;
+    }
+  return g_steal_pointer (&res);
 }
 
 /* ---- the job ---- */

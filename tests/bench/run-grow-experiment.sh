@@ -173,5 +173,38 @@ awk -F, '
              d[g] / n[g], e[g] / n[g]
     }
   }' "$COST" | sort
+# the figure: one panel per dataset and net, final test accuracy against parameters, every
+# method's runs at their mean parameter count (mean +- sd over seeds), the uniform fixed
+# networks as a line
+FIG_SPECS=""
+for ds in $DATASETS; do
+  for arch in $ARCHS; do
+    f="$OUT_DIR/final-$ds-$arch.csv"
+    awk -F, -v ds="$ds" -v arch="$arch" '
+      $1 == ds && $2 == arch && $3 !~ /-fixedc$/ { key = $3 " " $4; p[key] = $7; a[key] = $8 }
+      END {
+        for (k in p) { split (k, f, " "); n[f[1]]++; sp[f[1]] += p[k] }
+        print "method,params,test_acc"
+        # the legend in this order: growth methods, then the fixed-size networks
+        split ("tiny tiny-neurons gradmax random tiny-fixed fixed", order, " ");
+        split ("TINY|TINY neurons only|GradMax|random|fixed at TINY size|fixed uniform", names, "|");
+        for (o = 1; o <= 6; o++)
+          for (k in p) {
+            split (k, f, " "); l = f[1];
+            if (order[o] == "fixed" ? l !~ /^fixed-w/ : l != order[o]) continue;
+            x = l ~ /^fixed-w/ ? p[k] : sprintf ("%.0f", sp[l] / n[l]);
+            print names[o] "," x "," a[k]
+          }
+      }' "$ALL" > "$f"
+    case "$ds" in fashion-mnist) dn="Fashion-MNIST" ;; *) dn="$ds" ;; esac
+    FIG_SPECS="$FIG_SPECS|$f: x=params, y=test_acc, series=method, title=$dn $(echo "$arch" | tr a-z A-Z)"
+  done
+done
+FIG="$OUT_DIR/grow-experiment.png"
+(IFS='|'; set -f; set -- ${FIG_SPECS#|};
+ "$FRUGAL" lecture plot "$@" --figure "$FIG" --size 1920x1080 \
+   --title "Growing vs fixed-size networks: final test accuracy (mean, sd over seeds)" > /dev/null) \
+  && echo "figure: $FIG" || echo "figure: not drawn (frugal lecture plot failed)" >&2
+
 echo
 echo "total: $(( $(date +%s) - t0 )) s"

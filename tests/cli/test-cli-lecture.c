@@ -156,6 +156,35 @@ test_plot_is_the_csv_in_percent (void)
   g_assert_cmpint (n, >=, 2);
 }
 
+/* `frugal lecture plot`: a CSV table drawn as a figure of the requested size; a bad spec is a
+ * clear error */
+static void
+test_plot_command (void)
+{
+  g_autofree char *csv = g_build_filename (tmp, "table.csv", NULL);
+  g_assert_true (g_file_set_contents (csv, "method,params,test_acc\nA,10,0.5\nA,20,0.7\n"
+                                      "B,10,0.4\n", -1, NULL));
+  g_autofree char *spec = g_strdup_printf ("%s: x=params, y=test_acc, series=method", csv);
+  g_autofree char *fig = g_build_filename (tmp, "table.png", NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int rc = fw_cli_run_frugal (&out, &err, 60, "lecture", "plot", spec, spec, "--figure", fig,
+                              "--size", "800x600", "--title", "Two panels", NULL);
+  if (rc != 0)
+    g_test_message ("%s", err);
+  g_assert_cmpint (rc, ==, 0);
+  g_assert_nonnull (strstr (out, "2 panels"));
+  guint32 w = 0, h = 0;
+  png_size (fig, &w, &h);
+  g_assert_cmpuint (w, ==, 800);
+  g_assert_cmpuint (h, ==, 600);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  rc = fw_cli_run_frugal (&out, &err, 60, "lecture", "plot", "no colon here", "--figure", fig,
+                          NULL);
+  g_assert_cmpint (rc, !=, 0);
+  g_assert_nonnull (strstr (err, "FILE.csv: x=COLUMN"));
+}
+
 static void
 test_replay_is_bit_identical (void)
 {
@@ -299,6 +328,7 @@ main (int argc, char **argv)
                    test_every_demo_reduced);
   g_test_add_func ("/CliLecture/replay_is_bit_identical", test_replay_is_bit_identical);
   g_test_add_func ("/CliLecture/plot_is_the_csv_in_percent", test_plot_is_the_csv_in_percent);
+  g_test_add_func ("/CliLecture/plot_command_draws_a_csv", test_plot_command);
   g_test_add_func ("/CliLecture/errors", test_errors);
   g_test_add_func ("/CliSession/info_reads_the_container_and_refuses_damage",
                    test_session_info);

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "fw-engine.h"
 #include "fw-lecture.h"
 #include "fw-session.h"
@@ -201,6 +203,73 @@ some_session (void)
   return s;
 }
 
+/* fw_lecture_plot_files: a CSV drawn with the [lecture] plot syntax — rows sharing series and x
+ * become their mean with mean -/+ sd (population sd over the rows), accuracies as fractions
+ * become %, the axis titles words; errors name the file and the column. */
+static void
+test_plot_files (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("fw-plot-XXXXXX", NULL);
+  g_autofree char *csv = g_build_filename (dir, "final.csv", NULL);
+  /* series A: x=10 twice (0.5, 0.7), x=20 once (0.9); series B: x=10 three times */
+  const char *text = "method,params,test_acc\nA,10,0.5\nA,20,0.9\nB,10,0.2\nA,10,0.7\n"
+                     "B,10,0.4\nB,10,0.6\n";
+  g_assert_true (g_file_set_contents (csv, text, -1, NULL));
+  g_autofree char *spec = g_strdup_printf ("%s: x=params, y=test_acc, series=method, title=T",
+                                           csv);
+  const char *specs[] = { spec, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwLectureResult) r = fw_lecture_plot_files (specs, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->panels->len, ==, 1);
+  const FwPanel *p = g_ptr_array_index (r->panels, 0);
+  g_assert_cmpstr (p->title, ==, "T");
+  g_assert_cmpstr (p->x_label, ==, "parameters");
+  g_assert_cmpstr (p->y_label, ==, "test accuracy");
+  g_assert_cmpstr (p->y_unit, ==, "%");
+  g_assert_cmpstr (p->step, ==, "plot");
+  g_assert_cmpuint (p->series->len, ==, 2);
+  const FwPanelSeries *a = g_ptr_array_index (p->series, 0), *b = g_ptr_array_index (p->series, 1);
+  g_assert_cmpstr (a->name, ==, "A");
+  g_assert_cmpstr (b->name, ==, "B");
+  g_assert_cmpuint (a->x->len, ==, 2);
+  g_assert_cmpuint (b->x->len, ==, 1);
+  /* A at 10: mean 60%, sd 10 points; at 20: 90%, one row: no band */
+  g_assert_cmpfloat (g_array_index (a->x, double, 0), ==, 10);
+  g_assert_cmpfloat (fabs (g_array_index (a->y, double, 0) - 60), <, 1e-9);
+  g_assert_cmpfloat (fabs (g_array_index (a->lo, double, 0) - 50), <, 1e-9);
+  g_assert_cmpfloat (fabs (g_array_index (a->hi, double, 0) - 70), <, 1e-9);
+  g_assert_cmpfloat (fabs (g_array_index (a->y, double, 1) - 90), <, 1e-9);
+  g_assert_true (isnan (g_array_index (a->lo, double, 1)));
+  /* B: 20, 40, 60 -> 40 +- sqrt(800/3) */
+  double sd = sqrt (((20 - 40) * (20 - 40) + 0 + (60 - 40) * (60 - 40)) / 3.0);
+  g_assert_cmpfloat (fabs (g_array_index (b->y, double, 0) - 40), <, 1e-9);
+  g_assert_cmpfloat (fabs (g_array_index (b->hi, double, 0) - (40 + sd)), <, 1e-9);
+
+  /* each_row: every row its own point */
+  g_autofree char *spec2 = g_strdup_printf ("%s: x=params, y=test_acc, series=method, each_row",
+                                            csv);
+  const char *specs2[] = { spec2, NULL };
+  g_autoptr (FwLectureResult) r2 = fw_lecture_plot_files (specs2, &error);
+  g_assert_no_error (error);
+  const FwPanel *p2 = g_ptr_array_index (r2->panels, 0);
+  g_assert_cmpuint (((const FwPanelSeries *) g_ptr_array_index (p2->series, 1))->x->len, ==, 3);
+
+  /* a missing column and a missing file are errors naming them */
+  g_autofree char *bad = g_strdup_printf ("%s: x=params, y=nope", csv);
+  const char *specs3[] = { bad, NULL };
+  g_assert_null (fw_lecture_plot_files (specs3, &error));
+  g_assert_nonnull (strstr (error->message, "nope"));
+  g_assert_nonnull (strstr (error->message, "final.csv"));
+  g_clear_error (&error);
+  g_autofree char *missing = g_strdup_printf ("%s/none.csv: x=a, y=b", dir);
+  const char *specs4[] = { missing, NULL };
+  g_assert_null (fw_lecture_plot_files (specs4, &error));
+  g_assert_nonnull (strstr (error->message, "none.csv"));
+  g_remove (csv);
+  g_rmdir (dir);
+}
+
 static void
 test_session_round_trip (void)
 {
@@ -330,6 +399,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Lecture/unavailable_feature_is_listed_not_faked",
                    test_unavailable_feature);
   g_test_add_func ("/Lecture/sigma_n_demo_follows_sigma2_over_n", test_sigma_n_follows_theory);
+  g_test_add_func ("/Lecture/plot_files_average_rows_and_name_errors", test_plot_files);
   g_test_add_func ("/Session/round_trip_keeps_models_curves_and_panels",
                    test_session_round_trip);
   g_test_add_func ("/Session/truncated_or_damaged_files_are_errors",
