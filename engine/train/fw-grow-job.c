@@ -415,17 +415,16 @@ fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError 
                            "accuracy %.1f%%", res->fixed_compute_epochs,
                            100 * res->fixed_compute_acc)
         : g_strdup ("");
+      g_autofree char *gf = fw_format_count (res->train_flops);
+      g_autofree char *ff = fw_format_count (res->fixed_train_flops);
       g_autofree char *cost = res->fixed != NULL && res->fixed_train_flops > 0
-        ? g_strdup_printf ("\ncompute: growing took %.2f GFLOP of training (%.0f%% of the "
-                           "fixed-size network's %.2f) in %.1f s, plus %.1f s for the growth "
-                           "statistics; the fixed-size network %.1f s",
-                           res->train_flops / 1e9,
-                           100 * res->train_flops / res->fixed_train_flops,
-                           res->fixed_train_flops / 1e9, res->train_seconds, res->grow_seconds,
-                           res->fixed_seconds)
-        : g_strdup_printf ("\ncompute: %.2f GFLOP of training in %.1f s, plus %.1f s for the "
-                           "growth statistics", res->train_flops / 1e9, res->train_seconds,
-                           res->grow_seconds);
+        ? g_strdup_printf ("\ncompute: growing took %s FLOP of training (%.0f%% of the "
+                           "fixed-size network's %s FLOP) in %.1f s, plus %.1f s for the growth "
+                           "statistics; the fixed-size network %.1f s", gf,
+                           100 * res->train_flops / res->fixed_train_flops, ff,
+                           res->train_seconds, res->grow_seconds, res->fixed_seconds)
+        : g_strdup_printf ("\ncompute: %s FLOP of training in %.1f s, plus %.1f s for the "
+                           "growth statistics", gf, res->train_seconds, res->grow_seconds);
       g_autofree char *sum = g_strdup_printf (
         "run folder: %s\ngrown (%s): %s, %zu parameters, test accuracy %s\n"
         "fixed-size from scratch (%d epochs): test accuracy %s%s%s", res->run_dir,
