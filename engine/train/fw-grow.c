@@ -401,7 +401,7 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
   g_autofree double *XA = g_new (double, (gsize) n * g.QA * g.dA);
   layer_patches (g.A, xa, n, XA, g.dA);
   int NU = g.OUT * g.U;
-  g_autofree double *S2 = g_new0 (double, (gsize) g.dA * g.dA);
+  g_autofree double *S2 = method == FW_GROW_TINY ? g_new0 (double, (gsize) g.dA * g.dA) : NULL;
   g_autofree double *N = g_new0 (double, (gsize) g.dA * NU);
   g_autofree double *Ng = g_new0 (double, (gsize) g.dA * NU);
   g_autofree double *Xu = g_new (double, rows * g.dA);
@@ -441,11 +441,13 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
   g_autofree double *Vt = g_new (double, (gsize) r * NU);
   /* S2^{-1/2} = E diag(f) E^T (E: eigenvectors of S2, f: eigenvalues^-1/2 over the kept
    * ones), applied as thin products E (f (E^T X)) without forming the d x d matrix */
-  g_autofree double *E = g_new (double, (gsize) g.dA * g.dA);
-  g_autofree double *fw = g_new (double, g.dA);
+  g_autofree double *E = NULL, *fw = NULL, *t = NULL;   /* TINY only; t: one alpha */
 
   if (method == FW_GROW_TINY)
     {
+      E = g_new (double, (gsize) g.dA * g.dA);
+      fw = g_new (double, g.dA);
+      t = g_new (double, g.dA);
       memcpy (p->dW, dWs, sizeof (double) * g.OUT * g.dB);
       p->gain_dw = gain_dw;
       if (!sym_eig (S2, g.dA, E, fw, error))
@@ -493,7 +495,6 @@ fw_grow_propose (FwModel *m, FwGrowSite site, FwGrowMethod method, const float *
         double sl = sqrt (fabs (p->lambda[j]));
         double sg = p->lambda[j] >= 0 ? 1.0 : -1.0;
         /* alpha_j = sign sqrt|lambda| S2^{-1/2} u_j ; omega_j = sqrt|lambda| v_j */
-        g_autofree double *t = g_new (double, g.dA);
         cblas_dgemv (CblasRowMajor, CblasTrans, g.dA, g.dA, 1.0, E, g.dA, Us + j, r, 0.0, t, 1);
         for (int a = 0; a < g.dA; a++)
           t[a] *= fw[a];

@@ -395,6 +395,22 @@ test_run_deterministic (void)
     }
 }
 
+/* Trains m by hand as the run's decaying phases do: the run's [train] settings, `epochs`
+ * epochs, cosine to 0, shuffling seed `seed`. */
+static void
+train_cosine (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, FwDataset *train)
+{
+  FwTrainConfig tc = cfg->train;
+  tc.epochs = epochs;
+  tc.schedule = FW_SCHED_COSINE;
+  tc.min_lr = 0;
+  tc.patience = 0;
+  tc.seed = seed;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (fw_train (m, &tc, train, NULL, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+}
+
 /* final_epochs: the grown network trained further, architecture unchanged, exactly as
  * fw_train with a cosine schedule would train the run without it; the fixed baseline gets the
  * extra epochs too */
@@ -426,14 +442,7 @@ test_final_epochs (void)
 
   /* the same training by hand: the run's grown model, 3 epochs, cosine to 0, the phase seed */
   g_autoptr (FwModel) ref = fw_model_copy (a->model);
-  FwTrainConfig tc = cfg.train;
-  tc.epochs = 3;
-  tc.schedule = FW_SCHED_COSINE;
-  tc.min_lr = 0;
-  tc.patience = 0;
-  tc.seed = cfg.seed * 1000003u + (guint64) pb->step;
-  g_assert_true (fw_train (ref, &tc, train, NULL, NULL, NULL, NULL, NULL, &error));
-  g_assert_no_error (error);
+  train_cosine (ref, &cfg, 3, cfg.seed * 1000003u + (guint64) pb->step, train);
   g_assert_cmpmem (ref->params, sizeof (float) * ref->n_params, b->model->params,
                    sizeof (float) * b->model->n_params);
   g_autoptr (FwEvalResult) ev = fw_evaluate (ref, test, 256, NULL, &error);
@@ -555,13 +564,7 @@ test_same_compute_baseline (void)
   fw_model_init (f, cfg.seed);
   f->in_mean = r->model->in_mean;
   f->in_std = r->model->in_std;
-  FwTrainConfig tc = cfg.train;
-  tc.epochs = ce;
-  tc.schedule = FW_SCHED_COSINE;
-  tc.min_lr = 0;
-  tc.patience = 0;
-  tc.seed = cfg.seed;
-  g_assert_true (fw_train (f, &tc, train, NULL, NULL, NULL, NULL, NULL, &error));
+  train_cosine (f, &cfg, ce, cfg.seed, train);
   g_autoptr (FwEvalResult) ev = fw_evaluate (f, test, 256, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpfloat (ev->accuracy, ==, r->fixed_compute_acc);
