@@ -146,9 +146,7 @@ frugal_cmd_grow (int argc, char **argv)
       r->name = g_strdup ("grow");
       g_free (r->widths);
       r->widths = g_strdup ("2,2");
-      r->train.opt = FW_OPT_ADAM;
-      r->train.lr = 0.003;
-      r->train.batch = 64;
+      fw_grow_train_defaults (&r->train);
       r->val_fraction = 0;
       r->threads = 1;
     }

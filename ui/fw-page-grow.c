@@ -350,9 +350,7 @@ recipe_from_form (FwPageGrow *self, const char *spec, int n_classes)
   g_free (r->spec);
   r->spec = g_strdup_printf ("conv:%d:3:2:1,relu,conv:%d:3:2:1,relu,flatten,dense:%d", w, w,
                              n_classes);
-  r->train.opt = FW_OPT_ADAM;
-  r->train.lr = 0.003;
-  r->train.batch = 64;
+  fw_grow_train_defaults (&r->train);
   r->threads = 1;
   const char *runs = self->runs_dir;
   FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));
@@ -606,6 +604,7 @@ static void
 fw_page_grow_init (FwPageGrow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_spin_button_set_value (self->final_spin, FW_GROW_DEFAULT_FINAL_EPOCHS);
   self->points = g_array_new (FALSE, TRUE, sizeof (FwGrowPoint));
   self->font_scale = 1.0;
   self->acc = fw_line_plot_new ();

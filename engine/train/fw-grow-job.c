@@ -8,7 +8,7 @@
  *           budget = 20000           stop once the model has this many parameters
  *           max_steps = 20           growth steps at most
  *           epochs_per_step = 1      training epochs after each step (and before the first)
- *           final_epochs = 0         then this many more, the learning rate decaying to 0
+ *           final_epochs = 15        then this many more, the learning rate decaying to 0
  *           max_new = 8              neurons added per step at most
  *           lambda_rel = 0.1         TINY: keep lambda_k >= lambda_rel lambda_1
  *           stat_samples = 0         samples for the statistics and the line search
@@ -60,7 +60,8 @@ fw_grow_config_from_recipe (const FwRecipe *r, FwGrowConfig *c, int *test_limit,
     && fw_recipe_ext_get_int (r, "grow", "budget", 20000, 10, 100000000, &budget, error)
     && fw_recipe_ext_get_int (r, "grow", "max_steps", 20, 0, 10000, &c->max_steps, error)
     && fw_recipe_ext_get_int (r, "grow", "epochs_per_step", 1, 1, 1000, &per, error)
-    && fw_recipe_ext_get_int (r, "grow", "final_epochs", 0, 0, 1000, &c->final_epochs, error)
+    && fw_recipe_ext_get_int (r, "grow", "final_epochs", FW_GROW_DEFAULT_FINAL_EPOCHS, 0, 1000,
+                              &c->final_epochs, error)
     && fw_recipe_ext_get_int (r, "grow", "max_new", 8, 1, 4096, &c->opt.max_new, error)
     && fw_recipe_ext_get_double (r, "grow", "lambda_rel", 0.1, 0.0, 1.0, &c->opt.lambda_rel,
                                  error)

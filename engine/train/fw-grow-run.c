@@ -24,11 +24,20 @@ fw_grow_config_defaults (FwGrowConfig *c)
   c->stat_samples = 0;   /* automatic */
   c->min_rel_drop = 1e-3;
   c->update_existing = TRUE;
+  c->final_epochs = FW_GROW_DEFAULT_FINAL_EPOCHS;
   c->fixed_baseline = TRUE;
   fw_train_config_defaults (&c->train);
-  c->train.opt = FW_OPT_ADAM;
-  c->train.lr = 3e-3;
+  fw_grow_train_defaults (&c->train);
   c->seed = 1;
+}
+
+void
+fw_grow_train_defaults (FwTrainConfig *t)
+{
+  t->opt = FW_OPT_ADAMW;
+  t->lr = 3e-3;
+  t->weight_decay = 0.5;
+  t->batch = 64;
 }
 
 void
@@ -247,6 +256,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   gint32 *ly = by + ns;
   int total_steps = cfg->max_steps + 1;
   int n_blind = 0;   /* growth steps TINY could not see (random neurons instead) */
+  int n_accepted = 0;  /* growth steps taken */
   Progress pr = { job, 0, total_steps + (cfg->final_epochs > 0 ? 1 : 0)
                              + (cfg->fixed_baseline ? 2 : 0) };
 
@@ -349,6 +359,33 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                         "loss %.4f -> %.4f only: rejected", step, props[best]->site.a,
                         props[best]->site.b, gamma, pt.loss_before, best_l);
               g_clear_pointer (&nm, fw_model_unref);
+              /* A start network no TINY step improves is stuck, not finished: a 2-2 MLP
+               * whose ReLUs are dead for most samples trains to ~20% and, adding neurons
+               * only, rejected all 20 steps (digits, 1 seed in 5). Random neurons at the
+               * sites in turn, as for a blind network, until a step is accepted. */
+              if (n_accepted == 0)
+                {
+                  int rs = n_blind++ % n_sites;
+                  FwGrowProposal *rp = fw_grow_propose (m, sites[rs], FW_GROW_RANDOM, bx, by,
+                                                        ns, &cfg->opt, &rng_new, error);
+                  int k = rp != NULL ? grow_count (m, rp, cfg->budget) : 0;
+                  nm = k > 0 ? fw_grow_apply (m, rp, k, 1.0, error) : NULL;
+                  ok = rp != NULL && (k == 0 || nm != NULL);
+                  if (rp != NULL)
+                    {
+                      fw_grow_proposal_free (props[rs]);
+                      props[rs] = rp;
+                    }
+                  if (nm != NULL)
+                    {
+                      best = rs;
+                      gamma = 1.0;
+                      best_l = fw_grow_loss (nm, lx, ly, ns);
+                      grow_log (job, "step %d: the start network is stuck (no step lowers its "
+                                "loss); adding random neurons at layer %d instead", step,
+                                sites[rs].a + 1);
+                    }
+                }
             }
           if (nm != NULL)
             {
@@ -364,6 +401,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
               pt.loss_after = best_l;
               fw_model_unref (m);
               m = nm;
+              n_accepted++;
               grow_log (job, "step %d: +%d at layer %d (site %d->%d), gamma %g, batch loss "
                         "%.4f -> %.4f, %zu parameters", step, pt.added, p->site.a + 1,
                         p->site.a, p->site.b, gamma, pt.loss_before, pt.loss_after,

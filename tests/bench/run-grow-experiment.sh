@@ -9,12 +9,14 @@
 # Environment: OUT_DIR (a temp dir), SEEDS ("1 2 3"), DATASETS ("fashion-mnist digits"),
 #   ARCHS ("mlp cnn"), TRAIN_LIMIT (5000: Fashion-MNIST training samples, for speed),
 #   TEST_LIMIT (2000), RECIPE (a recipe whose [train] settings every run takes, e.g. the
-#   optimizer; the options above override its [data] and [grow]), EPOCHS_PER_STEP (1), FINAL_EPOCHS (5: after the last growth step the
+#   optimizer; the options above override its [data] and [grow]), EPOCHS_PER_STEP (1), FINAL_EPOCHS (15: after the last growth step the
 #   grown network trains this many more epochs with a cosine-decaying learning rate; every
 #   fixed-size network gets the same total epochs, its learning rate decaying over the last
 #   all-but-one; 0 = the session-2 protocol, constant learning rate throughout).
 # Reduced so that it fits in minutes on a loaded 2-core machine: 5000 Fashion-MNIST training
-# samples (the digits: its 4000), 2000 test samples, one epoch per growth step, Adam 3e-3.
+# samples (the digits: its 4000), 2000 test samples, one epoch per growth step; every run
+# (grown or fixed) trains with frugal grow's defaults: AdamW, learning rate 3e-3, decoupled
+# weight decay 0.5, batch 64.
 # Writes OUT_DIR/grow-experiment.csv (every growth point of every run), and prints a summary:
 # per dataset, architecture and method the final parameters and test accuracy (mean +- sd
 # over seeds), and the fixed-size networks' accuracy vs parameters.
@@ -32,7 +34,7 @@ ARCHS=${ARCHS:-"mlp cnn"}
 TRAIN_LIMIT=${TRAIN_LIMIT:-5000}
 TEST_LIMIT=${TEST_LIMIT:-2000}
 EPS=${EPOCHS_PER_STEP:-1}
-FE=${FINAL_EPOCHS:-5}
+FE=${FINAL_EPOCHS:-15}
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/grow-experiment-XXXXXX)}
 mkdir -p "$OUT_DIR"
 ALL="$OUT_DIR/grow-experiment.csv"

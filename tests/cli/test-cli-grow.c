@@ -56,8 +56,11 @@ test_grow_csv_and_folder (void)
   /* it grew, and stopped at the budget (or the step limit) */
   g_autofree char *first_w = g_strdup (rows[1]);
   g_assert_cmpint (prev, >, atol (strchr (strchr (first_w, ',') + 1, ',') + 1));
-  g_assert_true (prev >= 900 || n == 6);
+  /* n - 1 points: the start, up to 4 steps, the final training (15 epochs by default) */
+  g_assert_true (prev >= 900 || n == 7);
   g_auto (GStrv) last_f = g_strsplit (rows[n - 1], ",", -1);
+  g_assert_cmpstr (last_f[6], ==, "-1");   /* the final training: no site, nothing added */
+  g_assert_cmpstr (last_f[7], ==, "0");
   for (guint b = 0; b < 2; b++)
     {
       g_auto (GStrv) f = g_strsplit (rows[n + b], ",", -1);
@@ -119,8 +122,10 @@ test_run_grow_recipe (void)
   g_autofree char *csv = NULL;
   g_assert_true (g_file_get_contents (csv_path, &csv, NULL, NULL));
   g_auto (GStrv) rows = g_strsplit (g_strchomp (csv), "\n", -1);
-  g_assert_cmpuint (g_strv_length (rows), ==, 4);   /* header, start, two steps */
+  /* header, start, two steps, the final training (final_epochs not given: 15) */
+  g_assert_cmpuint (g_strv_length (rows), ==, 5);
   g_assert_true (g_str_has_prefix (rows[3], "gradmax,2,"));
+  g_assert_true (g_str_has_prefix (rows[4], "gradmax,3,"));
   g_autofree char *fixed = g_build_filename (run, "fixed.safetensors", NULL);
   g_assert_false (g_file_test (fixed, G_FILE_TEST_EXISTS));
 }

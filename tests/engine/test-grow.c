@@ -345,6 +345,7 @@ small_config (FwGrowConfig *cfg, guint64 seed, int steps)
   cfg->max_steps = steps;
   cfg->budget = 100000;
   cfg->stat_samples = 100;
+  cfg->final_epochs = 0;
   cfg->train.batch = 32;
 }
 
@@ -494,6 +495,38 @@ test_dead_network_grows (void)
     grown += g_array_index (r->points, FwGrowPoint, i).added;
   g_assert_cmpint (grown, >, 0);
   g_assert_cmpfloat (last->test_acc, >, p0->test_acc + 0.2);
+}
+
+/* A start network that no TINY step improves is stuck: it gets random neurons (once, at the
+ * first site), after which rejected steps stop the growth as usual. min_rel_drop = 0.99 makes
+ * every TINY step fall short. */
+static void
+test_stuck_start_grows (void)
+{
+  g_autoptr (FwDataset) train = sim_data (200, 10);
+  g_autoptr (FwDataset) test = sim_data (100, 10);
+  g_autoptr (FwModel) m = make_model ("flatten,dense:2,relu,dense:2,relu,dense:10",
+                                      train->shape, 3);
+  FwGrowConfig cfg;
+  small_config (&cfg, 3, 3);
+  cfg.min_rel_drop = 0.99;
+  cfg.fixed_baseline = FALSE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (FwGrowResult) r = fw_grow_run (m, &cfg, train, test, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (r->points->len, ==, 4);
+  const FwGrowPoint *p1 = &g_array_index (r->points, FwGrowPoint, 1);
+  g_assert_cmpint (p1->site, ==, 0);
+  g_assert_cmpint (p1->added, ==, cfg.opt.max_new);
+  g_assert_cmpint (p1->widths[1], ==, 2 + cfg.opt.max_new);
+  g_assert_cmpfloat (p1->gamma, ==, 1.0);
+  for (guint i = 2; i < r->points->len; i++)
+    {
+      const FwGrowPoint *p = &g_array_index (r->points, FwGrowPoint, i);
+      g_assert_cmpint (p->added, ==, 0);
+      g_assert_cmpint (p->site, ==, -1);
+      g_assert_cmpuint (p->params, ==, p1->params);
+    }
 }
 
 /* The automatic statistics batch: 2.5 rows per incoming weight of a new neuron at the most
@@ -659,6 +692,7 @@ main (int argc, char **argv)
   g_test_add_func ("/Grow/final_epochs_train_the_grown_network", test_final_epochs);
   g_test_add_func ("/Grow/model_without_site_is_an_error", test_no_site_is_an_error);
   g_test_add_func ("/Grow/dead_network_grows_random_neurons", test_dead_network_grows);
+  g_test_add_func ("/Grow/stuck_start_grows_random_neurons", test_stuck_start_grows);
   g_test_add_func ("/Grow/auto_stat_samples", test_auto_stat_samples);
   g_test_add_func ("/Grow/same_compute_baseline", test_same_compute_baseline);
   g_test_add_func ("/Grow/recipes_parse_and_bad_values_are_named", test_recipes);

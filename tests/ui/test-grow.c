@@ -61,10 +61,14 @@ test_tiny_run (void)
   g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
   g_assert_null (fw_window_get_error_text (win));
 
+  /* the start, at most 3 steps, then the final training of the page's default final epochs:
+   * one more point, no neurons added */
   guint n = fw_page_grow_get_n_points (page);
-  g_assert_cmpuint (n, >=, 2);
-  g_assert_cmpuint (n, <=, 4);
+  g_assert_cmpuint (n, >=, 3);
+  g_assert_cmpuint (n, <=, 5);
   const FwGrowPoint *last = fw_page_grow_get_last_point (page);
+  g_assert_cmpint (last->site, ==, -1);
+  g_assert_cmpint (last->added, ==, 0);
   g_assert_cmpint (last->n_widths, ==, 4);
   g_assert_cmpint ((long) last->params, ==, mlp_params (last));
   g_assert_cmpint (last->widths[0], ==, 144);
@@ -117,6 +121,16 @@ test_tiny_run (void)
   g_assert_cmpuint (g_strv_length (rows), ==, n + 3);   /* + header, two fixed-size rows */
   g_assert_true (g_str_has_prefix (rows[n + 1], "fixed (same epochs),-1,"));
   g_assert_true (g_str_has_prefix (rows[n + 2], "fixed (same compute),-1,"));
+  /* the page's first-launch settings reached the run: AdamW with weight decay (without it
+   * grown networks stay behind their fixed-size ones), the default final epochs */
+  g_autofree char *ini = g_build_filename (dir, "recipe.ini", NULL);
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_assert_true (g_key_file_load_from_file (kf, ini, G_KEY_FILE_NONE, NULL));
+  g_autofree char *opt = g_key_file_get_string (kf, "train", "optimizer", NULL);
+  g_assert_cmpstr (opt, ==, "adamw");
+  g_assert_cmpfloat (g_key_file_get_double (kf, "train", "weight_decay", NULL), ==, 0.5);
+  g_assert_cmpint (g_key_file_get_integer (kf, "grow", "final_epochs", NULL), ==,
+                   FW_GROW_DEFAULT_FINAL_EPOCHS);
   g_assert_cmpuint (g_list_model_get_n_items (shelf), ==, shelf_before + 2);
   g_autoptr (FwShelfItem) grown = g_list_model_get_item (shelf, shelf_before);
   g_assert_true (g_str_has_prefix (fw_shelf_item_get_name (grown), "grown TINY"));
@@ -246,7 +260,8 @@ test_open_recipe (void)
   g_assert_true (fw_ui_wait_until (page_idle, NULL, 120));
   g_assert_cmpstr (fw_page_grow_get_run_dir (page), ==, out);
   const FwGrowPoint *first = NULL;
-  g_assert_cmpuint (fw_page_grow_get_n_points (page), ==, 3);
+  /* the start, two steps, the final training (the recipe gives no final_epochs: 15) */
+  g_assert_cmpuint (fw_page_grow_get_n_points (page), ==, 4);
   first = fw_page_grow_get_last_point (page);
   g_assert_cmpint (first->widths[1] + first->widths[2], >, 6);   /* it grew from 3,3 */
   FwLinePlot *acc = fw_page_grow_get_accuracy_plot (page);
