@@ -62,7 +62,7 @@ fw_grow_network_neuron_pos (const FwGrowPoint *pt, double width, double height,
 
 static void
 text (cairo_t *cr, const char *s, double size, gboolean bold, FwRgba color, double x, double y,
-      double ax, double ay, const FwPlotStyle *style)
+      double ax, double ay, double max_w, const FwPlotStyle *style)
 {
   PangoLayout *layout = pango_cairo_create_layout (cr);
   PangoFontDescription *fd = pango_font_description_from_string (
@@ -73,6 +73,13 @@ text (cairo_t *cr, const char *s, double size, gboolean bold, FwRgba color, doub
   pango_layout_set_text (layout, s, -1);
   int w, h;
   pango_layout_get_pixel_size (layout, &w, &h);
+  if (max_w > 0 && w > max_w)
+    {
+      /* too wide for the area (a narrow window, a long title): shrink to fit */
+      pango_font_description_set_absolute_size (fd, size * (max_w / w) * PANGO_SCALE);
+      pango_layout_set_font_description (layout, fd);
+      pango_layout_get_pixel_size (layout, &w, &h);
+    }
   fw_rgba_set_source (cr, color);
   cairo_move_to (cr, x - ax * w, y - ay * h);
   pango_cairo_show_layout (cr, layout);
@@ -116,7 +123,7 @@ fw_grow_draw_network (cairo_t *cr, const FwGrowPoint *pt, const char *method, do
     ? g_strdup_printf ("Start network · %s parameters", params)
     : g_strdup_printf ("%s step %d · %s parameters%s", method != NULL ? method : "growth",
                        pt->step, params, pt->added > 0 ? "" : " · no neuron added");
-  text (cr, title, L.fs * 1.2, TRUE, fg, width / 2, 10, 0.5, 0, style);
+  text (cr, title, L.fs * 1.2, TRUE, fg, width / 2, 10, 0.5, 0, width - 16, style);
 
   double mid = 0.5 * (L.y0 + L.y1);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_ROUND);
@@ -203,7 +210,7 @@ fw_grow_draw_network (cairo_t *cr, const FwGrowPoint *pt, const char *method, do
         {
           g_autofree char *more = g_strdup_printf ("+%d more", pt->widths[c] - m);
           text (cr, more, L.fs * 0.85, FALSE, muted, L.x0 + c * L.col_dx, L.y1 + 2, 0.5, 0,
-                style);
+                L.col_dx, style);
         }
     }
 
@@ -223,6 +230,6 @@ fw_grow_draw_network (cairo_t *cr, const FwGrowPoint *pt, const char *method, do
       else
         lab = g_strdup_printf ("%s\n%d", pt->kinds[c] == 'c' ? "conv" : "dense", pt->widths[c]);
       text (cr, lab, L.fs, pt->added_at[c] > 0, pt->added_at[c] > 0 ? new_fill : fg, x,
-            height - 8, 0.5, 1.0, style);
+            height - 8, 0.5, 1.0, 0, style);
     }
 }

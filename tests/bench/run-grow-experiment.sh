@@ -12,7 +12,9 @@
 #   optimizer; the options above override its [data] and [grow]), EPOCHS_PER_STEP (1), FINAL_EPOCHS (15: after the last growth step the
 #   grown network trains this many more epochs with a cosine-decaying learning rate; every
 #   fixed-size network gets the same total epochs, its learning rate decaying over the last
-#   all-but-one; 0 = the session-2 protocol, constant learning rate throughout).
+#   all-but-one; 0 = the session-2 protocol, constant learning rate throughout),
+#   SUMMARY_ONLY (set: no runs, summarise OUT_DIR's grow-experiment.csv and grow-compute.csv
+#   as they are, e.g. two halves of the seeds run side by side, concatenated).
 # Reduced so that it fits in minutes on a loaded 2-core machine: 5000 Fashion-MNIST training
 # samples (the digits: its 4000), 2000 test samples, one epoch per growth step; every run
 # (grown or fixed) trains with frugal grow's defaults: AdamW, learning rate 3e-3, decoupled
@@ -39,8 +41,10 @@ OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/grow-experiment-XXXXXX)}
 mkdir -p "$OUT_DIR"
 ALL="$OUT_DIR/grow-experiment.csv"
 COST="$OUT_DIR/grow-compute.csv"
-: > "$ALL"
-: > "$COST"
+if [ -z "${SUMMARY_ONLY:-}" ]; then
+  : > "$ALL"
+  : > "$COST"
+fi
 
 budget () {   # dataset arch
   case "$1:$2" in
@@ -89,7 +93,7 @@ run () {   # label dataset arch seed args...
 }
 
 t0=$(date +%s)
-for ds in $DATASETS; do
+[ -n "${SUMMARY_ONLY:-}" ] || for ds in $DATASETS; do
   for arch in $ARCHS; do
     b=$(budget "$ds" "$arch")
     for seed in $SEEDS; do

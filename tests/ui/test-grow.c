@@ -240,6 +240,41 @@ test_diagram_colours (void)
   cairo_surface_destroy (surf);
 }
 
+/* In a narrow area the title shrinks to fit: no ink in the outermost pixel columns of the
+ * title band (the Grow page's diagram is about 300 px wide on a 1280 px window; the final
+ * point's title "TINY step 13 · 20.0k parameters · no neuron added" was cut at both ends). */
+static void
+test_diagram_title_fits (void)
+{
+  FwGrowPoint pt = { .step = 13, .added = 0, .site = -1, .params = 20250, .n_widths = 4,
+                     .widths = { 784, 24, 40, 10 }, .kinds = { 'i', 'd', 'd', 'd' } };
+  int w = 280, h = 320;
+  cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
+  cairo_t *cr = cairo_create (surf);
+  FwPlotStyle st;
+  fw_plot_style_init (&st);
+  fw_grow_draw_network (cr, &pt, "TINY", w, h, &st);
+  cairo_destroy (cr);
+  cairo_surface_flush (surf);
+  const guint8 *px = cairo_image_surface_get_data (surf);
+  int stride = cairo_image_surface_get_stride (surf);
+  guint32 bg = *(const guint32 *) (px + 2 * stride + 4 * (w / 2));
+  int inked = 0, edge_ink = 0;
+  for (int y = 8; y < 40; y++)
+    for (int x = 0; x < w; x++)
+      {
+        guint32 v = *(const guint32 *) (px + y * stride + 4 * x) & 0xffffff;
+        if (v != (bg & 0xffffff))
+          {
+            inked++;
+            edge_ink += x < 3 || x >= w - 3;
+          }
+      }
+  g_assert_cmpint (inked, >, 50);      /* the title is there */
+  g_assert_cmpint (edge_ink, ==, 0);   /* and whole */
+  cairo_surface_destroy (surf);
+}
+
 /* Opening a [grow] recipe in the window shows the Grow page and runs it as written. */
 static void
 test_open_recipe (void)
@@ -317,6 +352,7 @@ main (int argc, char **argv)
   g_test_add_func ("/GrowPage/final_epochs_add_a_last_point", test_final_epochs);
   g_test_add_func ("/GrowPage/cancel_stops_the_run", test_cancel);
   g_test_add_func ("/GrowPage/diagram_highlights_new_neurons", test_diagram_colours);
+  g_test_add_func ("/GrowPage/diagram_title_fits_a_narrow_area", test_diagram_title_fits);
   g_test_add_func ("/GrowPage/opening_a_grow_recipe_runs_it", test_open_recipe);
   g_test_add_func ("/GrowPage/renders_to_png", test_png);
   int ret = g_test_run ();
