@@ -225,8 +225,8 @@ frugal_cmd_lecture (int argc, char **argv)
                                 "folder (metrics.csv, summary.json) and its figure in the "
                                 "presentation style; 'plot' draws CSV tables the same way, one "
                                 "panel per 'FILE.csv: x=COLUMN, y=COLUMN[, series=COLUMN][, "
-                                "title=TEXT][, log_y][, each_row]' (rows sharing series and x "
-                                "averaged, with their sd), into --figure (default plot.png).");
+                                "title=TEXT][, log_y][, each_row][, last]' (rows sharing series "
+                                "and x averaged, with their sd; last: the last row only), into --figure (default plot.png).");
   if (!frugal_parse_options (ctx, "lecture", &argc, &argv))
     return FRUGAL_EXIT_USAGE;
   g_autofree char *d = dir != NULL ? g_strdup (dir) : fw_lecture_dir ();

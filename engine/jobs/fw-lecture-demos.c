@@ -957,6 +957,7 @@ typedef struct {
   gboolean log_y;
   gboolean each_row;   /* every row its own point (a run's sequence with repeated x), not
                         * rows with equal x averaged (seeds) */
+  gboolean last;       /* the last row of each (series, x) only, e.g. a run's final point */
 } PlotSpec;
 
 static void
@@ -977,7 +978,7 @@ parse_plot (Demo *d, const char *text, PlotSpec *p, GError **error)
   const char *colon = strchr (text, ':');
   if (colon == NULL)
     return key_error (error, d, "plot", text, "is not FILE: x=COLUMN, y=COLUMN[, series=COLUMN]"
-                      "[, title=TEXT][, log_y][, each_row]");
+                      "[, title=TEXT][, log_y][, each_row][, last]");
   p->file = g_strstrip (g_strndup (text, colon - text));
   if (*p->file == '\0' || strchr (p->file, '/') != NULL || p->file[0] == '.')
     return key_error (error, d, "plot", text, "needs a file name of the run folder");
@@ -997,10 +998,15 @@ parse_plot (Demo *d, const char *text, PlotSpec *p, GError **error)
           p->each_row = TRUE;
           continue;
         }
+      if (strcmp (o, "last") == 0)
+        {
+          p->last = TRUE;
+          continue;
+        }
       char *eq = strchr (o, '=');
       if (eq == NULL)
-        return key_error (error, d, "plot", o, "is not KEY=VALUE (x, y, series, title), log_y "
-                          "or each_row");
+        return key_error (error, d, "plot", o, "is not KEY=VALUE (x, y, series, title), log_y, "
+                          "each_row or last");
       *eq = '\0';
       char *k = g_strstrip (o), *v = g_strstrip (eq + 1);
       char **slot = strcmp (k, "x") == 0 ? &p->x : strcmp (k, "y") == 0 ? &p->y
@@ -1008,7 +1014,7 @@ parse_plot (Demo *d, const char *text, PlotSpec *p, GError **error)
                     : strcmp (k, "title") == 0 ? &p->title : NULL;
       if (slot == NULL)
         return key_error (error, d, "plot", k, "is not one of x, y, series, title, log_y, "
-                          "each_row");
+                          "each_row, last");
       g_free (*slot);
       *slot = g_strdup (v);
     }
@@ -1142,6 +1148,8 @@ plot_panel (Demo *d, const char *dir, const PlotSpec *ps, const char *step, GErr
           g_array_append_val (sa, zero);
         }
       Acc *a = &g_array_index (sa, Acc, j);
+      if (ps->last)
+        a->sum = a->sum2 = 0, a->n = 0;
       a->sum += y;
       a->sum2 += y * y;
       a->n++;
@@ -1302,7 +1310,7 @@ fw_lecture_plot_files (const char *const *specs, GError **error)
       if (colon == NULL)
         {
           key_error (error, &d, "plot", specs[i], "is not FILE.csv: x=COLUMN, y=COLUMN[, "
-                     "series=COLUMN][, title=TEXT][, log_y][, each_row]");
+                     "series=COLUMN][, title=TEXT][, log_y][, each_row][, last]");
           return NULL;
         }
       g_autofree char *file = g_strstrip (g_strndup (specs[i], colon - specs[i]));

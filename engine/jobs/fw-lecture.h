@@ -165,7 +165,7 @@ char          *fw_lecture_result_metrics_csv (const FwLectureResult *r);
 gboolean fw_lecture_job_run (FwJob *job, gpointer lecture, GCancellable *cancellable,
                              GError **error);
 /* Panels drawn from CSV files with the [lecture] plot syntax, one per spec
- * "DIR/FILE.csv: x=COLUMN, y=COLUMN[, series=COLUMN][, title=TEXT][, log_y][, each_row]"
+ * "DIR/FILE.csv: x=COLUMN, y=COLUMN[, series=COLUMN][, title=TEXT][, log_y][, each_row][, last]"
  * (rows sharing series and x averaged, with their sd), all revealed by the step "plot". For
  * figures of experiment tables (`frugal lecture plot`). */
 FwLectureResult *fw_lecture_plot_files (const char *const *specs, GError **error);

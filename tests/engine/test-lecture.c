@@ -255,6 +255,23 @@ test_plot_files (void)
   const FwPanel *p2 = g_ptr_array_index (r2->panels, 0);
   g_assert_cmpuint (((const FwPanelSeries *) g_ptr_array_index (p2->series, 1))->x->len, ==, 3);
 
+  /* last: the last row of each (series, x) only: A at 10 -> 0.7 (not the mean 0.6), B -> 0.6,
+   * no sd band */
+  g_autofree char *spec5 = g_strdup_printf ("%s: x=params, y=test_acc, series=method, last",
+                                            csv);
+  const char *specs5[] = { spec5, NULL };
+  g_autoptr (FwLectureResult) r5 = fw_lecture_plot_files (specs5, &error);
+  g_assert_no_error (error);
+  const FwPanel *p5 = g_ptr_array_index (r5->panels, 0);
+  const FwPanelSeries *a5 = g_ptr_array_index (p5->series, 0);
+  const FwPanelSeries *b5 = g_ptr_array_index (p5->series, 1);
+  g_assert_cmpuint (a5->x->len, ==, 2);
+  g_assert_cmpfloat (fabs (g_array_index (a5->y, double, 0) - 70), <, 1e-9);
+  g_assert_true (isnan (g_array_index (a5->lo, double, 0)));
+  g_assert_cmpfloat (fabs (g_array_index (a5->y, double, 1) - 90), <, 1e-9);
+  g_assert_cmpuint (b5->x->len, ==, 1);
+  g_assert_cmpfloat (fabs (g_array_index (b5->y, double, 0) - 60), <, 1e-9);
+
   /* a missing column and a missing file are errors naming them */
   g_autofree char *bad = g_strdup_printf ("%s: x=params, y=nope", csv);
   const char *specs3[] = { bad, NULL };
