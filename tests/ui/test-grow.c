@@ -208,6 +208,19 @@ test_cancel (void)
   g_assert_cmpuint (g_list_model_get_n_items (shelf), ==, shelf_before);
 }
 
+/* The diagram of pt drawn on a w x h RGB24 surface in the default style. */
+static cairo_surface_t *
+draw_diagram (const FwGrowPoint *pt, int w, int h, FwPlotStyle *st)
+{
+  cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
+  cairo_t *cr = cairo_create (surf);
+  fw_plot_style_init (st);
+  fw_grow_draw_network (cr, pt, "TINY", w, h, st);
+  cairo_destroy (cr);
+  cairo_surface_flush (surf);
+  return surf;
+}
+
 /* New neurons are orange (palette 1), old ones blue (palette 0), where neuron_pos says. */
 static void
 test_diagram_colours (void)
@@ -216,13 +229,8 @@ test_diagram_colours (void)
                      .widths = { 144, 5, 3, 10 }, .added_at = { 0, 2, 0, 0 },
                      .kinds = { 'i', 'd', 'd', 'd' } };
   int w = 600, h = 400;
-  cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
-  cairo_t *cr = cairo_create (surf);
   FwPlotStyle st;
-  fw_plot_style_init (&st);
-  fw_grow_draw_network (cr, &pt, "TINY", w, h, &st);
-  cairo_destroy (cr);
-  cairo_surface_flush (surf);
+  cairo_surface_t *surf = draw_diagram (&pt, w, h, &st);
   const guint8 *px = cairo_image_surface_get_data (surf);
   int stride = cairo_image_surface_get_stride (surf);
   for (int j = 0; j < 5; j++)
@@ -249,13 +257,8 @@ test_diagram_title_fits (void)
   FwGrowPoint pt = { .step = 13, .added = 0, .site = -1, .params = 20250, .n_widths = 4,
                      .widths = { 784, 24, 40, 10 }, .kinds = { 'i', 'd', 'd', 'd' } };
   int w = 280, h = 320;
-  cairo_surface_t *surf = cairo_image_surface_create (CAIRO_FORMAT_RGB24, w, h);
-  cairo_t *cr = cairo_create (surf);
   FwPlotStyle st;
-  fw_plot_style_init (&st);
-  fw_grow_draw_network (cr, &pt, "TINY", w, h, &st);
-  cairo_destroy (cr);
-  cairo_surface_flush (surf);
+  cairo_surface_t *surf = draw_diagram (&pt, w, h, &st);
   const guint8 *px = cairo_image_surface_get_data (surf);
   int stride = cairo_image_surface_get_stride (surf);
   guint32 bg = *(const guint32 *) (px + 2 * stride + 4 * (w / 2));
