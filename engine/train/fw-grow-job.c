@@ -378,6 +378,16 @@ write_run_folder (const FwRecipe *r, const FwGrowResult *res, GError **error)
   return g_steal_pointer (&final);
 }
 
+static gboolean
+recipe_sets_training (const FwRecipe *r)
+{
+  static const char *const keys[] = { "lr", "optimizer", "weight_decay" };
+  for (guint i = 0; r->kf != NULL && i < G_N_ELEMENTS (keys); i++)
+    if (g_key_file_has_key (r->kf, "train", keys[i], NULL))
+      return TRUE;
+  return FALSE;
+}
+
 gboolean
 fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError **error)
 {
@@ -391,6 +401,16 @@ fw_grow_job_run (FwJob *job, gpointer recipe, GCancellable *cancellable, GError 
   g_autoptr (FwDataset) test = NULL;
   if (!load_data (r, test_limit, &train, &test, cancellable, error))
     return FALSE;
+  /* a recipe that does not set the training (the CLI without a recipe, the Grow page, a
+   * recipe file without [train] lr / optimizer / weight_decay): growth's defaults for this
+   * training set's size, written into the run folder's recipe.ini */
+  g_autoptr (FwRecipe) used = fw_recipe_copy (r);
+  if (!recipe_sets_training (r))
+    {
+      fw_grow_train_defaults (&used->train, train->n);
+      cfg.train = used->train;
+    }
+  r = used;
   g_autoptr (FwModel) start = start_model (r, train, error);
   if (start == NULL)
     return FALSE;

@@ -27,16 +27,17 @@ fw_grow_config_defaults (FwGrowConfig *c)
   c->final_epochs = FW_GROW_DEFAULT_FINAL_EPOCHS;
   c->fixed_baseline = TRUE;
   fw_train_config_defaults (&c->train);
-  fw_grow_train_defaults (&c->train);
+  fw_grow_train_defaults (&c->train, 0);
   c->seed = 1;
 }
 
 void
-fw_grow_train_defaults (FwTrainConfig *t)
+fw_grow_train_defaults (FwTrainConfig *t, int n_train)
 {
+  gboolean large = n_train > FW_GROW_LARGE_TRAIN;
   t->opt = FW_OPT_ADAMW;
-  t->lr = 3e-3;
-  t->weight_decay = 0.5;
+  t->lr = large ? 1e-3 : 3e-3;
+  t->weight_decay = large ? 0.1 : 0.5;
   t->batch = 64;
 }
 

@@ -130,6 +130,43 @@ test_run_grow_recipe (void)
   g_assert_false (g_file_test (fixed, G_FILE_TEST_EXISTS));
 }
 
+/* Training settings: without [train] in the recipe (here: no recipe) the run uses growth's
+ * defaults for its training-set size, written into recipe.ini: AdamW 3e-3 / decay 0.5 up to
+ * 20000 samples, 1e-3 / 0.1 above; a recipe that sets [train] keeps its own. */
+static char *
+run_and_read_recipe (const char *dir, const char *name, const char *data, const char *recipe)
+{
+  g_autofree char *run = g_build_filename (dir, name, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int status = fw_cli_run_frugal (&out, &err, 120, "grow", "--data", data, "--steps", "0",
+                                  "--final-epochs", "0", "--no-fixed", "--quiet", "--out", run,
+                                  recipe, NULL);
+  g_assert_cmpint (status, ==, 0);
+  g_autofree char *ini = g_build_filename (run, "recipe.ini", NULL);
+  char *text = NULL;
+  g_assert_true (g_file_get_contents (ini, &text, NULL, NULL));
+  return text;
+}
+
+static void
+test_training_defaults_by_size (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("fw-cli-grow-XXXXXX", NULL);
+  g_autofree char *small = run_and_read_recipe (dir, "small", "sim:300:12", NULL);
+  g_assert_nonnull (strstr (small, "optimizer=adamw\n"));
+  g_assert_nonnull (strstr (small, "lr=0.003\n"));
+  g_assert_nonnull (strstr (small, "weight_decay=0.5\n"));
+  g_autofree char *large = run_and_read_recipe (dir, "large", "sim:20001:12", NULL);
+  g_assert_nonnull (strstr (large, "optimizer=adamw\n"));
+  g_assert_nonnull (strstr (large, "lr=0.001\n"));
+  g_assert_nonnull (strstr (large, "weight_decay=0.1\n"));
+  g_autofree char *ini = g_build_filename (dir, "own.ini", NULL);
+  g_assert_true (g_file_set_contents (ini, "[train]\noptimizer = adam\nlr = 0.002\n", -1, NULL));
+  g_autofree char *own = run_and_read_recipe (dir, "own", "sim:20001:12", ini);
+  g_assert_nonnull (strstr (own, "optimizer=adam\n"));
+  g_assert_nonnull (strstr (own, "lr=0.002\n"));
+}
+
 static void
 test_errors (void)
 {
@@ -163,6 +200,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/CliGrow/csv_rows_and_run_folder", test_grow_csv_and_folder);
   g_test_add_func ("/CliGrow/run_dispatches_grow_recipe", test_run_grow_recipe);
+  g_test_add_func ("/CliGrow/training_defaults_by_size", test_training_defaults_by_size);
   g_test_add_func ("/CliGrow/errors", test_errors);
   return g_test_run ();
 }
