@@ -119,8 +119,12 @@ fw_grow_draw_network (cairo_t *cr, const FwGrowPoint *pt, const char *method, do
 
   /* title */
   g_autofree char *params = fw_format_count ((double) pt->params);
+  /* the final training's point: nothing added and no growth step tried (no line search) */
+  gboolean final = pt->step > 0 && pt->added == 0 && isnan (pt->loss_before);
   g_autofree char *title = pt->step == 0
     ? g_strdup_printf ("Start network · %s parameters", params)
+    : final ? g_strdup_printf ("%s · final training · %s parameters",
+                               method != NULL ? method : "growth", params)
     : g_strdup_printf ("%s step %d · %s parameters%s", method != NULL ? method : "growth",
                        pt->step, params, pt->added > 0 ? "" : " · no neuron added");
   text (cr, title, L.fs * 1.2, TRUE, fg, width / 2, 10, 0.5, 0, width - 16, style);
