@@ -132,7 +132,7 @@ test_run_grow_recipe (void)
 
 /* Training settings: without [train] in the recipe (here: no recipe) the run uses growth's
  * defaults for its training-set size, written into recipe.ini: AdamW 3e-3 / decay 0.5 up to
- * 20000 samples, 1e-3 / 0.1 above; a recipe that sets [train] keeps its own. */
+ * 15000 samples, 1e-3 / 0.1 above; a recipe that sets [train] keeps its own. */
 static char *
 run_and_read_recipe (const char *dir, const char *name, const char *data, const char *recipe)
 {
