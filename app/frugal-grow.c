@@ -146,7 +146,6 @@ frugal_cmd_grow (int argc, char **argv)
       r->name = g_strdup ("grow");
       g_free (r->widths);
       r->widths = g_strdup ("2,2");
-      fw_grow_train_defaults (&r->train, 0);
       r->val_fraction = 0;
       r->threads = 1;
     }

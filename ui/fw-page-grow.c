@@ -350,7 +350,6 @@ recipe_from_form (FwPageGrow *self, const char *spec, int n_classes)
   g_free (r->spec);
   r->spec = g_strdup_printf ("conv:%d:3:2:1,relu,conv:%d:3:2:1,relu,flatten,dense:%d", w, w,
                              n_classes);
-  fw_grow_train_defaults (&r->train, 0);
   r->threads = 1;
   const char *runs = self->runs_dir;
   FwWindow *win = fw_window_for_widget (GTK_WIDGET (self));

@@ -114,6 +114,24 @@ train_phase (FwModel *m, const FwGrowConfig *cfg, int epochs, guint64 seed, gboo
   return ok;
 }
 
+/* The fallback when TINY sees nothing (a dead network) or nothing helps (a stuck start):
+ * the proposal at the next site in turn (*n_random counts them) becomes random neurons.
+ * Returns that site, or -1 with error set. */
+static int
+random_in_turn (FwModel *m, const FwGrowSite *sites, int n_sites, FwGrowProposal **props,
+                int *n_random, const float *bx, const gint32 *by, int ns,
+                const FwGrowOptions *opt, FwRng *rng, GError **error)
+{
+  int s = (*n_random)++ % n_sites;
+  FwGrowProposal *rp = fw_grow_propose (m, sites[s], FW_GROW_RANDOM, bx, by, ns, opt, rng,
+                                        error);
+  if (rp == NULL)
+    return -1;
+  fw_grow_proposal_free (props[s]);
+  props[s] = rp;
+  return s;
+}
+
 /* The grown model's architecture, freshly initialised (the fixed-size baselines). */
 static FwModel *
 fixed_model (const FwModel *m, guint64 seed, GError **error)
@@ -256,7 +274,7 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
   float *lx = bx + (gsize) ns * ss;
   gint32 *ly = by + ns;
   int total_steps = cfg->max_steps + 1;
-  int n_blind = 0;   /* growth steps TINY could not see (random neurons instead) */
+  int n_random = 0;    /* steps that fell back to random neurons (blind or stuck) */
   int n_accepted = 0;  /* growth steps taken */
   Progress pr = { job, 0, total_steps + (cfg->final_epochs > 0 ? 1 : 0)
                              + (cfg->fixed_baseline ? 2 : 0) };
@@ -302,20 +320,16 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
           gboolean blind = ok && cfg->method == FW_GROW_TINY;
           for (int s = 0; s < n_sites && blind; s++)
             blind = props[s]->k == 0 || !(props[s]->lambda[0] > 1e-9 * props[s]->goal_norm);
-          int blind_site = blind ? n_blind++ % n_sites : -1;
+          int blind_site = -1;
           if (blind)
             {
-              FwGrowProposal *rp = fw_grow_propose (m, sites[blind_site], FW_GROW_RANDOM, bx,
-                                                    by, ns, &cfg->opt, &rng_new, error);
-              ok = rp != NULL;
+              blind_site = random_in_turn (m, sites, n_sites, props, &n_random, bx, by, ns,
+                                           &cfg->opt, &rng_new, error);
+              ok = blind_site >= 0;
               if (ok)
-                {
-                  fw_grow_proposal_free (props[blind_site]);
-                  props[blind_site] = rp;
-                  grow_log (job, "step %d: TINY sees no gradient at any site (the units before "
-                            "them output 0 for every sample: dead ReLUs); adding random "
-                            "neurons at layer %d instead", step, sites[blind_site].a + 1);
-                }
+                grow_log (job, "step %d: TINY sees no gradient at any site (the units before "
+                          "them output 0 for every sample: dead ReLUs); adding random "
+                          "neurons at layer %d instead", step, sites[blind_site].a + 1);
             }
           /* TINY: at every site, the amplitude by line search on the second batch; the site
            * whose step lowers that batch's loss most wins (the first-order gain, measured on
@@ -366,17 +380,11 @@ fw_grow_run (FwModel *start, const FwGrowConfig *cfg, FwDataset *train, FwDatase
                * sites in turn, as for a blind network, until a step is accepted. */
               if (n_accepted == 0)
                 {
-                  int rs = n_blind++ % n_sites;
-                  FwGrowProposal *rp = fw_grow_propose (m, sites[rs], FW_GROW_RANDOM, bx, by,
-                                                        ns, &cfg->opt, &rng_new, error);
-                  int k = rp != NULL ? grow_count (m, rp, cfg->budget) : 0;
-                  nm = k > 0 ? fw_grow_apply (m, rp, k, 1.0, error) : NULL;
-                  ok = rp != NULL && (k == 0 || nm != NULL);
-                  if (rp != NULL)
-                    {
-                      fw_grow_proposal_free (props[rs]);
-                      props[rs] = rp;
-                    }
+                  int rs = random_in_turn (m, sites, n_sites, props, &n_random, bx, by, ns,
+                                           &cfg->opt, &rng_new, error);
+                  int k = rs >= 0 ? grow_count (m, props[rs], cfg->budget) : 0;
+                  nm = k > 0 ? fw_grow_apply (m, props[rs], k, 1.0, error) : NULL;
+                  ok = rs >= 0 && (k == 0 || nm != NULL);
                   if (nm != NULL)
                     {
                       best = rs;

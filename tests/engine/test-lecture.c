@@ -203,6 +203,18 @@ some_session (void)
   return s;
 }
 
+/* fw_lecture_plot_files on one spec "CSV: OPTS"; fails the test on an error. */
+static FwLectureResult *
+plot_one (const char *csv, const char *opts)
+{
+  g_autofree char *spec = g_strdup_printf ("%s: %s", csv, opts);
+  const char *specs[] = { spec, NULL };
+  g_autoptr (GError) error = NULL;
+  FwLectureResult *r = fw_lecture_plot_files (specs, &error);
+  g_assert_no_error (error);
+  return r;
+}
+
 /* fw_lecture_plot_files: a CSV drawn with the [lecture] plot syntax — rows sharing series and x
  * become their mean with mean -/+ sd (population sd over the rows), accuracies as fractions
  * become %, the axis titles words; errors name the file and the column. */
@@ -215,12 +227,7 @@ test_plot_files (void)
   const char *text = "method,params,test_acc\nA,10,0.5\nA,20,0.9\nB,10,0.2\nA,10,0.7\n"
                      "B,10,0.4\nB,10,0.6\n";
   g_assert_true (g_file_set_contents (csv, text, -1, NULL));
-  g_autofree char *spec = g_strdup_printf ("%s: x=params, y=test_acc, series=method, title=T",
-                                           csv);
-  const char *specs[] = { spec, NULL };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (FwLectureResult) r = fw_lecture_plot_files (specs, &error);
-  g_assert_no_error (error);
+  g_autoptr (FwLectureResult) r = plot_one (csv, "x=params, y=test_acc, series=method, title=T");
   g_assert_cmpuint (r->panels->len, ==, 1);
   const FwPanel *p = g_ptr_array_index (r->panels, 0);
   g_assert_cmpstr (p->title, ==, "T");
@@ -247,21 +254,13 @@ test_plot_files (void)
   g_assert_cmpfloat (fabs (g_array_index (b->hi, double, 0) - (40 + sd)), <, 1e-9);
 
   /* each_row: every row its own point */
-  g_autofree char *spec2 = g_strdup_printf ("%s: x=params, y=test_acc, series=method, each_row",
-                                            csv);
-  const char *specs2[] = { spec2, NULL };
-  g_autoptr (FwLectureResult) r2 = fw_lecture_plot_files (specs2, &error);
-  g_assert_no_error (error);
+  g_autoptr (FwLectureResult) r2 = plot_one (csv, "x=params, y=test_acc, series=method, each_row");
   const FwPanel *p2 = g_ptr_array_index (r2->panels, 0);
   g_assert_cmpuint (((const FwPanelSeries *) g_ptr_array_index (p2->series, 1))->x->len, ==, 3);
 
   /* last: the last row of each (series, x) only: A at 10 -> 0.7 (not the mean 0.6), B -> 0.6,
    * no sd band */
-  g_autofree char *spec5 = g_strdup_printf ("%s: x=params, y=test_acc, series=method, last",
-                                            csv);
-  const char *specs5[] = { spec5, NULL };
-  g_autoptr (FwLectureResult) r5 = fw_lecture_plot_files (specs5, &error);
-  g_assert_no_error (error);
+  g_autoptr (FwLectureResult) r5 = plot_one (csv, "x=params, y=test_acc, series=method, last");
   const FwPanel *p5 = g_ptr_array_index (r5->panels, 0);
   const FwPanelSeries *a5 = g_ptr_array_index (p5->series, 0);
   const FwPanelSeries *b5 = g_ptr_array_index (p5->series, 1);
@@ -273,6 +272,7 @@ test_plot_files (void)
   g_assert_cmpfloat (fabs (g_array_index (b5->y, double, 0) - 60), <, 1e-9);
 
   /* a missing column and a missing file are errors naming them */
+  g_autoptr (GError) error = NULL;
   g_autofree char *bad = g_strdup_printf ("%s: x=params, y=nope", csv);
   const char *specs3[] = { bad, NULL };
   g_assert_null (fw_lecture_plot_files (specs3, &error));
